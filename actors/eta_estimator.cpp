@@ -1,0 +1,25 @@
+#include "actors/eta_estimator.hpp"
+
+#include <cmath>
+
+namespace jobwire {
+
+std::optional<double> eta_estimator::update(const std::string& stage,
+                                            double progress, time_point now) {
+  if (!started_ || stage != stage_ || progress < start_progress_) {
+    stage_ = stage;
+    start_progress_ = progress;
+    start_time_ = now;
+    started_ = true;
+    return std::nullopt;
+  }
+  using seconds = std::chrono::duration<double>;
+  auto elapsed = std::chrono::duration_cast<seconds>(now - start_time_).count();
+  auto done = progress - start_progress_;
+  if (elapsed <= 0 || done <= 0)
+    return std::nullopt;
+  // Whole seconds: finer figures from a rate estimate would be false precision.
+  return std::round((100.0 - progress) * elapsed / done);
+}
+
+} // namespace jobwire

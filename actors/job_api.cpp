@@ -1,0 +1,83 @@
+#include "actors/job_api.hpp"
+
+#include <chrono>
+
+#include "caf/all.hpp"
+
+#include "messages/error_code.hpp"
+#include "messages/json_codec.hpp"
+#include "messages/log.hpp"
+
+namespace jobwire {
+
+namespace {
+
+// Long enough for any healthy server; a request still open after it means a
+// stuck actor, and the client should hear about it.
+constexpr auto request_timeout = std::chrono::seconds(30);
+
+} // namespace
+
+api_response error_response(const caf::error& err) {
+  auto code = to_error_code(err);
+  auto message = error_message(err);
+  if (code == error_code::internal) {
+    log::error("request failed", {{"reason", caf::to_string(err)}});
+    message = "the server could not complete the request";
+  }
+  return {http_status(code), encode_http_error(code, message)};
+}
+
+job_api::job_api(caf::actor_system& sys, registry_actor registry)
+  : sys_(sys), registry_(std::move(registry)) {
+  // nop
+}
+
+void job_api::publish(job_event ev, api_callback cb) const {
+  sys_.spawn([reg = registry_, ev = std::move(ev),
+              cb = std::move(cb)](caf::event_based_actor* self) mutable {
+    auto job_id = ev.job_id;
+    self->request(reg, request_timeout, publish_atom::value, std::move(ev))
+      .then(
+        [job_id, cb](uint64_t seq) {
+          cb({202, encode_publish_ack(job_id, seq)});
+        },
+        [cb](caf::error& err) { cb(error_response(err)); });
+  });
+}
+
+void job_api::status(std::string job_id, api_callback cb) const {
+  sys_.spawn([reg = registry_, job_id = std::move(job_id),
+              cb = std::move(cb)](caf::event_based_actor* self) {
+    self->request(reg, request_timeout, status_atom::value, job_id)
+      .then(
+        [cb](const job_snapshot& snap) { cb({200, encode_snapshot(snap)}); },
+        [cb](caf::error& err) { cb(error_response(err)); });
+  });
+}
+
+void job_api::cancel(std::string job_id, std::string reason,
+                     api_callback cb) const {
+  sys_.spawn([reg = registry_, job_id = std::move(job_id),
+              reason = std::move(reason),
+              cb = std::move(cb)](caf::event_based_actor* self) {
+    self->request(reg, request_timeout, cancel_atom::value, job_id, reason)
+      .then(
+        [cb](const job_snapshot& snap) { cb({202, encode_snapshot(snap)}); },
+        [cb](caf::error& err) { cb(error_response(err)); });
+  });
+}
+
+void job_api::connections(std::string job_id, api_callback cb) const {
+  sys_.spawn([reg = registry_, job_id = std::move(job_id),
+              cb = std::move(cb)](caf::event_based_actor* self) {
+    self->request(reg, request_timeout, conns_atom::value, job_id)
+      .then(
+        [job_id, cb](const std::vector<std::string>& ids) {
+          cb({200, encode_connections(job_id, ids)});
+        },
+        [cb](caf::error& err) { cb(error_response(err)); });
+  });
+}
+
+} // namespace jobwire

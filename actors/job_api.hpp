@@ -1,0 +1,48 @@
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "caf/fwd.hpp"
+
+#include "messages/interfaces.hpp"
+
+namespace jobwire {
+
+/// An HTTP answer: status code and JSON body.
+struct api_response {
+  unsigned status = 200;
+  std::string body;
+};
+
+/// Receives the answer, on an actor thread: post it where it belongs.
+using api_callback = std::function<void(api_response)>;
+
+/// The HTTP API's operations as actor requests, for code that is not an
+/// actor (net/'s HTTP sessions). Each call returns at once; `cb` runs once.
+class job_api {
+public:
+  job_api(caf::actor_system& sys, registry_actor registry);
+
+  /// 202 `{"job_id","seq"}`; 409 job_finished; 400 for a bad event.
+  void publish(job_event ev, api_callback cb) const;
+
+  /// 200 with the snapshot; 404 job_not_found.
+  void status(std::string job_id, api_callback cb) const;
+
+  /// 202 with the snapshot after the cancel; 404 or 409.
+  void cancel(std::string job_id, std::string reason, api_callback cb) const;
+
+  /// 200 `{"job_id","connections":[..]}`.
+  void connections(std::string job_id, api_callback cb) const;
+
+private:
+  caf::actor_system& sys_;
+  registry_actor registry_;
+};
+
+/// The response for an error from an actor: its protocol code's HTTP status
+/// and `{"code","message"}`.
+api_response error_response(const caf::error& err);
+
+} // namespace jobwire

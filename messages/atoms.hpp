@@ -1,0 +1,26 @@
+#pragma once
+
+#include "caf/atom.hpp"
+
+namespace jobwire {
+
+// Atoms have at most 10 characters (CAF 0.17).
+
+/// Publish one job event.
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+/// A client command, from a session to its connection actor and on to a job.
+using command_atom = caf::atom_constant<caf::atom("command")>;
+/// A serialised frame for a connection.
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+/// Status of a job.
+using status_atom = caf::atom_constant<caf::atom("status")>;
+/// Cancel a job.
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+/// The open connections that follow a job.
+using conns_atom = caf::atom_constant<caf::atom("conns")>;
+/// A session has closed.
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+/// A job actor holds nothing worth keeping in memory.
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+
+} // namespace jobwire

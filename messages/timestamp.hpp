@@ -1,0 +1,14 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace jobwire {
+
+/// Milliseconds since the Unix epoch, from the system clock.
+int64_t unix_now_ms();
+
+/// RFC 3339 UTC with milliseconds: `2024-01-15T10:30:15.123Z`.
+std::string format_timestamp(int64_t unix_ms);
+
+} // namespace jobwire

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace jobwire {
+
+/// Follows the WebSocket frames a client sends, byte by byte as they arrive,
+/// and counts the frames of the message in progress. Beast joins fragments
+/// without a bound on their number (empty ones never even reach us), so this
+/// is where "at most N fragments per message" is enforced.
+class frame_counter {
+public:
+  explicit frame_counter(size_t max_fragments);
+
+  /// Feeds bytes read from the client. Returns false once a message has had
+  /// more than the allowed number of frames; stays false from then on.
+  bool feed(const uint8_t* data, size_t size);
+
+  /// Frames seen of the message in progress.
+  size_t fragments() const {
+    return fragments_;
+  }
+
+private:
+  void on_header();
+
+  size_t max_fragments_;
+  size_t fragments_ = 0;
+  uint8_t header_[14] = {};
+  size_t header_size_ = 0;
+  size_t header_needed_ = 2;
+  uint64_t payload_left_ = 0;
+  bool violated_ = false;
+};
+
+} // namespace jobwire

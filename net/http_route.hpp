@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace jobwire {
+
+/// The endpoints of PROTOCOL.md.
+enum class endpoint {
+  not_found,
+  websocket,
+  healthz,
+  job,
+  job_events,
+  job_cancel,
+  job_connections,
+};
+
+/// Where a request target leads, before any method check.
+struct http_route {
+  endpoint target = endpoint::not_found;
+  /// The path's job id, unchecked (callers validate it).
+  std::string job_id;
+  /// The one method the endpoint takes.
+  std::string_view method;
+};
+
+/// Maps a request target (path and optional query) to its endpoint.
+http_route route_target(std::string_view target);
+
+} // namespace jobwire

@@ -1,0 +1,196 @@
+#include "net/http_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "messages/error_code.hpp"
+#include "messages/identifiers.hpp"
+#include "messages/json_codec.hpp"
+#include "messages/log.hpp"
+#include "messages/cancel_request.hpp"
+#include "net/http_route.hpp"
+#include "net/websocket_key.hpp"
+#include "net/ws_session.hpp"
+
+namespace jobwire {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+
+http_session::http_session(asio::ip::tcp::socket&& socket, server_context& ctx)
+  : stream_(std::move(socket)), ctx_(ctx) {
+  // nop
+}
+
+void http_session::run() {
+  // Start on the session's strand.
+  asio::dispatch(stream_.get_executor(),
+                 beast::bind_front_handler(&http_session::do_read,
+                                           shared_from_this()));
+}
+
+void http_session::do_read() {
+  parser_.emplace();
+  parser_->body_limit(ctx_.settings.max_message_bytes);
+  // A request (also a WebSocket handshake) must arrive whole in this time.
+  stream_.expires_after(ctx_.settings.handshake_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&http_session::on_read,
+                                             shared_from_this()));
+}
+
+void http_session::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof)
+    return do_close();
+  if (ec == beast::error::timeout) {
+    log::info("http request timed out; closing");
+    return; // tcp_stream has closed the socket
+  }
+  if (ec == http::error::body_limit) {
+    return reply(413,
+                 encode_http_error(error_code::message_too_large,
+                                   "the body is larger than "
+                                     + std::to_string(
+                                       ctx_.settings.max_message_bytes)
+                                     + " bytes"),
+                 11, false);
+  }
+  if (ec) {
+    if (ec != asio::error::operation_aborted
+        && ec != asio::error::connection_reset)
+      reply(400,
+            encode_http_error(error_code::invalid_message,
+                              "malformed HTTP request: " + ec.message()),
+            11, false);
+    return;
+  }
+  handle(parser_->release());
+}
+
+void http_session::handle(request req) {
+  auto route = route_target(req.target());
+  auto version = req.version();
+  auto keep_alive = req.keep_alive();
+  if (route.target == endpoint::not_found)
+    return reply(404,
+                 encode_http_error(error_code::invalid_message,
+                                   "no such endpoint: "
+                                     + std::string{req.target()}),
+                 version, keep_alive);
+  if (req.method_string() != route.method)
+    return reply(405,
+                 encode_http_error(error_code::invalid_message,
+                                   "this endpoint takes "
+                                     + std::string{route.method} + " only"),
+                 version, keep_alive, route.method);
+  if (route.target == endpoint::websocket)
+    return upgrade(std::move(req));
+  if (beast::websocket::is_upgrade(req))
+    return reply(404,
+                 encode_http_error(error_code::invalid_message,
+                                   "WebSocket is served at /v1/ws only"),
+                 version, false);
+  if (route.target == endpoint::healthz)
+    return reply(200, R"({"status":"ok"})", version, keep_alive);
+  if (!is_valid_job_id(route.job_id))
+    return reply(400,
+                 encode_http_error(error_code::invalid_job_id,
+                                   "the job id in the path must be 1 to 128 "
+                                   "characters of A-Z a-z 0-9 . _ : -"),
+                 version, keep_alive);
+  auto done = reply_later(version, keep_alive);
+  switch (route.target) {
+    case endpoint::job_events: {
+      auto ev = parse_publish(req.body(), route.job_id);
+      if (!ev) {
+        auto res = error_response(ev.error());
+        return reply(res.status, std::move(res.body), version, keep_alive);
+      }
+      ctx_.api.publish(std::move(*ev), std::move(done));
+      break;
+    }
+    case endpoint::job:
+      ctx_.api.status(std::move(route.job_id), std::move(done));
+      break;
+    case endpoint::job_cancel: {
+      auto reason = parse_cancel_request(req.body());
+      if (!reason) {
+        auto res = error_response(reason.error());
+        return reply(res.status, std::move(res.body), version, keep_alive);
+      }
+      ctx_.api.cancel(std::move(route.job_id), std::move(*reason),
+                      std::move(done));
+      break;
+    }
+    case endpoint::job_connections:
+      ctx_.api.connections(std::move(route.job_id), std::move(done));
+      break;
+    default:
+      reply(500, encode_http_error(error_code::internal, "unrouted endpoint"),
+            version, keep_alive);
+  }
+}
+
+void http_session::upgrade(request req) {
+  if (!beast::websocket::is_upgrade(req))
+    return reply(426,
+                 encode_http_error(error_code::invalid_message,
+                                   "/v1/ws takes WebSocket upgrades only"),
+                 req.version(), false);
+  if (!is_valid_websocket_key(req[http::field::sec_websocket_key]))
+    return reply(400,
+                 encode_http_error(error_code::invalid_message,
+                                   "Sec-WebSocket-Key must be the base64 "
+                                   "encoding of 16 bytes"),
+                 req.version(), false);
+  // The WebSocket session takes over the socket and its timers.
+  stream_.expires_never();
+  std::make_shared<ws_session>(std::move(stream_), ctx_)->run(std::move(req));
+}
+
+api_callback http_session::reply_later(unsigned version, bool keep_alive) {
+  return [self = shared_from_this(), version, keep_alive](api_response res) {
+    asio::post(self->stream_.get_executor(),
+               [self, version, keep_alive, res = std::move(res)]() mutable {
+                 self->reply(res.status, std::move(res.body), version,
+                             keep_alive);
+               });
+  };
+}
+
+void http_session::reply(unsigned status, std::string body, unsigned version,
+                         bool keep_alive, std::string_view allow) {
+  res_ = std::make_shared<response>(static_cast<http::status>(status), version);
+  res_->set(http::field::server, "jobwire");
+  res_->set(http::field::content_type, "application/json");
+  if (!allow.empty())
+    res_->set(http::field::allow, allow);
+  res_->keep_alive(keep_alive);
+  res_->body() = std::move(body);
+  res_->prepare_payload();
+  stream_.expires_after(ctx_.settings.handshake_timeout);
+  http::async_write(stream_, *res_,
+                    beast::bind_front_handler(&http_session::on_write,
+                                              shared_from_this(), keep_alive));
+}
+
+void http_session::on_write(bool keep_alive, beast::error_code ec,
+                            std::size_t) {
+  res_.reset();
+  if (ec)
+    return;
+  if (!keep_alive)
+    return do_close();
+  do_read();
+}
+
+void http_session::do_close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+}
+
+} // namespace jobwire

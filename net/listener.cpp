@@ -1,0 +1,67 @@
+#include "net/listener.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+
+#include "messages/log.hpp"
+#include "net/http_session.hpp"
+
+namespace jobwire {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+listener::listener(asio::io_context& ioc, server_context& ctx)
+  : ioc_(ioc), acceptor_(asio::make_strand(ioc)), ctx_(ctx) {
+  // nop
+}
+
+boost::system::error_code listener::open(const tcp::endpoint& endpoint) {
+  boost::system::error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec)
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec)
+    acceptor_.bind(endpoint, ec);
+  if (!ec)
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  return ec;
+}
+
+uint16_t listener::port() const {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
+}
+
+void listener::run() {
+  do_accept();
+}
+
+void listener::stop() {
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ec;
+    self->acceptor_.close(ec);
+  });
+}
+
+void listener::do_accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_),
+                         boost::beast::bind_front_handler(&listener::on_accept,
+                                                          shared_from_this()));
+}
+
+void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor_.is_open())
+    return;
+  if (ec) {
+    // Out of descriptors and the like: log and keep accepting.
+    log::warn("accept failed", {{"reason", ec.message()}});
+  } else {
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<http_session>(std::move(socket), ctx_)->run();
+  }
+  do_accept();
+}
+
+} // namespace jobwire

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "net/server_context.hpp"
+
+namespace jobwire {
+
+/// Accepts TCP connections and starts an http_session for each, every
+/// socket on a strand of its own.
+class listener : public std::enable_shared_from_this<listener> {
+public:
+  listener(boost::asio::io_context& ioc, server_context& ctx);
+
+  /// Binds and listens; returns the error, if any.
+  boost::system::error_code
+  open(const boost::asio::ip::tcp::endpoint& endpoint);
+
+  uint16_t port() const;
+
+  void run();
+
+  /// Stops accepting; safe from any thread.
+  void stop();
+
+private:
+  void do_accept();
+  void on_accept(boost::system::error_code ec,
+                 boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  server_context& ctx_;
+};
+
+} // namespace jobwire

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "caf/fwd.hpp"
+
+#include "messages/interfaces.hpp"
+#include "net/server_context.hpp"
+#include "net/server_settings.hpp"
+
+namespace jobwire {
+
+class listener;
+
+/// The HTTP and WebSocket side: io threads, the listener, signal handling
+/// and the orderly stop.
+class server {
+public:
+  server(caf::actor_system& sys, registry_actor registry,
+         server_settings settings);
+
+  ~server();
+
+  /// Binds the port; on failure returns false and sets `error`.
+  bool open(std::string& error);
+
+  /// The bound port (the real one when configured with port 0).
+  uint16_t port() const;
+
+  /// Serves until SIGINT or SIGTERM, then stops: no more accepts, every
+  /// WebSocket client gets close 1001, io threads joined.
+  void run_until_signal();
+
+private:
+  // Declared first so it outlives the io_context, whose destruction
+  // destroys sessions that still point at it.
+  server_context ctx_;
+  boost::asio::io_context ioc_;
+  std::shared_ptr<listener> listener_;
+  std::vector<std::thread> threads_;
+};
+
+} // namespace jobwire

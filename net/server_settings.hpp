@@ -1,0 +1,28 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "actors/connection_actor.hpp"
+
+namespace jobwire {
+
+/// What the HTTP and WebSocket side of the server is configured with.
+struct server_settings {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 8080;
+  /// Largest HTTP body and WebSocket message (after joining fragments).
+  size_t max_message_bytes = 65536;
+  /// Frames one WebSocket message may be split into.
+  size_t max_fragments = 1024;
+  /// Bytes queued for one WebSocket client before it counts as too slow.
+  size_t max_queue_bytes = 1 << 20;
+  /// Time to send a whole HTTP request or finish the WebSocket handshake.
+  std::chrono::milliseconds handshake_timeout{10000};
+  unsigned io_threads = 1;
+  connection_settings connection;
+};
+
+} // namespace jobwire

@@ -1,0 +1,311 @@
+#define BOOST_TEST_MODULE job_actor
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <variant>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "caf/all.hpp"
+
+#include "actors/job_actor.hpp"
+#include "actors/registry_actor.hpp"
+#include "messages/error_code.hpp"
+#include "messages/register_types.hpp"
+
+using namespace jobwire;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Frames received by one recording connection, parsed.
+using frame_log = std::shared_ptr<std::vector<std::string>>;
+
+/// A stand-in connection actor that records every frame it is sent.
+connection_actor::behavior_type recorder(connection_actor::pointer,
+                                         frame_log frames) {
+  return {
+    [](command_atom, client_command&) {},
+    [frames](frame_atom, frame_ptr& f) { frames->push_back(*f); },
+    [](closed_atom) {},
+  };
+}
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    register_types(*this);
+    set("scheduler.policy", caf::atom("testing"));
+  }
+};
+
+/// A registry on CAF's deterministic scheduler; no threads, no sleeps.
+struct fixture {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  registry_actor registry = sys.spawn(registry_impl);
+
+  ~fixture() {
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// A recording connection and its frames.
+  std::pair<connection_actor, frame_log> connect() {
+    auto frames = std::make_shared<std::vector<std::string>>();
+    return {sys.spawn(recorder, frames), frames};
+  }
+
+  void command(const connection_actor& who, command_type type,
+               std::string job_id, std::string request_id = "",
+               std::optional<uint64_t> since = std::nullopt,
+               std::string reason = "") {
+    client_command cmd;
+    cmd.type = type;
+    cmd.job_id = std::move(job_id);
+    cmd.request_id = std::move(request_id);
+    cmd.has_since_seq = since.has_value();
+    cmd.since_seq = since.value_or(0);
+    cmd.reason = std::move(reason);
+    caf::anon_send(registry, command_atom::value, std::move(cmd), who,
+                   std::string{"conn_1_0000000000000000"});
+    sched.run();
+  }
+
+  /// Publishes and returns the seq, or the error code.
+  std::variant<uint64_t, error_code> publish(job_event ev) {
+    std::variant<uint64_t, error_code> out = error_code::internal;
+    auto client = sys.spawn([&, ev](caf::event_based_actor* self) {
+      self->request(registry, caf::infinite, publish_atom::value, ev)
+        .then([&](uint64_t seq) { out = seq; },
+              [&](caf::error& err) { out = to_error_code(err); });
+    });
+    sched.run();
+    return out;
+  }
+
+  job_snapshot status(const std::string& job_id, error_code* err = nullptr) {
+    job_snapshot out;
+    sys.spawn([&](caf::event_based_actor* self) {
+      self->request(registry, caf::infinite, status_atom::value, job_id)
+        .then([&](job_snapshot& x) { out = x; },
+              [&](caf::error& e) {
+                if (err)
+                  *err = to_error_code(e);
+              });
+    });
+    sched.run();
+    return out;
+  }
+};
+
+job_event progress(std::string job, double pct, std::string stage = "s1") {
+  job_event ev;
+  ev.type = event_type::progress_update;
+  ev.job_id = std::move(job);
+  ev.stage = std::move(stage);
+  ev.progress = pct;
+  return ev;
+}
+
+job_event of_type(std::string job, event_type t) {
+  job_event ev;
+  ev.type = t;
+  ev.job_id = std::move(job);
+  if (t == event_type::job_failed) {
+    ev.error_code = "boom";
+    ev.error_message = "it broke";
+  }
+  return ev;
+}
+
+simdjson::dom::element parse(simdjson::dom::parser& p, const std::string& s) {
+  return p.parse(s);
+}
+
+std::string type_of(const std::string& frame) {
+  simdjson::dom::parser p;
+  return std::string{std::string_view(parse(p, frame)["type"])};
+}
+
+uint64_t seq_of(const std::string& frame) {
+  simdjson::dom::parser p;
+  return uint64_t(parse(p, frame)["seq"]);
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(job_actor_tests, fixture)
+
+BOOST_AUTO_TEST_CASE(seq_starts_at_one_and_grows_by_one) {
+  for (uint64_t i = 1; i <= 5; ++i)
+    BOOST_TEST(std::get<uint64_t>(publish(progress("j1", i * 10.0))) == i);
+  // Another job counts on its own.
+  BOOST_TEST(std::get<uint64_t>(publish(progress("j2", 1))) == 1u);
+  BOOST_TEST(status("j1").last_seq == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(first_event_makes_running_terminal_ends_it) {
+  error_code err = error_code::internal;
+  status("j1", &err);
+  BOOST_TEST(to_string(err) == "job_not_found");
+  publish(progress("j1", 10));
+  BOOST_TEST(to_string(status("j1").status) == "running");
+  publish(of_type("j1", event_type::stage_complete));
+  BOOST_TEST(to_string(status("j1").status) == "running");
+  publish(of_type("j1", event_type::job_failed));
+  BOOST_TEST(to_string(status("j1").status) == "failed");
+  auto late = publish(progress("j1", 20));
+  BOOST_REQUIRE(std::holds_alternative<error_code>(late));
+  BOOST_TEST(to_string(std::get<error_code>(late)) == "job_finished");
+  BOOST_TEST(status("j1").last_seq == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(each_terminal_type_sets_its_status) {
+  publish(progress("a", 1));
+  publish(of_type("a", event_type::job_complete));
+  publish(progress("b", 1));
+  publish(of_type("b", event_type::job_cancelled));
+  BOOST_TEST(to_string(status("a").status) == "completed");
+  BOOST_TEST(status("a").progress == 100.0);
+  BOOST_TEST(to_string(status("b").status) == "cancelled");
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_event_id_is_stored_once) {
+  auto ev = progress("j1", 10);
+  ev.event_id = "e-1";
+  BOOST_TEST(std::get<uint64_t>(publish(ev)) == 1u);
+  publish(progress("j1", 20));
+  BOOST_TEST(std::get<uint64_t>(publish(ev)) == 1u);
+  BOOST_TEST(status("j1").last_seq == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(server_eta_from_progress_rate) {
+  publish(progress("j1", 10));
+  BOOST_TEST(!status("j1").has_eta);
+  sched.advance_time(10s);
+  publish(progress("j1", 30)); // 20 points in 10 s: 70 left take 35 s
+  auto snap = status("j1");
+  BOOST_TEST(snap.has_eta);
+  BOOST_TEST(snap.eta_seconds == 35.0);
+  // A new stage starts measuring again.
+  sched.advance_time(1s);
+  publish(progress("j1", 0, "s2"));
+  BOOST_TEST(!status("j1").has_eta);
+}
+
+BOOST_AUTO_TEST_CASE(publisher_eta_wins) {
+  publish(progress("j1", 10));
+  sched.advance_time(10s);
+  auto ev = progress("j1", 30);
+  ev.has_eta = true;
+  ev.eta_seconds = 7;
+  publish(ev);
+  BOOST_TEST(status("j1").eta_seconds == 7.0);
+}
+
+BOOST_AUTO_TEST_CASE(subscriber_gets_subscribed_then_events_in_order) {
+  auto [conn, frames] = connect();
+  command(conn, command_type::subscribe, "j1", "r1");
+  BOOST_REQUIRE_EQUAL(frames->size(), 1u);
+  BOOST_TEST(type_of(frames->at(0)) == "subscribed");
+  BOOST_TEST(frames->at(0).find("\"status\":\"pending\"") != std::string::npos);
+  for (int i = 1; i <= 3; ++i)
+    publish(progress("j1", i));
+  BOOST_REQUIRE_EQUAL(frames->size(), 4u);
+  for (uint64_t i = 1; i <= 3; ++i)
+    BOOST_TEST(seq_of(frames->at(i)) == i);
+}
+
+BOOST_AUTO_TEST_CASE(two_subscribers_share_one_serialised_event) {
+  auto [a, fa] = connect();
+  auto [b, fb] = connect();
+  command(a, command_type::subscribe, "j1");
+  command(b, command_type::subscribe, "j1");
+  publish(progress("j1", 5));
+  BOOST_REQUIRE_EQUAL(fa->size(), 2u);
+  BOOST_REQUIRE_EQUAL(fb->size(), 2u);
+  BOOST_TEST(fa->at(1) == fb->at(1));
+}
+
+BOOST_AUTO_TEST_CASE(since_seq_replays_stored_events) {
+  for (int i = 1; i <= 5; ++i)
+    publish(progress("j1", i));
+  auto [conn, frames] = connect();
+  command(conn, command_type::subscribe, "j1", "", 2);
+  BOOST_REQUIRE_EQUAL(frames->size(), 4u); // subscribed + seq 3, 4, 5
+  BOOST_TEST(seq_of(frames->at(1)) == 3u);
+  BOOST_TEST(seq_of(frames->at(3)) == 5u);
+  // Subscribing again replays nothing twice.
+  command(conn, command_type::subscribe, "j1", "", 0);
+  BOOST_REQUIRE_EQUAL(frames->size(), 5u);
+  BOOST_TEST(type_of(frames->at(4)) == "subscribed");
+  // A since_seq past the end replays nothing.
+  auto [late, late_frames] = connect();
+  command(late, command_type::subscribe, "j1", "", 99);
+  BOOST_TEST(late_frames->size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(no_event_after_unsubscribed) {
+  auto [conn, frames] = connect();
+  command(conn, command_type::subscribe, "j1");
+  publish(progress("j1", 1));
+  command(conn, command_type::unsubscribe, "j1");
+  publish(progress("j1", 2));
+  BOOST_REQUIRE_EQUAL(frames->size(), 3u);
+  BOOST_TEST(type_of(frames->back()) == "unsubscribed");
+}
+
+BOOST_AUTO_TEST_CASE(cancel_without_worker_ends_job_reply_first) {
+  auto [conn, frames] = connect();
+  command(conn, command_type::cancel_job, "j1", "c0");
+  BOOST_TEST(frames->back().find("job_not_found") != std::string::npos);
+  command(conn, command_type::subscribe, "j1");
+  publish(progress("j1", 1));
+  command(conn, command_type::cancel_job, "j1", "c1", std::nullopt, "user");
+  BOOST_REQUIRE_EQUAL(frames->size(), 5u);
+  BOOST_TEST(type_of(frames->at(3)) == "cancel_requested");
+  BOOST_TEST(type_of(frames->at(4)) == "job_cancelled");
+  BOOST_TEST(frames->at(4).find("\"reason\":\"user\"") != std::string::npos);
+  auto snap = status("j1");
+  BOOST_TEST(snap.cancel_requested);
+  BOOST_TEST(to_string(snap.status) == "cancelled");
+  command(conn, command_type::cancel_job, "j1");
+  BOOST_TEST(frames->back().find("job_finished") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(request_status_replies_snapshot) {
+  auto [conn, frames] = connect();
+  command(conn, command_type::request_status, "j1", "q1");
+  BOOST_TEST(type_of(frames->back()) == "error");
+  publish(progress("j1", 42));
+  command(conn, command_type::request_status, "j1", "q2");
+  BOOST_TEST(type_of(frames->back()) == "job_status");
+  BOOST_TEST(frames->back().find("\"progress\":42") != std::string::npos);
+  BOOST_TEST(frames->back().find("\"request_id\":\"q2\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(idle_pending_job_is_released) {
+  auto [conn, frames] = connect();
+  command(conn, command_type::subscribe, "ghost");
+  size_t with_job = 0;
+  sys.spawn([&](caf::event_based_actor* self) {
+    self->request(registry, caf::infinite, conns_atom::value,
+                  std::string{"ghost"})
+      .then([&](const std::vector<std::string>& ids) { with_job = ids.size(); });
+  });
+  sched.run();
+  BOOST_TEST(with_job == 1u);
+  command(conn, command_type::unsubscribe, "ghost");
+  // The registry no longer holds it: status answers job_not_found directly
+  // and a fresh subscribe starts a new, empty job.
+  command(conn, command_type::subscribe, "ghost");
+  BOOST_TEST(frames->back().find("\"last_seq\":0") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
