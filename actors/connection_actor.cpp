@@ -2,6 +2,7 @@
 
 #include "caf/all.hpp"
 
+#include "messages/identifiers.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/log.hpp"
 #include "messages/timestamp.hpp"
@@ -28,14 +29,86 @@ void reply_error(self_ptr self, const client_command& cmd, error_code code,
                                unix_now_ms()));
 }
 
-void route(self_ptr self, client_command& cmd) {
-  self->send(self->state.registry, command_atom::value, std::move(cmd),
+/// Writes the connection's record; `closed` marks it resumable-until-expiry.
+void write_record(self_ptr self, bool closed = false) {
+  auto& st = self->state;
+  connection_record rec;
+  rec.connection_id = st.connection_id;
+  rec.created_at_ms = st.created_at_ms;
+  rec.last_activity_ms = st.last_activity_ms;
+  if (closed) {
+    rec.status = connection_status::closed;
+    rec.expires_at_ms = st.last_activity_ms + st.settings.ttl_ms;
+  }
+  rec.jobs.reserve(st.followed.size());
+  for (auto& [job_id, last_sent] : st.followed)
+    rec.jobs.push_back({job_id, last_sent});
+  self->send(st.registry, conn_put_atom::value, std::move(rec));
+  st.dirty = false;
+}
+
+void route(self_ptr self, client_command cmd) {
+  self->send(self->state.directory, command_atom::value, std::move(cmd),
              caf::actor_cast<connection_actor>(self),
              self->state.connection_id);
 }
 
+/// Starts following `job_id`; false (and an error sent) past the limit.
+bool follow(self_ptr self, const client_command& cmd, uint64_t last_sent) {
+  auto& st = self->state;
+  if (st.followed.contains(cmd.job_id))
+    return true;
+  if (st.followed.size() >= st.settings.max_subscriptions) {
+    reply_error(self, cmd, error_code::too_many_subscriptions,
+                "a connection may follow at most "
+                  + std::to_string(st.settings.max_subscriptions) + " jobs");
+    return false;
+  }
+  st.followed.emplace(cmd.job_id, last_sent);
+  return true;
+}
+
+void resume(self_ptr self, const client_command& cmd) {
+  auto& st = self->state;
+  if (!is_valid_connection_id(cmd.connection_id)) {
+    reply_error(self, cmd, error_code::connection_not_found,
+                "connection '" + cmd.connection_id
+                  + "' is unknown or has expired");
+    return;
+  }
+  // Await: commands after the resume wait for it, so they keep their order.
+  self->request(st.registry, caf::infinite, resume_atom::value,
+                cmd.connection_id, st.connection_id)
+    .await(
+      [self, cmd](connection_record& rec) {
+        std::vector<std::string> job_ids;
+        for (auto& j : rec.jobs)
+          job_ids.push_back(j.job_id);
+        send_text(self, encode_resumed(rec.connection_id, job_ids,
+                                       cmd.request_id, unix_now_ms()));
+        log::info("connection resumed",
+                  {{"connection_id", self->state.connection_id},
+                   {"resumed", rec.connection_id}});
+        for (auto& j : rec.jobs) {
+          client_command sub;
+          sub.type = command_type::subscribe;
+          sub.job_id = j.job_id;
+          sub.has_since_seq = true;
+          sub.since_seq = j.last_sent;
+          if (follow(self, sub, j.last_sent))
+            route(self, std::move(sub));
+        }
+        write_record(self);
+      },
+      [self, cmd](caf::error& err) {
+        reply_error(self, cmd, to_error_code(err), error_message(err));
+      });
+}
+
 void handle(self_ptr self, client_command& cmd) {
   auto& st = self->state;
+  st.last_activity_ms = unix_now_ms();
+  st.dirty = true;
   switch (cmd.type) {
     case command_type::invalid:
       reply_error(self, cmd, cmd.error, cmd.error_message);
@@ -44,31 +117,23 @@ void handle(self_ptr self, client_command& cmd) {
       send_text(self, encode_pong(cmd.request_id, unix_now_ms()));
       break;
     case command_type::resume:
-      // Connection records arrive with the persistence layer; until then no
-      // earlier connection can be resumed.
-      reply_error(self, cmd, error_code::connection_not_found,
-                  "connection '" + cmd.connection_id
-                    + "' is unknown or has expired");
+      resume(self, cmd);
       break;
     case command_type::subscribe:
-      if (!st.subscriptions.contains(cmd.job_id)
-          && st.subscriptions.size() >= st.settings.max_subscriptions) {
-        reply_error(self, cmd, error_code::too_many_subscriptions,
-                    "a connection may follow at most "
-                      + std::to_string(st.settings.max_subscriptions)
-                      + " jobs");
+      if (!follow(self, cmd, 0))
         break;
-      }
-      st.subscriptions.insert(cmd.job_id);
-      route(self, cmd);
+      // The job index changes: write now, not at the next tick.
+      write_record(self);
+      route(self, std::move(cmd));
       break;
     case command_type::unsubscribe:
-      st.subscriptions.erase(cmd.job_id);
-      route(self, cmd);
+      if (st.followed.erase(cmd.job_id) > 0)
+        write_record(self);
+      route(self, std::move(cmd));
       break;
     case command_type::cancel_job:
     case command_type::request_status:
-      route(self, cmd);
+      route(self, std::move(cmd));
       break;
   }
 }
@@ -78,25 +143,45 @@ void handle(self_ptr self, client_command& cmd) {
 connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
-                registry_actor registry, connection_settings settings) {
+                directory_actor directory, registry_actor registry,
+                connection_settings settings) {
   auto& st = self->state;
   st.sink = std::move(sink);
   st.connection_id = std::move(connection_id);
+  st.directory = std::move(directory);
   st.registry = std::move(registry);
   st.settings = settings;
+  st.created_at_ms = st.last_activity_ms = unix_now_ms();
   send_text(self, encode_connected(st.connection_id,
                                    st.settings.heartbeat_seconds,
-                                   unix_now_ms()));
+                                   st.created_at_ms));
+  write_record(self);
+  self->delayed_send(self, st.settings.record_interval, tick_atom::value);
   log::info("connection opened", {{"connection_id", st.connection_id}});
   return {
     [self](command_atom, client_command& cmd) { handle(self, cmd); },
     [self](frame_atom, frame_ptr& frame) {
-      if (auto sink = self->state.sink.lock())
+      auto& st = self->state;
+      if (frame->seq != 0) {
+        auto i = st.followed.find(frame->job_id);
+        if (i != st.followed.end() && i->second < frame->seq) {
+          i->second = frame->seq;
+          st.dirty = true;
+        }
+      }
+      if (auto sink = st.sink.lock())
         sink->send(std::move(frame));
+    },
+    [self](tick_atom) {
+      if (self->state.dirty)
+        write_record(self);
+      self->delayed_send(self, self->state.settings.record_interval,
+                         tick_atom::value);
     },
     [self](closed_atom) {
       log::info("connection closed",
                 {{"connection_id", self->state.connection_id}});
+      write_record(self, true);
       self->quit();
     },
   };

@@ -1,9 +1,10 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
@@ -17,26 +18,38 @@ namespace jobwire {
 struct connection_settings {
   unsigned heartbeat_seconds = 25;
   size_t max_subscriptions = 128;
+  /// A closed connection stays resumable this long after its last activity.
+  int64_t ttl_ms = 3600 * 1000;
+  /// How often what was sent is written to the connection's record.
+  std::chrono::milliseconds record_interval{1000};
 };
 
 /// The state of one connection actor.
 struct connection_state {
   std::weak_ptr<frame_sink> sink;
   std::string connection_id;
+  directory_actor directory;
   registry_actor registry;
   connection_settings settings;
-  /// Jobs this connection has subscribed to and not left.
-  std::unordered_set<std::string> subscriptions;
+  int64_t created_at_ms = 0;
+  int64_t last_activity_ms = 0;
+  /// Jobs followed, with the last seq sent of each.
+  std::unordered_map<std::string, uint64_t> followed;
+  /// The record has changed since it was last written.
+  bool dirty = false;
 
   static inline const char* name = "jobwire.connection";
 };
 
 /// Runs one WebSocket session's side of the protocol: sends the `connected`
-/// frame, answers what it can itself (ping, limits, parse errors) and routes
-/// job commands through `registry`.
+/// frame, answers what it can itself (ping, limits, parse errors), routes
+/// job commands through the directory, keeps its registry record (jobs
+/// followed, last seq sent of each) and takes over an earlier connection's
+/// subscriptions on `resume`.
 connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
-                registry_actor registry, connection_settings settings);
+                directory_actor directory, registry_actor registry,
+                connection_settings settings);
 
 } // namespace jobwire

@@ -1,5 +1,7 @@
 #include "actors/job_actor.hpp"
 
+#include <algorithm>
+
 #include "caf/all.hpp"
 
 #include "messages/error_code.hpp"
@@ -65,44 +67,19 @@ void apply_to_snapshot(job_snapshot& snap, const job_event& ev) {
   }
 }
 
+/// The status the job will have once what is being stored is stored.
+const job_snapshot& projected(const job_state& st) {
+  return st.in_flight ? *st.in_flight : st.snapshot;
+}
+
 void send_frame(self_ptr self, const connection_actor& who, std::string text) {
   self->send(who, frame_atom::value, make_frame(std::move(text)));
 }
 
-/// Stamps, stores and fans out `ev`; returns its seq.
-uint64_t store(self_ptr self, job_event ev) {
-  auto& st = self->state;
-  ev.job_id = st.snapshot.job_id;
-  ev.seq = st.snapshot.last_seq + 1;
-  ev.timestamp_ms = unix_now_ms();
-  if (ev.type == event_type::progress_update) {
-    auto estimate = st.eta.update(ev.stage, ev.progress, self->clock().now());
-    if (!ev.has_eta && estimate) {
-      ev.has_eta = true;
-      ev.eta_seconds = *estimate;
-    }
-  }
-  apply_to_snapshot(st.snapshot, ev);
-  auto frame = make_frame(encode_event(ev));
-  st.log.append(ev.seq, frame);
-  if (!ev.event_id.empty())
-    st.event_ids.emplace(ev.event_id, ev.seq);
-  for (auto& [addr, sub] : st.subscribers) {
-    self->send(sub.handle, frame_atom::value, frame);
-    sub.last_sent = ev.seq;
-  }
-  if (log::enabled(spdlog::level::debug))
-    log::debug("event stored", {{"job_id", ev.job_id},
-                                {"type", to_string(ev.type)},
-                                {"seq", std::to_string(ev.seq)},
-                                {"correlation_id", ev.correlation_id}});
-  return ev.seq;
-}
-
-caf::error finished_error(const job_state& st) {
+caf::error finished_error(const job_snapshot& snap) {
   return caf::make_error(error_code::job_finished,
-                         "job '" + st.snapshot.job_id + "' has already "
-                           + std::string{to_string(st.snapshot.status)});
+                         "job '" + snap.job_id + "' has already "
+                           + std::string{to_string(snap.status)});
 }
 
 caf::error not_found_error(const job_state& st) {
@@ -111,34 +88,235 @@ caf::error not_found_error(const job_state& st) {
                            + "' has no events yet");
 }
 
-/// Cancels with no worker attached: the job ends at once.
-void cancel(self_ptr self, const std::string& reason) {
-  auto& st = self->state;
-  st.snapshot.cancel_requested = true;
-  job_event ev;
-  ev.type = event_type::job_cancelled;
-  ev.reason = reason;
-  store(self, std::move(ev));
-  log::info("job cancelled", {{"job_id", st.snapshot.job_id}});
+bool is_progress_frame(std::string_view json) {
+  return json.starts_with(R"({"type":"progress_update")");
 }
+
+// -- idle and passivation -------------------------------------------------------
+
+bool is_idle(const job_state& st) {
+  return st.subscribers.empty() && st.queue.empty() && !st.in_flight;
+}
+
+/// Called after every message: a job with nothing to do leaves memory, at
+/// once when it never had an event, after `settings.idle` otherwise.
+void note_activity(self_ptr self) {
+  auto& st = self->state;
+  st.last_activity = self->clock().now();
+  if (!is_idle(st))
+    return;
+  if (st.snapshot.last_seq == 0) {
+    self->send(st.directory, idle_atom::value, st.snapshot.job_id, st.handled);
+  } else if (!st.idle_check_pending) {
+    st.idle_check_pending = true;
+    self->delayed_send(self, st.settings.idle, tick_atom::value);
+  }
+}
+
+void on_idle_tick(self_ptr self) {
+  auto& st = self->state;
+  st.idle_check_pending = false;
+  if (!is_idle(st))
+    return;
+  auto quiet = self->clock().now() - st.last_activity;
+  if (quiet >= st.settings.idle) {
+    self->send(st.directory, idle_atom::value, st.snapshot.job_id, st.handled);
+  } else {
+    st.idle_check_pending = true;
+    self->delayed_send(self, st.settings.idle - quiet, tick_atom::value);
+  }
+}
+
+// -- storing ----------------------------------------------------------------------
+
+/// One batch on its way to the store.
+struct batch {
+  job_snapshot after;
+  std::vector<stored_event> events;
+  std::vector<frame_ptr> frames;
+  /// Replies, with the seq each waits for.
+  std::vector<std::pair<publish_reply, uint64_t>> replies;
+};
+
+void send_batch(self_ptr self);
+
+void on_stored(self_ptr self, const std::shared_ptr<batch>& b) {
+  auto& st = self->state;
+  st.snapshot = b->after;
+  st.in_flight.reset();
+  for (auto& frame : b->frames)
+    for (auto& [addr, sub] : st.subscribers)
+      if (sub.last_sent < frame->seq) {
+        self->send(sub.handle, frame_atom::value, frame);
+        sub.last_sent = frame->seq;
+      }
+  for (auto& [reply, seq] : b->replies)
+    reply(caf::error{}, seq, st.snapshot);
+  if (is_finished(st.snapshot.status))
+    log::info("job finished", {{"job_id", st.snapshot.job_id},
+                               {"status", to_string(st.snapshot.status)}});
+  send_batch(self);
+  note_activity(self);
+}
+
+void on_store_failed(self_ptr self, const std::shared_ptr<batch>& b,
+                     const caf::error& err, const eta_estimator& eta_before) {
+  auto& st = self->state;
+  st.in_flight.reset();
+  st.eta = eta_before;
+  log::error("events not stored", {{"job_id", st.snapshot.job_id},
+                                   {"count", std::to_string(b->events.size())},
+                                   {"reason", error_message(err)}});
+  for (auto& [reply, seq] : b->replies)
+    reply(err, 0, st.snapshot);
+  send_batch(self);
+  note_activity(self);
+}
+
+/// Takes what is queued into one batch and hands it to the registry. One
+/// batch at a time, so a failed batch never leaves a gap behind a later one.
+void send_batch(self_ptr self) {
+  auto& st = self->state;
+  if (st.in_flight || st.queue.empty())
+    return;
+  auto b = std::make_shared<batch>();
+  b->after = st.snapshot;
+  auto eta_before = st.eta;
+  std::unordered_map<std::string, uint64_t> batch_ids;
+  std::optional<lmdb_txn> txn;
+  while (!st.queue.empty() && b->events.size() < st.settings.max_batch) {
+    auto item = std::move(st.queue.front());
+    st.queue.pop_front();
+    auto& ev = item.event;
+    if (!ev.event_id.empty()) {
+      // A retried publish: answer with the seq it got the first time.
+      if (auto i = batch_ids.find(ev.event_id); i != batch_ids.end()) {
+        b->replies.emplace_back(std::move(item.reply), i->second);
+        continue;
+      }
+      std::optional<uint64_t> seen;
+      try {
+        if (!txn)
+          txn.emplace(st.db->env, lmdb_txn::read_only);
+        seen = st.db->store.event_seq(*txn, st.snapshot.job_id, ev.event_id);
+      } catch (const std::exception& e) {
+        item.reply(caf::make_error(error_code::internal,
+                                   std::string{"the store failed"}),
+                   0, b->after);
+        continue;
+      }
+      if (seen) {
+        item.reply(caf::error{}, *seen, b->after);
+        continue;
+      }
+    }
+    if (is_finished(b->after.status)) {
+      item.reply(finished_error(b->after), 0, b->after);
+      continue;
+    }
+    ev.job_id = st.snapshot.job_id;
+    ev.seq = b->after.last_seq + 1;
+    ev.timestamp_ms = unix_now_ms();
+    if (ev.type == event_type::progress_update) {
+      auto estimate = st.eta.update(ev.stage, ev.progress, self->clock().now());
+      if (!ev.has_eta && estimate) {
+        ev.has_eta = true;
+        ev.eta_seconds = *estimate;
+      }
+    }
+    if (item.cancel)
+      b->after.cancel_requested = true;
+    apply_to_snapshot(b->after, ev);
+    auto frame = make_event_frame(encode_event(ev), ev.job_id, ev.seq,
+                                  ev.type == event_type::progress_update);
+    b->events.push_back({ev.seq, frame->text, ev.event_id});
+    b->frames.push_back(std::move(frame));
+    if (!ev.event_id.empty())
+      batch_ids.emplace(ev.event_id, ev.seq);
+    b->replies.emplace_back(std::move(item.reply), ev.seq);
+  }
+  txn.reset();
+  if (b->events.empty()) {
+    // Only duplicates: answer them now, nothing to store.
+    for (auto& [reply, seq] : b->replies)
+      reply(caf::error{}, seq, st.snapshot);
+    return send_batch(self);
+  }
+  job_record rec;
+  rec.snapshot = b->after;
+  if (is_finished(rec.snapshot.status))
+    rec.expires_at_ms = rec.snapshot.updated_at_ms + st.settings.retention_ms;
+  st.in_flight = b->after;
+  auto events = std::move(b->events);
+  self->request(st.registry, caf::infinite, store_atom::value, std::move(rec),
+                std::move(events))
+    .then([self, b](uint64_t) { on_stored(self, b); },
+          [self, b, eta_before](caf::error& err) {
+            on_store_failed(self, b, err, eta_before);
+          });
+}
+
+/// Queues a publish; false (with `reply` called) when the queue is full.
+void enqueue(self_ptr self, queued_publish item) {
+  auto& st = self->state;
+  if (st.queue.size() >= st.settings.max_queued) {
+    item.reply(caf::make_error(error_code::rate_limited,
+                               "job '" + st.snapshot.job_id
+                                 + "' has too many events waiting to be "
+                                   "stored; retry later"),
+               0, st.snapshot);
+    return;
+  }
+  st.queue.push_back(std::move(item));
+  send_batch(self);
+}
+
+// -- commands ---------------------------------------------------------------------
 
 void subscribe(self_ptr self, const client_command& cmd,
                const connection_actor& who, const std::string& conn_id) {
   auto& st = self->state;
-  auto last = st.log.last_seq();
+  auto last = st.snapshot.last_seq;
   auto start = cmd.has_since_seq ? cmd.since_seq : last;
   auto [it, added] = st.subscribers.try_emplace(
     who.address(), job_subscriber{who, conn_id, 0});
   if (added)
     self->monitor(who);
-  else if (start < it->second.last_sent)
-    start = it->second.last_sent;
+  else
+    start = std::max(start, it->second.last_sent);
   send_frame(self, who,
              encode_subscribed(st.snapshot, cmd.request_id, unix_now_ms()));
-  st.log.for_each_after(start, [&](uint64_t, const frame_ptr& frame) {
-    self->send(who, frame_atom::value, frame);
-  });
+  if (start < last) {
+    // Replay from the store, up to what is committed; the batch in flight,
+    // if any, reaches this subscriber when it is stored.
+    try {
+      lmdb_txn txn{st.db->env, lmdb_txn::read_only};
+      st.db->store.events_after(
+        txn, st.snapshot.job_id, start, last - start,
+        [&](uint64_t seq, std::string_view json) {
+          self->send(who, frame_atom::value,
+                     make_event_frame(std::string{json}, st.snapshot.job_id,
+                                      seq, is_progress_frame(json)));
+        });
+    } catch (const std::exception& e) {
+      log::error("replay failed", {{"job_id", st.snapshot.job_id},
+                                   {"connection_id", conn_id},
+                                   {"reason", e.what()}});
+      send_frame(self, who,
+                 encode_error(error_code::internal,
+                              "stored events could not be read",
+                              cmd.request_id, cmd.job_id, unix_now_ms()));
+    }
+  }
   it->second.last_sent = std::max(it->second.last_sent, last);
+}
+
+void cancel(self_ptr self, const std::string& reason, publish_reply reply) {
+  job_event ev;
+  ev.type = event_type::job_cancelled;
+  ev.reason = reason;
+  log::info("job cancel requested", {{"job_id", self->state.snapshot.job_id}});
+  enqueue(self, queued_publish{std::move(ev), std::move(reply), true});
 }
 
 void handle_command(self_ptr self, const client_command& cmd,
@@ -161,22 +339,32 @@ void handle_command(self_ptr self, const client_command& cmd,
                  encode_unsubscribed(cmd.job_id, cmd.request_id, now));
       break;
     case command_type::request_status:
-      if (st.log.last_seq() == 0)
+      if (st.snapshot.last_seq == 0)
         reply_error(not_found_error(st));
       else
         send_frame(self, who,
                    encode_job_status(st.snapshot, cmd.request_id, now));
       break;
     case command_type::cancel_job:
-      if (st.log.last_seq() == 0) {
+      if (projected(st).last_seq == 0) {
         reply_error(not_found_error(st));
-      } else if (is_finished(st.snapshot.status)) {
-        reply_error(finished_error(st));
+      } else if (is_finished(projected(st).status)) {
+        reply_error(finished_error(projected(st)));
       } else {
         // The reply goes before the event the command causes.
         send_frame(self, who,
                    encode_cancel_requested(cmd.job_id, cmd.request_id, now));
-        cancel(self, cmd.reason);
+        auto job_id = cmd.job_id;
+        auto request_id = cmd.request_id;
+        cancel(self, cmd.reason,
+               [self, who, job_id, request_id](const caf::error& err, uint64_t,
+                                               const job_snapshot&) {
+                 if (err)
+                   self->send(who, frame_atom::value,
+                              make_frame(encode_error(
+                                to_error_code(err), error_message(err),
+                                request_id, job_id, unix_now_ms())));
+               });
       }
       break;
     default:
@@ -185,62 +373,90 @@ void handle_command(self_ptr self, const client_command& cmd,
   }
 }
 
-/// Tells the registry when nothing here is worth keeping in memory.
-void report_if_idle(self_ptr self) {
+/// Loads the stored record, if any.
+void load(self_ptr self) {
   auto& st = self->state;
-  if (st.log.last_seq() == 0 && st.subscribers.empty())
-    self->send(st.registry, idle_atom::value, st.snapshot.job_id, st.handled);
+  try {
+    lmdb_txn txn{st.db->env, lmdb_txn::read_only};
+    if (auto rec = st.db->store.job(txn, st.snapshot.job_id))
+      st.snapshot = rec->snapshot;
+  } catch (const std::exception& e) {
+    // Refusing to run beats reusing seqs of a job we cannot read.
+    log::error("cannot load job", {{"job_id", st.snapshot.job_id},
+                                   {"reason", e.what()}});
+    self->quit(caf::make_error(error_code::internal,
+                               std::string{"cannot load job"}));
+  }
 }
 
 } // namespace
 
 job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
-                                  std::string job_id, registry_actor registry) {
-  self->state.snapshot.job_id = std::move(job_id);
-  self->state.registry = std::move(registry);
+                                  std::string job_id,
+                                  std::shared_ptr<storage> db,
+                                  registry_actor registry,
+                                  directory_actor directory,
+                                  job_settings settings) {
+  auto& st = self->state;
+  st.snapshot.job_id = std::move(job_id);
+  st.db = std::move(db);
+  st.registry = std::move(registry);
+  st.directory = std::move(directory);
+  st.settings = settings;
+  load(self);
   self->set_down_handler([self](const caf::down_msg& dm) {
     self->state.subscribers.erase(dm.source);
-    report_if_idle(self);
+    note_activity(self);
   });
   return {
-    [self](publish_atom, job_event& ev) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      ++st.handled;
-      if (!ev.event_id.empty()) {
-        if (auto i = st.event_ids.find(ev.event_id); i != st.event_ids.end())
-          return i->second;
-      }
-      if (is_finished(st.snapshot.status))
-        return finished_error(st);
-      return store(self, std::move(ev));
+    [self](publish_atom, job_event& ev) {
+      ++self->state.handled;
+      auto rp = self->make_response_promise<uint64_t>();
+      enqueue(self, {std::move(ev),
+                     [rp](const caf::error& err, uint64_t seq,
+                          const job_snapshot&) mutable {
+                       if (err)
+                         rp.deliver(err);
+                       else
+                         rp.deliver(seq);
+                     }});
+      note_activity(self);
+      return rp;
     },
     [self](command_atom, const client_command& cmd, const connection_actor& who,
            const std::string& conn_id) {
       ++self->state.handled;
       handle_command(self, cmd, who, conn_id);
-      report_if_idle(self);
+      note_activity(self);
     },
     [self](status_atom, const std::string&) -> caf::result<job_snapshot> {
       auto& st = self->state;
       ++st.handled;
-      if (st.log.last_seq() == 0) {
-        report_if_idle(self);
+      note_activity(self);
+      if (st.snapshot.last_seq == 0)
         return not_found_error(st);
-      }
       return st.snapshot;
     },
     [self](cancel_atom, const std::string&,
            const std::string& reason) -> caf::result<job_snapshot> {
       auto& st = self->state;
       ++st.handled;
-      if (st.log.last_seq() == 0) {
-        report_if_idle(self);
-        return not_found_error(st);
-      }
-      if (is_finished(st.snapshot.status))
-        return finished_error(st);
-      cancel(self, reason);
-      return st.snapshot;
+      auto rp = self->make_response_promise<job_snapshot>();
+      if (projected(st).last_seq == 0)
+        rp.deliver(not_found_error(st));
+      else if (is_finished(projected(st).status))
+        rp.deliver(finished_error(projected(st)));
+      else
+        cancel(self, reason,
+               [rp](const caf::error& err, uint64_t,
+                    const job_snapshot& snap) mutable {
+                 if (err)
+                   rp.deliver(err);
+                 else
+                   rp.deliver(snap);
+               });
+      note_activity(self);
+      return rp;
     },
     [self](conns_atom, const std::string&) {
       auto& st = self->state;
@@ -250,9 +466,10 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       for (auto& [addr, sub] : st.subscribers)
         ids.push_back(sub.connection_id);
       std::sort(ids.begin(), ids.end());
-      report_if_idle(self);
+      note_activity(self);
       return ids;
     },
+    [self](tick_atom) { on_idle_tick(self); },
   };
 }
 

@@ -1,6 +1,10 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -10,9 +14,23 @@
 
 #include "actors/eta_estimator.hpp"
 #include "messages/interfaces.hpp"
-#include "persistence/event_log.hpp"
+#include "persistence/storage.hpp"
 
 namespace jobwire {
+
+/// What every job actor is configured with.
+struct job_settings {
+  /// A finished job and its events are kept this long after the terminal
+  /// event.
+  int64_t retention_ms = 86400 * 1000;
+  /// A job with no subscribers and no traffic for this long leaves memory.
+  std::chrono::milliseconds idle{60000};
+  /// Publishes waiting while a batch is being stored; more are refused with
+  /// rate_limited.
+  size_t max_queued = 10000;
+  /// Events stored in one batch at most.
+  size_t max_batch = 512;
+};
 
 /// A connection that follows a job.
 struct job_subscriber {
@@ -22,24 +40,46 @@ struct job_subscriber {
   uint64_t last_sent = 0;
 };
 
+/// What a publish waits for: its seq (or error) and the snapshot after it.
+using publish_reply
+  = std::function<void(const caf::error&, uint64_t, const job_snapshot&)>;
+
+/// A publish waiting for its batch.
+struct queued_publish {
+  job_event event;
+  publish_reply reply;
+  /// A cancel: the stored snapshot says cancel_requested.
+  bool cancel = false;
+};
+
 /// The state of one job actor.
 struct job_state {
-  job_snapshot snapshot;
-  event_log log;
-  eta_estimator eta;
-  /// event_id -> the seq it was stored with, so a retried publish is
-  /// acknowledged and not stored twice.
-  std::unordered_map<std::string, uint64_t> event_ids;
-  std::unordered_map<caf::actor_addr, job_subscriber> subscribers;
-  /// Messages taken from the registry; see registry_actor's idle protocol.
-  uint64_t handled = 0;
+  std::shared_ptr<storage> db;
   registry_actor registry;
+  directory_actor directory;
+  job_settings settings;
+  /// The job as stored: only committed events count here.
+  job_snapshot snapshot;
+  /// The snapshot after the batch being stored, while one is.
+  std::optional<job_snapshot> in_flight;
+  eta_estimator eta;
+  std::deque<queued_publish> queue;
+  std::unordered_map<caf::actor_addr, job_subscriber> subscribers;
+  /// Messages taken from the directory; see its idle protocol.
+  uint64_t handled = 0;
+  /// When the job last had traffic, and whether an idle check is due.
+  caf::actor_clock::time_point last_activity;
+  bool idle_check_pending = false;
 
   static inline const char* name = "jobwire.job";
 };
 
-/// Runs the job `job_id`; reports to `registry` when it holds nothing.
+/// Runs the job `job_id`, starting from its stored record if it has one.
 job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
-                                  std::string job_id, registry_actor registry);
+                                  std::string job_id,
+                                  std::shared_ptr<storage> db,
+                                  registry_actor registry,
+                                  directory_actor directory,
+                                  job_settings settings);
 
 } // namespace jobwire

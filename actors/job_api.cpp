@@ -28,16 +28,16 @@ api_response error_response(const caf::error& err) {
   return {http_status(code), encode_http_error(code, message)};
 }
 
-job_api::job_api(caf::actor_system& sys, registry_actor registry)
-  : sys_(sys), registry_(std::move(registry)) {
+job_api::job_api(caf::actor_system& sys, directory_actor directory)
+  : sys_(sys), directory_(std::move(directory)) {
   // nop
 }
 
 void job_api::publish(job_event ev, api_callback cb) const {
-  sys_.spawn([reg = registry_, ev = std::move(ev),
+  sys_.spawn([dir = directory_, ev = std::move(ev),
               cb = std::move(cb)](caf::event_based_actor* self) mutable {
     auto job_id = ev.job_id;
-    self->request(reg, request_timeout, publish_atom::value, std::move(ev))
+    self->request(dir, request_timeout, publish_atom::value, std::move(ev))
       .then(
         [job_id, cb](uint64_t seq) {
           cb({202, encode_publish_ack(job_id, seq)});
@@ -47,9 +47,9 @@ void job_api::publish(job_event ev, api_callback cb) const {
 }
 
 void job_api::status(std::string job_id, api_callback cb) const {
-  sys_.spawn([reg = registry_, job_id = std::move(job_id),
+  sys_.spawn([dir = directory_, job_id = std::move(job_id),
               cb = std::move(cb)](caf::event_based_actor* self) {
-    self->request(reg, request_timeout, status_atom::value, job_id)
+    self->request(dir, request_timeout, status_atom::value, job_id)
       .then(
         [cb](const job_snapshot& snap) { cb({200, encode_snapshot(snap)}); },
         [cb](caf::error& err) { cb(error_response(err)); });
@@ -58,10 +58,10 @@ void job_api::status(std::string job_id, api_callback cb) const {
 
 void job_api::cancel(std::string job_id, std::string reason,
                      api_callback cb) const {
-  sys_.spawn([reg = registry_, job_id = std::move(job_id),
+  sys_.spawn([dir = directory_, job_id = std::move(job_id),
               reason = std::move(reason),
               cb = std::move(cb)](caf::event_based_actor* self) {
-    self->request(reg, request_timeout, cancel_atom::value, job_id, reason)
+    self->request(dir, request_timeout, cancel_atom::value, job_id, reason)
       .then(
         [cb](const job_snapshot& snap) { cb({202, encode_snapshot(snap)}); },
         [cb](caf::error& err) { cb(error_response(err)); });
@@ -69,9 +69,9 @@ void job_api::cancel(std::string job_id, std::string reason,
 }
 
 void job_api::connections(std::string job_id, api_callback cb) const {
-  sys_.spawn([reg = registry_, job_id = std::move(job_id),
+  sys_.spawn([dir = directory_, job_id = std::move(job_id),
               cb = std::move(cb)](caf::event_based_actor* self) {
-    self->request(reg, request_timeout, conns_atom::value, job_id)
+    self->request(dir, request_timeout, conns_atom::value, job_id)
       .then(
         [job_id, cb](const std::vector<std::string>& ids) {
           cb({200, encode_connections(job_id, ids)});

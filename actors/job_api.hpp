@@ -22,7 +22,7 @@ using api_callback = std::function<void(api_response)>;
 /// actor (net/'s HTTP sessions). Each call returns at once; `cb` runs once.
 class job_api {
 public:
-  job_api(caf::actor_system& sys, registry_actor registry);
+  job_api(caf::actor_system& sys, directory_actor directory);
 
   /// 202 `{"job_id","seq"}`; 409 job_finished; 400 for a bad event.
   void publish(job_event ev, api_callback cb) const;
@@ -38,7 +38,7 @@ public:
 
 private:
   caf::actor_system& sys_;
-  registry_actor registry_;
+  directory_actor directory_;
 };
 
 /// The response for an error from an actor: its protocol code's HTTP status

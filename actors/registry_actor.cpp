@@ -2,9 +2,8 @@
 
 #include "caf/all.hpp"
 
-#include "actors/job_actor.hpp"
 #include "messages/error_code.hpp"
-#include "messages/json_codec.hpp"
+#include "messages/log.hpp"
 #include "messages/timestamp.hpp"
 
 namespace jobwire {
@@ -13,102 +12,192 @@ namespace {
 
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 
-/// The entry of `job_id`, or null.
-job_entry* find(self_ptr self, const std::string& job_id) {
-  auto i = self->state.jobs.find(job_id);
-  return i == self->state.jobs.end() ? nullptr : &i->second;
+int64_t now_ms(self_ptr self) {
+  return self->state.settings.clock();
 }
 
-job_entry& find_or_spawn(self_ptr self, const std::string& job_id) {
-  auto [i, added] = self->state.jobs.try_emplace(job_id);
-  if (added) {
-    i->second.handle = self->spawn(job_impl, job_id,
-                                   caf::actor_cast<registry_actor>(self));
-    self->monitor(i->second.handle);
+/// Commits every pending write in one transaction, growing the map and
+/// retrying when it is full.
+void flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.pending.empty())
+    return;
+  std::vector<pending_write> batch;
+  if (st.pending.size() <= st.settings.max_batch) {
+    batch.swap(st.pending);
+  } else {
+    auto cut = st.pending.begin() + st.settings.max_batch;
+    batch.assign(std::make_move_iterator(st.pending.begin()),
+                 std::make_move_iterator(cut));
+    st.pending.erase(st.pending.begin(), cut);
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
   }
-  return i->second;
+  std::vector<caf::error> results(batch.size());
+  for (;;) {
+    try {
+      lmdb_txn txn{st.db->env, lmdb_txn::read_write};
+      for (size_t i = 0; i < batch.size(); ++i)
+        results[i] = batch[i].apply(txn);
+      txn.commit();
+      break;
+    } catch (const lmdb_error& e) {
+      // The transaction is gone (unwound) before grow() needs it to be.
+      if (e.map_full() && st.db->env.grow()) {
+        log::warn("LMDB map full; grown",
+                  {{"map_size", std::to_string(st.db->env.map_size())}});
+        continue;
+      }
+      auto code = e.map_full() ? error_code::storage_full
+                               : error_code::internal;
+      auto msg = e.map_full() ? std::string{"the store is full"}
+                              : std::string{"the store failed"};
+      log::error("commit failed", {{"reason", e.what()},
+                                   {"writes", std::to_string(batch.size())}});
+      for (auto& r : results)
+        r = caf::make_error(code, msg);
+      break;
+    } catch (const std::exception& e) {
+      log::error("commit failed", {{"reason", e.what()}});
+      for (auto& r : results)
+        r = caf::make_error(error_code::internal,
+                            std::string{"the store failed"});
+      break;
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i)
+    batch[i].done(results[i]);
 }
 
-caf::error not_found(const std::string& job_id) {
-  return caf::make_error(error_code::job_not_found,
-                         "job '" + job_id + "' has no events yet");
+/// Queues a write for the next commit. Everything already in the mailbox
+/// is handled before the flush message, so it all shares one commit.
+void enqueue(self_ptr self, pending_write w) {
+  auto& st = self->state;
+  st.pending.push_back(std::move(w));
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+void schedule_sweep(self_ptr self) {
+  self->delayed_send(self, self->state.settings.sweep_interval,
+                     sweep_atom::value);
 }
 
 } // namespace
 
 registry_actor::behavior_type
-registry_impl(registry_actor::stateful_pointer<registry_state> self) {
-  self->set_down_handler([self](const caf::down_msg& dm) {
-    auto& jobs = self->state.jobs;
-    for (auto i = jobs.begin(); i != jobs.end(); ++i)
-      if (i->second.handle.address() == dm.source) {
-        jobs.erase(i);
-        return;
-      }
+registry_impl(registry_actor::stateful_pointer<registry_state> self,
+              std::shared_ptr<storage> db, registry_settings settings) {
+  auto& st = self->state;
+  st.db = std::move(db);
+  st.settings = std::move(settings);
+  if (!st.settings.clock)
+    st.settings.clock = unix_now_ms;
+  // After a crash no connection is open any more.
+  try {
+    lmdb_txn txn{st.db->env, lmdb_txn::read_write};
+    auto n = st.db->store.close_open_connections(
+      txn, now_ms(self), st.settings.connection_ttl_ms);
+    txn.commit();
+    if (n > 0)
+      log::info("closed connection records left open",
+                {{"count", std::to_string(n)}});
+  } catch (const std::exception& e) {
+    log::error("cannot close stale connection records",
+               {{"reason", e.what()}});
+  }
+  // Commit what has gathered before going, also on a shutdown.
+  self->set_exit_handler([self](const caf::exit_msg& em) {
+    while (!self->state.pending.empty())
+      flush(self);
+    self->quit(em.reason);
   });
+  schedule_sweep(self);
   return {
-    [self](publish_atom, job_event& ev) {
-      auto& job = find_or_spawn(self, ev.job_id);
-      ++job.routed;
-      return self->delegate(job.handle, publish_atom::value, std::move(ev));
+    [self](store_atom, job_record& rec, std::vector<stored_event>& events) {
+      auto rp = self->make_response_promise<uint64_t>();
+      auto last = events.empty() ? rec.snapshot.last_seq : events.back().seq;
+      auto db = self->state.db;
+      enqueue(self,
+              {[db, rec = std::move(rec),
+                events = std::move(events)](lmdb_txn& txn) {
+                 for (auto& ev : events)
+                   db->store.put_event(txn, rec.snapshot.job_id, ev.seq,
+                                       ev.json, ev.event_id);
+                 db->store.put_job(txn, rec);
+                 return caf::error{};
+               },
+               [rp, last](const caf::error& err) mutable {
+                 if (err)
+                   rp.deliver(err);
+                 else
+                   rp.deliver(last);
+               }});
+      return rp;
     },
-    [self](command_atom, client_command& cmd, connection_actor& who,
-           std::string& conn_id) {
-      auto* job = cmd.type == command_type::subscribe
-                    ? &find_or_spawn(self, cmd.job_id)
-                    : find(self, cmd.job_id);
-      if (job != nullptr) {
-        ++job->routed;
-        self->send(job->handle, command_atom::value, std::move(cmd),
-                   std::move(who), std::move(conn_id));
-        return;
-      }
-      // No such job in memory: answer as the job would.
-      auto now = unix_now_ms();
-      std::string text;
-      if (cmd.type == command_type::unsubscribe) {
-        text = encode_unsubscribed(cmd.job_id, cmd.request_id, now);
-      } else {
-        auto err = not_found(cmd.job_id);
-        text = encode_error(error_code::job_not_found, error_message(err),
-                            cmd.request_id, cmd.job_id, now);
-      }
-      self->send(who, frame_atom::value, make_frame(std::move(text)));
+    [self](conn_put_atom, connection_record& rec) {
+      auto db = self->state.db;
+      auto id = rec.connection_id;
+      enqueue(self, {[db, rec = std::move(rec)](lmdb_txn& txn) {
+                       db->store.put_connection(txn, rec);
+                       return caf::error{};
+                     },
+                     [id](const caf::error& err) {
+                       if (err)
+                         log::warn("connection record not written",
+                                   {{"connection_id", id},
+                                    {"reason", error_message(err)}});
+                     }});
     },
-    [self](status_atom,
-           std::string& job_id) -> caf::result<job_snapshot> {
-      auto* job = find(self, job_id);
-      if (job == nullptr)
-        return not_found(job_id);
-      ++job->routed;
-      return self->delegate(job->handle, status_atom::value,
-                            std::move(job_id));
+    [self](resume_atom, std::string& earlier, std::string& current) {
+      auto rp = self->make_response_promise<connection_record>();
+      auto db = self->state.db;
+      auto now = now_ms(self);
+      auto found = std::make_shared<connection_record>();
+      enqueue(self,
+              {[db, now, earlier, current, found](lmdb_txn& txn) {
+                 auto rec = db->store.connection(txn, earlier);
+                 if (!rec || earlier == current
+                     || (rec->expires_at_ms != 0 && rec->expires_at_ms <= now))
+                   return caf::make_error(error_code::connection_not_found,
+                                          "connection '" + earlier
+                                            + "' is unknown or has expired");
+                 db->store.delete_connection(txn, earlier);
+                 *found = std::move(*rec);
+                 return caf::error{};
+               },
+               [rp, found](const caf::error& err) mutable {
+                 if (err)
+                   rp.deliver(err);
+                 else
+                   rp.deliver(std::move(*found));
+               }});
+      return rp;
     },
-    [self](cancel_atom, std::string& job_id,
-           std::string& reason) -> caf::result<job_snapshot> {
-      auto* job = find(self, job_id);
-      if (job == nullptr)
-        return not_found(job_id);
-      ++job->routed;
-      return self->delegate(job->handle, cancel_atom::value, std::move(job_id),
-                            std::move(reason));
-    },
-    [self](conns_atom, std::string& job_id)
-      -> caf::result<std::vector<std::string>> {
-      auto* job = find(self, job_id);
-      if (job == nullptr)
-        return std::vector<std::string>{};
-      ++job->routed;
-      return self->delegate(job->handle, conns_atom::value, std::move(job_id));
-    },
-    [self](idle_atom, const std::string& job_id, uint64_t handled) {
-      // Stop the job only if no routed message is still on its way to it.
-      auto* job = find(self, job_id);
-      if (job != nullptr && job->routed == handled) {
-        self->demonitor(job->handle.address());
-        self->send_exit(job->handle, caf::exit_reason::user_shutdown);
-        self->state.jobs.erase(job_id);
-      }
+    [self](flush_atom) { flush(self); },
+    [self](sweep_atom) {
+      auto db = self->state.db;
+      auto now = now_ms(self);
+      auto limit = self->state.settings.sweep_batch;
+      auto removed = std::make_shared<size_t>(0);
+      enqueue(self, {[db, now, limit, removed](lmdb_txn& txn) {
+                       *removed = db->store.sweep(txn, now, limit);
+                       return caf::error{};
+                     },
+                     [self, removed, limit](const caf::error&) {
+                       if (*removed > 0)
+                         log::debug("expired records removed",
+                                    {{"count", std::to_string(*removed)}});
+                       // A full batch means more are due: go on at once,
+                       // behind whatever else is waiting.
+                       if (*removed >= limit)
+                         self->send(self, sweep_atom::value);
+                       else
+                         schedule_sweep(self);
+                     }});
     },
   };
 }

@@ -1,34 +1,56 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
-#include <string>
-#include <unordered_map>
+#include <functional>
+#include <memory>
+#include <vector>
 
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
 #include "messages/interfaces.hpp"
+#include "persistence/storage.hpp"
 
 namespace jobwire {
 
-/// A job actor the registry routes to.
-struct job_entry {
-  job_actor handle;
-  /// Messages routed to it, compared with its `handled` count on idle.
-  uint64_t routed = 0;
+/// How the registry keeps time and records.
+struct registry_settings {
+  /// A closed connection's record stays resumable this long after its last
+  /// activity.
+  int64_t connection_ttl_ms = 3600 * 1000;
+  std::chrono::milliseconds sweep_interval{1000};
+  /// Records removed per sweep transaction, so a sweep never stalls writes.
+  size_t sweep_batch = 1000;
+  /// Writes gathered into one commit at most.
+  size_t max_batch = 4096;
+  /// Unix milliseconds; tests bring their own.
+  std::function<int64_t()> clock;
+};
+
+/// One write waiting for the next commit.
+struct pending_write {
+  /// Applies the write; returns an error for this write alone (nothing
+  /// written), throws lmdb_error to fail the whole transaction.
+  std::function<caf::error(lmdb_txn&)> apply;
+  /// Runs after the commit (or its failure) with this write's outcome.
+  std::function<void(const caf::error&)> done;
 };
 
 /// The state of the registry actor.
 struct registry_state {
-  std::unordered_map<std::string, job_entry> jobs;
+  std::shared_ptr<storage> db;
+  registry_settings settings;
+  std::vector<pending_write> pending;
+  bool flush_scheduled = false;
 
   static inline const char* name = "jobwire.registry";
 };
 
-/// Routes every job message to its job actor, spawning it on a subscribe or
-/// a publish. Answers for jobs it does not hold: job_not_found, or an empty
-/// connection list.
+/// The only LMDB writer. Spawn it `caf::detached`: commits block on fsync.
+/// On start it marks connections left open by a crash as closed.
 registry_actor::behavior_type
-registry_impl(registry_actor::stateful_pointer<registry_state> self);
+registry_impl(registry_actor::stateful_pointer<registry_state> self,
+              std::shared_ptr<storage> db, registry_settings settings);
 
 } // namespace jobwire

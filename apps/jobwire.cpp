@@ -8,6 +8,7 @@
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 
+#include "actors/directory_actor.hpp"
 #include "actors/registry_actor.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
@@ -27,6 +28,12 @@ struct config : caf::actor_system_config {
   size_t max_subscriptions = 128;
   size_t handshake_timeout_ms = 10000;
   size_t io_threads = 1;
+  std::string durability = "sync";
+  size_t connection_ttl = 3600;
+  size_t job_retention = 86400;
+  size_t job_idle = 60;
+  size_t map_size = size_t{1} << 30;
+  size_t max_map_size = size_t{16} << 30;
 
   config() {
     opt_group{custom_options_, "global"}
@@ -46,7 +53,19 @@ struct config : caf::actor_system_config {
            "jobs one connection may follow")
       .add(handshake_timeout_ms, "handshake-timeout-ms",
            "time to send a whole HTTP request or WebSocket handshake")
-      .add(io_threads, "io-threads", "threads serving sockets");
+      .add(io_threads, "io-threads", "threads serving sockets")
+      .add(durability, "durability",
+           "sync (default), nometasync or nosync: how commits reach the disk")
+      .add(connection_ttl, "connection-ttl",
+           "seconds a closed connection stays resumable")
+      .add(job_retention, "job-retention",
+           "seconds a finished job and its events are kept")
+      .add(job_idle, "job-idle",
+           "seconds before an idle job leaves memory (state stays on disk)")
+      .add(map_size, "map-size", "initial LMDB map size in bytes")
+      .add(max_map_size, "max-map-size",
+           "largest LMDB map size in bytes; past it publishes get "
+           "storage_full");
     jobwire::register_types(*this);
   }
 };
@@ -64,6 +83,18 @@ int run(caf::actor_system& sys, const config& cfg) {
       || cfg.max_queue_bytes == 0)
     return fail("--max-message-bytes, --max-fragments, --max-queue-bytes, "
                 "--handshake-timeout-ms and --io-threads must be positive");
+  auto durability = jobwire::parse_durability(cfg.durability);
+  if (!durability)
+    return fail("--durability must be sync, nometasync or nosync");
+  jobwire::env_options env;
+  env.path = cfg.data_dir;
+  env.durability = *durability;
+  env.map_size = cfg.map_size;
+  env.max_map_size = cfg.max_map_size;
+  std::string error;
+  auto db = jobwire::open_storage(env, error);
+  if (!db)
+    return fail(error);
   jobwire::server_settings settings;
   settings.bind = cfg.bind;
   settings.port = cfg.port;
@@ -73,11 +104,18 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
   settings.io_threads = static_cast<unsigned>(cfg.io_threads);
   settings.connection.max_subscriptions = cfg.max_subscriptions;
-  auto registry = sys.spawn(jobwire::registry_impl);
+  settings.connection.ttl_ms = static_cast<int64_t>(cfg.connection_ttl) * 1000;
+  jobwire::registry_settings reg;
+  reg.connection_ttl_ms = settings.connection.ttl_ms;
+  jobwire::job_settings jobs;
+  jobs.retention_ms = static_cast<int64_t>(cfg.job_retention) * 1000;
+  jobs.idle = std::chrono::seconds(cfg.job_idle);
+  // The registry blocks on fsync: it gets a thread of its own.
+  auto registry = sys.spawn<caf::detached>(jobwire::registry_impl, db, reg);
+  auto directory = sys.spawn(jobwire::directory_impl, db, registry, jobs);
   int result = EXIT_SUCCESS;
   {
-    jobwire::server srv{sys, registry, settings};
-    std::string error;
+    jobwire::server srv{sys, directory, registry, settings};
     if (!srv.open(error)) {
       result = fail(error);
     } else {
@@ -89,7 +127,11 @@ int run(caf::actor_system& sys, const config& cfg) {
       srv.run_until_signal();
     }
   }
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  // Connection actors write their final records through the registry
+  // before it goes.
+  caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+  caf::scoped_actor self{sys};
+  self->send_exit(registry, caf::exit_reason::user_shutdown);
   return result;
 }
 

@@ -23,4 +23,17 @@ using closed_atom = caf::atom_constant<caf::atom("closed")>;
 /// A job actor holds nothing worth keeping in memory.
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 
+/// Store a batch of one job's events (registry).
+using store_atom = caf::atom_constant<caf::atom("store")>;
+/// Write a connection record (registry).
+using conn_put_atom = caf::atom_constant<caf::atom("connput")>;
+/// Take over an earlier connection's record (registry).
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+/// Commit what has gathered (registry, to itself: group commit).
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+/// Remove expired records (registry timer).
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+/// A timer of an actor's own.
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
 } // namespace jobwire

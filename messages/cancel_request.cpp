@@ -1,17 +1,15 @@
 #include "messages/cancel_request.hpp"
 
-#include <simdjson.h>
-
 #include "messages/error_code.hpp"
+#include "messages/json_reader.hpp"
 
 namespace jobwire {
 
 caf::expected<std::string> parse_cancel_request(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
     return std::string{};
-  thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(body.data(), body.size()).get(doc))
+  if (parse_json(body, doc))
     return caf::make_error(error_code::invalid_json,
                            std::string{"the body is not valid JSON"});
   simdjson::dom::object obj;

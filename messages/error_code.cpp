@@ -62,6 +62,9 @@ unsigned http_status(error_code x) {
 }
 
 std::string error_message(const caf::error& x) {
+  // CAF 0.17 dereferences null for context() of an empty error.
+  if (!x)
+    return {};
   const auto& ctx = x.context();
   if (ctx.size() >= 1 && ctx.match_element<std::string>(0))
     return ctx.get_as<std::string>(0);
@@ -69,6 +72,8 @@ std::string error_message(const caf::error& x) {
 }
 
 error_code to_error_code(const caf::error& x) {
+  if (!x)
+    return error_code::internal;
   if (x.category() == caf::atom("jobwire") && x.code() >= 1
       && x.code() <= static_cast<uint8_t>(error_code::internal))
     return static_cast<error_code>(x.code());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -9,10 +10,28 @@ namespace jobwire {
 
 /// One serialised server-to-client message. Immutable once made, so a job
 /// actor serialises an event once and every subscriber's send shares it.
-using frame_ptr = std::shared_ptr<const std::string>;
+struct frame {
+  std::string text;
+  /// For job events: the job and seq, so connections can track what they
+  /// were sent. Empty and 0 for replies.
+  std::string job_id;
+  uint64_t seq = 0;
+  /// A progress_update: a slow consumer may replace it with a newer one.
+  bool coalescable = false;
+};
 
+using frame_ptr = std::shared_ptr<const frame>;
+
+/// A reply frame (no job event).
 inline frame_ptr make_frame(std::string text) {
-  return std::make_shared<const std::string>(std::move(text));
+  return std::make_shared<const frame>(frame{std::move(text), {}, 0, false});
+}
+
+/// A job event's frame.
+inline frame_ptr make_event_frame(std::string text, std::string job_id,
+                                  uint64_t seq, bool coalescable) {
+  return std::make_shared<const frame>(
+    frame{std::move(text), std::move(job_id), seq, coalescable});
 }
 
 } // namespace jobwire

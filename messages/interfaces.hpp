@@ -12,6 +12,8 @@
 #include "messages/frame.hpp"
 #include "messages/job_event.hpp"
 #include "messages/job_snapshot.hpp"
+#include "messages/records.hpp"
+#include "messages/stored_event.hpp"
 
 namespace jobwire {
 
@@ -24,20 +26,23 @@ namespace jobwire {
 /// // A frame to send to the client, in the order received.
 /// (frame_atom, frame_ptr frame) -> void
 ///
-/// // The session has gone; the actor quits.
+/// // The session has gone; the actor records that and quits.
 /// (closed_atom) -> void
+///
+/// // Timer: writes what changed in the connection's record.
+/// (tick_atom) -> void
 /// ~~~
 using connection_actor
   = caf::typed_actor<caf::reacts_to<command_atom, client_command>,
                      caf::reacts_to<frame_atom, frame_ptr>,
-                     caf::reacts_to<closed_atom>>;
+                     caf::reacts_to<closed_atom>, caf::reacts_to<tick_atom>>;
 
-/// One job: assigns seq, keeps the snapshot and the stored events, fans
-/// events out to its subscribers.
+/// One job: assigns seq, keeps the snapshot, stores events through the
+/// registry and fans them out to its subscribers once stored.
 ///
 /// ~~~
-/// // Stores `ev` and sends it to every subscriber.
-/// // Errors: job_finished (after a terminal event), invalid_message.
+/// // Stores `ev` and sends it to every subscriber; replies once stored.
+/// // Errors: job_finished (after a terminal event), storage_full.
 /// (publish_atom, job_event ev) -> uint64_t seq
 ///
 /// // A subscribe, unsubscribe, request_status or cancel_job from `who`,
@@ -49,31 +54,75 @@ using connection_actor
 /// // The snapshot. Errors: job_not_found before the first event.
 /// (status_atom, std::string job_id) -> job_snapshot
 ///
-/// // Cancels the job (no worker attached: at once), with `reason`.
+/// // Cancels the job (no worker attached: at once), with `reason`; replies
+/// // with the snapshot once the job_cancelled event is stored.
 /// // Errors: job_not_found, job_finished.
 /// (cancel_atom, std::string job_id, std::string reason) -> job_snapshot
 ///
-/// // The connection ids subscribed to the job.
+/// // The connection ids subscribed to the job here.
 /// (conns_atom, std::string job_id) -> std::vector<std::string>
+///
+/// // Timer: checks whether the job has been idle long enough to passivate.
+/// (tick_atom) -> void
 /// ~~~
 using job_actor = caf::typed_actor<
   caf::replies_to<publish_atom, job_event>::with<uint64_t>,
   caf::reacts_to<command_atom, client_command, connection_actor, std::string>,
   caf::replies_to<status_atom, std::string>::with<job_snapshot>,
   caf::replies_to<cancel_atom, std::string, std::string>::with<job_snapshot>,
-  caf::replies_to<conns_atom, std::string>::with<std::vector<std::string>>>;
+  caf::replies_to<conns_atom, std::string>::with<std::vector<std::string>>,
+  caf::reacts_to<tick_atom>>;
 
 /// Knows every job actor in memory and routes each job's messages to it,
-/// spawning it on demand. It speaks `job_actor`'s protocol for any job id,
-/// so all messages of one job pass through one queue in order.
+/// activating it on demand. It speaks `job_actor`'s protocol (but the
+/// timer) for any job id, so all messages of one job pass through one queue
+/// in order. `conns_atom` is answered from the store's job index.
 ///
 /// ~~~
-/// // From a job actor that holds no events and no subscribers after it
-/// // handled `handled` messages from the registry; the registry stops it
+/// // From a job actor with nothing worth keeping in memory, after it
+/// // handled `handled` messages from the directory; the directory stops it
 /// // when it routed no more than that.
 /// (idle_atom, std::string job_id, uint64_t handled) -> void
 /// ~~~
-using registry_actor
-  = job_actor::extend<caf::reacts_to<idle_atom, std::string, uint64_t>>;
+using directory_actor = caf::typed_actor<
+  caf::replies_to<publish_atom, job_event>::with<uint64_t>,
+  caf::reacts_to<command_atom, client_command, connection_actor, std::string>,
+  caf::replies_to<status_atom, std::string>::with<job_snapshot>,
+  caf::replies_to<cancel_atom, std::string, std::string>::with<job_snapshot>,
+  caf::replies_to<conns_atom, std::string>::with<std::vector<std::string>>,
+  caf::reacts_to<idle_atom, std::string, uint64_t>>;
+
+/// The only writer of the LMDB store. Writes that arrive together commit in
+/// one transaction (group commit); each is answered after its commit.
+///
+/// ~~~
+/// // Stores a batch of one job's events with the job's new record.
+/// // Errors: storage_full (the map cannot grow further), internal.
+/// (store_atom, job_record job, std::vector<stored_event> events)
+///   -> uint64_t last_seq
+///
+/// // Writes a connection record and, for an open one, its job index
+/// // entries.
+/// (conn_put_atom, connection_record rec) -> void
+///
+/// // Takes over the record of `earlier` for the connection `current`: the
+/// // earlier record is removed and returned.
+/// // Errors: connection_not_found (unknown or expired).
+/// (resume_atom, std::string earlier, std::string current)
+///   -> connection_record
+///
+/// // To itself: commit what has gathered.
+/// (flush_atom) -> void
+///
+/// // Timer: remove a batch of expired records.
+/// (sweep_atom) -> void
+/// ~~~
+using registry_actor = caf::typed_actor<
+  caf::replies_to<store_atom, job_record, std::vector<stored_event>>::with<
+    uint64_t>,
+  caf::reacts_to<conn_put_atom, connection_record>,
+  caf::replies_to<resume_atom, std::string, std::string>::with<
+    connection_record>,
+  caf::reacts_to<flush_atom>, caf::reacts_to<sweep_atom>>;
 
 } // namespace jobwire

@@ -114,11 +114,6 @@ maybe_fault required_job_id(dom::object obj, std::string& out) {
   return std::nullopt;
 }
 
-/// Reads `type`, which must be a string.
-maybe_fault read_type(dom::object obj, std::string& out) {
-  return required_string(obj, "type", out);
-}
-
 fault unknown_type(std::string_view what, std::string_view name) {
   // Echo the name only when it cannot garble the sentence.
   if (name.size() <= 64 && is_valid_job_id(name))
@@ -140,7 +135,7 @@ maybe_fault parse_command_fields(std::string_view text, client_command& cmd) {
   if (auto f = optional_id(obj, "request_id", cmd.request_id))
     return f;
   std::string type;
-  if (auto f = read_type(obj, type))
+  if (auto f = required_string(obj, "type", type))
     return f;
   if (type == "subscribe") {
     if (auto f = required_job_id(obj, cmd.job_id))
@@ -221,7 +216,7 @@ maybe_fault parse_publish_fields(std::string_view body, std::string_view job_id,
       return invalid("field 'job_id' does not match the job id in the path");
   }
   std::string type;
-  if (auto f = read_type(obj, type))
+  if (auto f = required_string(obj, "type", type))
     return f;
   if (!from_string(type, ev.type))
     return unknown_type("event type", type);
@@ -534,6 +529,24 @@ std::string encode_cancel_requested(std::string_view job_id,
   return finish_reply(w, request_id, now_ms);
 }
 
+namespace {
+
+/// `["a","b"]`, each escaped.
+std::string string_array(const std::vector<std::string>& xs) {
+  std::string out = "[";
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += '"';
+    append_escaped(out, xs[i]);
+    out += '"';
+  }
+  out += ']';
+  return out;
+}
+
+} // namespace
+
 std::string encode_pong(std::string_view request_id, int64_t now_ms) {
   json_writer w;
   w.field("type", "pong");
@@ -568,19 +581,20 @@ std::string encode_publish_ack(std::string_view job_id, uint64_t seq) {
 
 std::string encode_connections(std::string_view job_id,
                                const std::vector<std::string>& ids) {
-  std::string list = "[";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i > 0)
-      list += ',';
-    list += '"';
-    append_escaped(list, ids[i]);
-    list += '"';
-  }
-  list += ']';
   json_writer w;
   w.field("job_id", job_id);
-  w.raw_field("connections", list);
+  w.raw_field("connections", string_array(ids));
   return w.finish();
+}
+
+std::string encode_resumed(std::string_view connection_id,
+                           const std::vector<std::string>& job_ids,
+                           std::string_view request_id, int64_t now_ms) {
+  json_writer w;
+  w.field("type", "resumed");
+  w.field("connection_id", connection_id);
+  w.raw_field("job_ids", string_array(job_ids));
+  return finish_reply(w, request_id, now_ms);
 }
 
 } // namespace jobwire

@@ -55,6 +55,11 @@ std::string encode_cancel_requested(std::string_view job_id,
                                     std::string_view request_id,
                                     int64_t now_ms);
 
+/// The reply to `resume`: the connection taken over and its jobs.
+std::string encode_resumed(std::string_view connection_id,
+                           const std::vector<std::string>& job_ids,
+                           std::string_view request_id, int64_t now_ms);
+
 std::string encode_pong(std::string_view request_id, int64_t now_ms);
 
 /// An `error` frame; `job_id` is added when known.

@@ -7,6 +7,8 @@
 #include "messages/interfaces.hpp"
 #include "messages/job_event.hpp"
 #include "messages/job_snapshot.hpp"
+#include "messages/records.hpp"
+#include "messages/stored_event.hpp"
 
 namespace jobwire {
 
@@ -14,9 +16,17 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<job_event>("jobwire::job_event");
   cfg.add_message_type<job_snapshot>("jobwire::job_snapshot");
   cfg.add_message_type<client_command>("jobwire::client_command");
+  cfg.add_message_type<stored_event>("jobwire::stored_event");
+  cfg.add_message_type<std::vector<stored_event>>(
+    "std::vector<jobwire::stored_event>");
+  cfg.add_message_type<followed_job>("jobwire::followed_job");
+  cfg.add_message_type<connection_record>("jobwire::connection_record");
+  cfg.add_message_type<job_record>("jobwire::job_record");
   cfg.add_message_type<std::vector<std::string>>("std::vector<std::string>");
   cfg.add_message_type<connection_actor>("jobwire::connection_actor");
   cfg.add_message_type<job_actor>("jobwire::job_actor");
+  cfg.add_message_type<directory_actor>("jobwire::directory_actor");
+  cfg.add_message_type<registry_actor>("jobwire::registry_actor");
   cfg.add_error_category(
     caf::atom("jobwire"),
     [](uint8_t code, caf::atom_value, const caf::message& ctx) {

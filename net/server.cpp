@@ -15,18 +15,29 @@ namespace jobwire {
 
 namespace asio = boost::asio;
 
-server::server(caf::actor_system& sys, registry_actor registry,
+server::server(caf::actor_system& sys, directory_actor directory,
+               registry_actor registry,
                server_settings settings)
-  : ctx_{sys, registry, job_api{sys, registry}, std::move(settings), {}},
-    ioc_(static_cast<int>(ctx_.settings.io_threads)) {
+  : ctx_{sys, directory, std::move(registry), job_api{sys, directory},
+         std::move(settings), {}},
+    ioc_(std::make_unique<asio::io_context>(
+      static_cast<int>(ctx_.settings.io_threads))) {
   // nop
 }
 
 server::~server() {
-  ioc_.stop();
+  ioc_->stop();
   for (auto& t : threads_)
     if (t.joinable())
       t.join();
+  listener_.reset();
+  // Destroying the io_context destroys the sessions it still holds; each
+  // tells its connection actor, which writes its record and quits.
+  ioc_.reset();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (*ctx_.live_connections > 0
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 bool server::open(std::string& error) {
@@ -36,7 +47,7 @@ bool server::open(std::string& error) {
     error = "invalid --bind address '" + ctx_.settings.bind + "'";
     return false;
   }
-  listener_ = std::make_shared<listener>(ioc_, ctx_);
+  listener_ = std::make_shared<listener>(*ioc_, ctx_);
   if (auto err = listener_->open({address, ctx_.settings.port})) {
     error = "cannot listen on " + ctx_.settings.bind + ":"
             + std::to_string(ctx_.settings.port) + ": " + err.message();
@@ -50,9 +61,9 @@ uint16_t server::port() const {
 }
 
 void server::run_until_signal() {
-  auto guard = asio::make_work_guard(ioc_);
-  asio::signal_set signals{ioc_, SIGINT, SIGTERM};
-  asio::steady_timer drain{ioc_};
+  auto guard = asio::make_work_guard(*ioc_);
+  asio::signal_set signals{*ioc_, SIGINT, SIGTERM};
+  asio::steady_timer drain{*ioc_};
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec)
       return;
@@ -64,13 +75,13 @@ void server::run_until_signal() {
     drain.expires_after(std::chrono::milliseconds(200));
     drain.async_wait([&](boost::system::error_code) {
       guard.reset();
-      ioc_.stop();
+      ioc_->stop();
     });
   });
   listener_->run();
   for (unsigned i = 1; i < ctx_.settings.io_threads; ++i)
-    threads_.emplace_back([this] { ioc_.run(); });
-  ioc_.run();
+    threads_.emplace_back([this] { ioc_->run(); });
+  ioc_->run();
   for (auto& t : threads_)
     t.join();
   threads_.clear();

@@ -21,9 +21,12 @@ class listener;
 /// and the orderly stop.
 class server {
 public:
-  server(caf::actor_system& sys, registry_actor registry,
+  server(caf::actor_system& sys, directory_actor directory,
+         registry_actor registry,
          server_settings settings);
 
+  /// Destroys the sessions, then waits (briefly) until their connection
+  /// actors have written their final records and quit.
   ~server();
 
   /// Binds the port; on failure returns false and sets `error`.
@@ -40,7 +43,7 @@ private:
   // Declared first so it outlives the io_context, whose destruction
   // destroys sessions that still point at it.
   server_context ctx_;
-  boost::asio::io_context ioc_;
+  std::unique_ptr<boost::asio::io_context> ioc_;
   std::shared_ptr<listener> listener_;
   std::vector<std::thread> threads_;
 };

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <atomic>
+#include <memory>
+
 #include "caf/fwd.hpp"
 
 #include "actors/job_api.hpp"
@@ -12,10 +15,14 @@ namespace jobwire {
 /// What every session of one server shares. Outlives all sessions.
 struct server_context {
   caf::actor_system& sys;
+  directory_actor directory;
   registry_actor registry;
   job_api api;
   server_settings settings;
   session_set sessions;
+  /// Connection actors still running; shared, since they may outlive us.
+  std::shared_ptr<std::atomic<size_t>> live_connections
+    = std::make_shared<std::atomic<size_t>>(0);
 };
 
 } // namespace jobwire

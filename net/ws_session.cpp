@@ -65,8 +65,11 @@ void ws_session::on_accept(beast::error_code ec) {
   ctx_.sessions.add(this, weak_from_this());
   actor_ = ctx_.sys.spawn(connection_impl,
                           std::weak_ptr<frame_sink>{shared_from_this()},
-                          connection_id_, ctx_.registry,
+                          connection_id_, ctx_.directory, ctx_.registry,
                           ctx_.settings.connection);
+  ++*ctx_.live_connections;
+  caf::actor_cast<caf::abstract_actor*>(actor_)->attach_functor(
+    [count = ctx_.live_connections] { --*count; });
   do_read();
 }
 
@@ -109,19 +112,19 @@ void ws_session::send(frame_ptr frame) {
                                   frame = std::move(frame)]() mutable {
     if (self->closing_)
       return;
-    if (self->queued_bytes_ + frame->size() > self->ctx_.settings.max_queue_bytes
+    if (self->queued_bytes_ + frame->text.size() > self->ctx_.settings.max_queue_bytes
         && !self->queue_.empty()) {
       log::warn("outbound queue full; closing slow consumer",
                 {{"connection_id", self->connection_id_}});
       self->queue_.resize(1); // the frame being written must stay alive
-      self->queued_bytes_ = self->queue_.front()->size();
+      self->queued_bytes_ = self->queue_.front()->text.size();
       self->close_reason_ = websocket::close_reason{
         websocket::close_code::try_again_later, "slow consumer"};
       self->close_pending_ = true;
       self->closing_ = true;
       return;
     }
-    self->queued_bytes_ += frame->size();
+    self->queued_bytes_ += frame->text.size();
     self->queue_.push_back(std::move(frame));
     if (self->queue_.size() == 1)
       self->do_write();
@@ -145,7 +148,7 @@ void ws_session::close(uint16_t code, std::string reason) {
 
 void ws_session::do_write() {
   ws_.text(true);
-  ws_.async_write(asio::buffer(*queue_.front()),
+  ws_.async_write(asio::buffer(queue_.front()->text),
                   beast::bind_front_handler(&ws_session::on_write,
                                             shared_from_this()));
 }
@@ -160,7 +163,7 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     closing_ = true;
     return;
   }
-  queued_bytes_ -= queue_.front()->size();
+  queued_bytes_ -= queue_.front()->text.size();
   queue_.pop_front();
   if (!queue_.empty())
     do_write();

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <memory>
+#include <filesystem>
 #include <optional>
 #include <variant>
 #include <string>
@@ -12,10 +13,13 @@
 
 #include "caf/all.hpp"
 
+#include "actors/directory_actor.hpp"
 #include "actors/job_actor.hpp"
 #include "actors/registry_actor.hpp"
 #include "messages/error_code.hpp"
+#include "messages/log.hpp"
 #include "messages/register_types.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace jobwire;
 using namespace std::chrono_literals;
@@ -30,28 +34,58 @@ connection_actor::behavior_type recorder(connection_actor::pointer,
                                          frame_log frames) {
   return {
     [](command_atom, client_command&) {},
-    [frames](frame_atom, frame_ptr& f) { frames->push_back(*f); },
+    [frames](frame_atom, frame_ptr& f) { frames->push_back(f->text); },
     [](closed_atom) {},
+    [](tick_atom) {},
   };
+}
+
+using test::temp_dir;
+
+std::shared_ptr<storage> open_test_storage(const std::string& path) {
+  env_options opts;
+  opts.path = path;
+  opts.map_size = size_t{16} << 20;
+  opts.durability = durability::nosync;
+  std::string error;
+  auto db = open_storage(opts, error);
+  BOOST_REQUIRE_MESSAGE(db != nullptr, error);
+  return db;
 }
 
 struct test_config : caf::actor_system_config {
   test_config() {
+    log::init("warn");
     register_types(*this);
     set("scheduler.policy", caf::atom("testing"));
   }
 };
 
-/// A registry on CAF's deterministic scheduler; no threads, no sleeps.
+/// Directory, registry and a real LMDB store on CAF's deterministic
+/// scheduler; no threads, no sleeps.
 struct fixture {
+  temp_dir dir;
+  std::shared_ptr<storage> db = open_test_storage(dir.path);
   test_config cfg;
   caf::actor_system sys{cfg};
   caf::scheduler::test_coordinator& sched
     = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  registry_actor registry = sys.spawn(registry_impl);
+  registry_actor store = sys.spawn(registry_impl, db, registry_settings{});
+  directory_actor registry = sys.spawn(directory_impl, db, store,
+                                       job_settings{});
 
   ~fixture() {
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Stops every job actor and starts a new directory: what a restart does
+  /// to memory, with the store kept.
+  void restart_directory() {
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    sched.run();
+    registry = sys.spawn(directory_impl, db, store, job_settings{});
     sched.run();
   }
 
@@ -292,20 +326,69 @@ BOOST_AUTO_TEST_CASE(request_status_replies_snapshot) {
 
 BOOST_AUTO_TEST_CASE(idle_pending_job_is_released) {
   auto [conn, frames] = connect();
+  auto before = sys.registry().running();
   command(conn, command_type::subscribe, "ghost");
-  size_t with_job = 0;
-  sys.spawn([&](caf::event_based_actor* self) {
-    self->request(registry, caf::infinite, conns_atom::value,
-                  std::string{"ghost"})
-      .then([&](const std::vector<std::string>& ids) { with_job = ids.size(); });
-  });
-  sched.run();
-  BOOST_TEST(with_job == 1u);
+  BOOST_TEST(sys.registry().running() == before + 1); // the job actor
   command(conn, command_type::unsubscribe, "ghost");
-  // The registry no longer holds it: status answers job_not_found directly
-  // and a fresh subscribe starts a new, empty job.
+  // No events, no subscribers: the job actor is gone at once.
+  BOOST_TEST(sys.registry().running() == before);
+  // A fresh subscribe starts a new, empty job.
   command(conn, command_type::subscribe, "ghost");
   BOOST_TEST(frames->back().find("\"last_seq\":0") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(job_actor_persistence, fixture)
+
+BOOST_AUTO_TEST_CASE(seq_and_snapshot_survive_a_restart) {
+  for (int i = 1; i <= 3; ++i)
+    publish(progress("j1", i * 10.0));
+  restart_directory();
+  auto snap = status("j1");
+  BOOST_TEST(snap.last_seq == 3u);
+  BOOST_TEST(snap.progress == 30.0);
+  BOOST_TEST(std::get<uint64_t>(publish(progress("j1", 40))) == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(replay_reads_the_store_after_a_restart) {
+  for (int i = 1; i <= 4; ++i)
+    publish(progress("j1", i));
+  restart_directory();
+  auto [conn, frames] = connect();
+  command(conn, command_type::subscribe, "j1", "", 1);
+  BOOST_REQUIRE_EQUAL(frames->size(), 4u);
+  BOOST_TEST(seq_of(frames->at(1)) == 2u);
+  BOOST_TEST(seq_of(frames->at(3)) == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(event_id_is_remembered_across_a_restart) {
+  auto ev = progress("j1", 10);
+  ev.event_id = "e-7";
+  publish(ev);
+  publish(progress("j1", 20));
+  restart_directory();
+  BOOST_TEST(std::get<uint64_t>(publish(ev)) == 1u);
+  BOOST_TEST(status("j1").last_seq == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(finished_job_stays_finished_after_a_restart) {
+  publish(progress("j1", 10));
+  publish(of_type("j1", event_type::job_complete));
+  restart_directory();
+  auto late = publish(progress("j1", 20));
+  BOOST_REQUIRE(std::holds_alternative<error_code>(late));
+  BOOST_TEST(to_string(std::get<error_code>(late)) == "job_finished");
+}
+
+BOOST_AUTO_TEST_CASE(idle_job_leaves_memory_and_comes_back) {
+  publish(progress("j1", 10));
+  // Nothing follows the job: after job_idle it is stopped...
+  sched.advance_time(std::chrono::seconds(61));
+  sched.run();
+  // ...and a status activates it again from the store.
+  BOOST_TEST(status("j1").last_seq == 1u);
+  BOOST_TEST(std::get<uint64_t>(publish(progress("j1", 20))) == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

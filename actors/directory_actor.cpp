@@ -1,0 +1,143 @@
+#include "actors/directory_actor.hpp"
+
+#include "caf/all.hpp"
+
+#include "messages/error_code.hpp"
+#include "messages/json_codec.hpp"
+#include "messages/log.hpp"
+#include "messages/timestamp.hpp"
+
+namespace jobwire {
+
+namespace {
+
+using self_ptr = directory_actor::stateful_pointer<directory_state>;
+
+bool stored(self_ptr self, const std::string& job_id) {
+  try {
+    lmdb_txn txn{self->state.db->env, lmdb_txn::read_only};
+    return self->state.db->store.job(txn, job_id).has_value();
+  } catch (const std::exception& e) {
+    log::error("cannot read job", {{"job_id", job_id}, {"reason", e.what()}});
+    return false;
+  }
+}
+
+/// The entry of `job_id`: in memory, activated from the store, or (with
+/// `create`) a new job. Null when the job does not exist.
+job_entry* find(self_ptr self, const std::string& job_id, bool create) {
+  auto& jobs = self->state.jobs;
+  if (auto i = jobs.find(job_id); i != jobs.end())
+    return &i->second;
+  if (!create && !stored(self, job_id))
+    return nullptr;
+  auto& entry = jobs[job_id];
+  entry.handle = self->spawn(job_impl, job_id, self->state.db,
+                             self->state.registry,
+                             caf::actor_cast<directory_actor>(self),
+                             self->state.settings);
+  self->monitor(entry.handle);
+  return &entry;
+}
+
+caf::error not_found(const std::string& job_id) {
+  return caf::make_error(error_code::job_not_found,
+                         "job '" + job_id + "' has no events yet");
+}
+
+} // namespace
+
+directory_actor::behavior_type
+directory_impl(directory_actor::stateful_pointer<directory_state> self,
+               std::shared_ptr<storage> db, registry_actor registry,
+               job_settings settings) {
+  self->state.db = std::move(db);
+  self->state.registry = std::move(registry);
+  self->state.settings = settings;
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& jobs = self->state.jobs;
+    for (auto i = jobs.begin(); i != jobs.end(); ++i)
+      if (i->second.handle.address() == dm.source) {
+        log::error("job actor died", {{"job_id", i->first},
+                                      {"reason", caf::to_string(dm.reason)}});
+        jobs.erase(i);
+        return;
+      }
+  });
+  // Job actors go with the directory (their state is on disk already).
+  self->set_exit_handler([self](const caf::exit_msg& em) {
+    for (auto& [id, entry] : self->state.jobs)
+      self->send_exit(entry.handle, em.reason);
+    self->state.jobs.clear();
+    self->quit(em.reason);
+  });
+  return {
+    [self](publish_atom, job_event& ev) {
+      auto* job = find(self, ev.job_id, true);
+      ++job->routed;
+      return self->delegate(job->handle, publish_atom::value, std::move(ev));
+    },
+    [self](command_atom, client_command& cmd, connection_actor& who,
+           std::string& conn_id) {
+      auto* job = find(self, cmd.job_id, cmd.type == command_type::subscribe);
+      if (job != nullptr) {
+        ++job->routed;
+        self->send(job->handle, command_atom::value, std::move(cmd),
+                   std::move(who), std::move(conn_id));
+        return;
+      }
+      // No such job: answer as the job would.
+      auto now = unix_now_ms();
+      std::string text;
+      if (cmd.type == command_type::unsubscribe) {
+        text = encode_unsubscribed(cmd.job_id, cmd.request_id, now);
+      } else {
+        auto err = not_found(cmd.job_id);
+        text = encode_error(error_code::job_not_found, error_message(err),
+                            cmd.request_id, cmd.job_id, now);
+      }
+      self->send(who, frame_atom::value, make_frame(std::move(text)));
+    },
+    [self](status_atom, std::string& job_id) -> caf::result<job_snapshot> {
+      auto* job = find(self, job_id, false);
+      if (job == nullptr)
+        return not_found(job_id);
+      ++job->routed;
+      return self->delegate(job->handle, status_atom::value,
+                            std::move(job_id));
+    },
+    [self](cancel_atom, std::string& job_id,
+           std::string& reason) -> caf::result<job_snapshot> {
+      auto* job = find(self, job_id, false);
+      if (job == nullptr)
+        return not_found(job_id);
+      ++job->routed;
+      return self->delegate(job->handle, cancel_atom::value, std::move(job_id),
+                            std::move(reason));
+    },
+    [self](conns_atom, const std::string& job_id)
+      -> caf::result<std::vector<std::string>> {
+      // The job index: a range read, no job actor needed.
+      try {
+        lmdb_txn txn{self->state.db->env, lmdb_txn::read_only};
+        return self->state.db->store.followers(txn, job_id);
+      } catch (const std::exception& e) {
+        log::error("cannot read the job index",
+                   {{"job_id", job_id}, {"reason", e.what()}});
+        return caf::make_error(error_code::internal,
+                               std::string{"the store failed"});
+      }
+    },
+    [self](idle_atom, const std::string& job_id, uint64_t handled) {
+      // Stop the job only if no routed message is still on its way to it.
+      auto i = self->state.jobs.find(job_id);
+      if (i != self->state.jobs.end() && i->second.routed == handled) {
+        self->demonitor(i->second.handle.address());
+        self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
+        self->state.jobs.erase(i);
+      }
+    },
+  };
+}
+
+} // namespace jobwire

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "caf/meta/type_name.hpp"
+
+#include "messages/job_snapshot.hpp"
+
+namespace jobwire {
+
+/// A job a connection follows, and the last seq it was sent.
+struct followed_job {
+  std::string job_id;
+  uint64_t last_sent = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, followed_job& x) {
+  return f(caf::meta::type_name("followed_job"), x.job_id, x.last_sent);
+}
+
+/// Whether a connection's session is still there.
+enum class connection_status : uint8_t { open = 0, closed = 1 };
+
+/// What the registry keeps of a connection, so it can be resumed.
+struct connection_record {
+  std::string connection_id;
+  int64_t created_at_ms = 0;
+  int64_t last_activity_ms = 0;
+  connection_status status = connection_status::open;
+  /// 0 while open: an open connection never expires.
+  int64_t expires_at_ms = 0;
+  std::vector<followed_job> jobs;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connection_record& x) {
+  return f(caf::meta::type_name("connection_record"), x.connection_id,
+           x.created_at_ms, x.last_activity_ms, x.status, x.expires_at_ms,
+           x.jobs);
+}
+
+/// What the registry keeps of a job.
+struct job_record {
+  job_snapshot snapshot;
+  /// 0 while the job runs; set by its terminal event.
+  int64_t expires_at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_record& x) {
+  return f(caf::meta::type_name("job_record"), x.snapshot, x.expires_at_ms);
+}
+
+} // namespace jobwire

@@ -1,0 +1,129 @@
+#include "persistence/lmdb_env.hpp"
+
+#include <mutex>
+
+namespace jobwire {
+
+std::optional<durability> parse_durability(std::string_view x) {
+  if (x == "sync")
+    return durability::sync;
+  if (x == "nometasync")
+    return durability::nometasync;
+  if (x == "nosync")
+    return durability::nosync;
+  return std::nullopt;
+}
+
+lmdb_env::lmdb_env(const env_options& opts)
+  : max_map_size_(std::max(opts.max_map_size, opts.map_size)) {
+  check(mdb_env_create(&env_), "mdb_env_create");
+  try {
+    check(mdb_env_set_maxdbs(env_, opts.max_dbs), "mdb_env_set_maxdbs");
+    check(mdb_env_set_mapsize(env_, opts.map_size), "mdb_env_set_mapsize");
+    // Actors move between threads, so read transactions must not be bound
+    // to one (MDB_NOTLS).
+    unsigned flags = MDB_NOTLS;
+    if (opts.durability == durability::nometasync)
+      flags |= MDB_NOMETASYNC;
+    else if (opts.durability == durability::nosync)
+      flags |= MDB_NOSYNC;
+    check(mdb_env_open(env_, opts.path.c_str(), flags, 0640),
+          "cannot open the LMDB environment");
+    // Keep a larger map an earlier run grew to.
+    MDB_envinfo info;
+    mdb_env_info(env_, &info);
+    if (info.me_mapsize < opts.map_size)
+      check(mdb_env_set_mapsize(env_, opts.map_size), "mdb_env_set_mapsize");
+  } catch (...) {
+    mdb_env_close(env_);
+    throw;
+  }
+}
+
+lmdb_env::~lmdb_env() {
+  mdb_env_close(env_);
+}
+
+size_t lmdb_env::map_size() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+size_t lmdb_env::used_bytes() const {
+  MDB_envinfo info;
+  MDB_stat stat;
+  mdb_env_info(env_, &info);
+  mdb_env_stat(env_, &stat);
+  return (info.me_last_pgno + 1) * size_t{stat.ms_psize};
+}
+
+bool lmdb_env::grow() {
+  std::unique_lock<std::shared_mutex> guard{resize_mtx_};
+  auto current = map_size();
+  if (current >= max_map_size_)
+    return false;
+  auto next = std::min(current * 2, max_map_size_);
+  check(mdb_env_set_mapsize(env_, next), "mdb_env_set_mapsize");
+  return true;
+}
+
+int lmdb_env::clear_stale_readers() {
+  int dead = 0;
+  check(mdb_reader_check(env_, &dead), "mdb_reader_check");
+  return dead;
+}
+
+lmdb_txn::lmdb_txn(const lmdb_env& env, mode m)
+  : lock_(env.resize_mutex()) {
+  check(mdb_txn_begin(env.get(), nullptr, m == read_only ? MDB_RDONLY : 0,
+                      &txn_),
+        "mdb_txn_begin");
+}
+
+lmdb_txn::~lmdb_txn() {
+  if (txn_ != nullptr)
+    mdb_txn_abort(txn_);
+}
+
+void lmdb_txn::commit() {
+  auto rc = mdb_txn_commit(txn_);
+  txn_ = nullptr; // committed or not, the handle is gone
+  check(rc, "mdb_txn_commit");
+}
+
+std::optional<std::string_view> lmdb_txn::get(MDB_dbi dbi,
+                                              std::string_view key) const {
+  auto k = to_val(key);
+  MDB_val v{};
+  auto rc = mdb_get(txn_, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return std::nullopt;
+  check(rc, "mdb_get");
+  return to_view(v);
+}
+
+void lmdb_txn::put(MDB_dbi dbi, std::string_view key, std::string_view value,
+                   unsigned flags) {
+  auto k = to_val(key);
+  auto v = to_val(value);
+  auto rc = mdb_put(txn_, dbi, &k, &v, flags);
+  if (rc == MDB_KEYEXIST && (flags & MDB_NODUPDATA) != 0)
+    return;
+  check(rc, "mdb_put");
+}
+
+bool lmdb_txn::del(MDB_dbi dbi, std::string_view key,
+                   std::optional<std::string_view> value) {
+  auto k = to_val(key);
+  MDB_val v{};
+  if (value)
+    v = to_val(*value);
+  auto rc = mdb_del(txn_, dbi, &k, value ? &v : nullptr);
+  if (rc == MDB_NOTFOUND)
+    return false;
+  check(rc, "mdb_del");
+  return true;
+}
+
+} // namespace jobwire

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "caf/binary_deserializer.hpp"
+#include "caf/binary_serializer.hpp"
+
+namespace jobwire {
+
+/// First byte of every stored record: bump it when a record's layout changes.
+constexpr char record_format = 1;
+
+/// Serialises a record with its inspect() into bytes for LMDB.
+template <class T>
+std::string encode_record(T& x) {
+  std::vector<char> buf;
+  buf.push_back(record_format);
+  caf::binary_serializer sink{nullptr, buf};
+  if (auto err = sink(x))
+    throw std::runtime_error("cannot serialise a record");
+  return {buf.begin(), buf.end()};
+}
+
+/// Reads a record back; false for bytes that are not one (a damaged or
+/// foreign value), so the caller can report rather than crash.
+template <class T>
+bool decode_record(std::string_view bytes, T& x) {
+  if (bytes.empty() || bytes[0] != record_format)
+    return false;
+  caf::binary_deserializer source{nullptr, bytes.data() + 1, bytes.size() - 1};
+  return !source(x);
+}
+
+} // namespace jobwire

@@ -1,0 +1,234 @@
+#define BOOST_TEST_MODULE registry_actor
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "caf/all.hpp"
+
+#include "actors/registry_actor.hpp"
+#include "messages/error_code.hpp"
+#include "messages/log.hpp"
+#include "messages/register_types.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace jobwire;
+using namespace std::chrono_literals;
+using test::temp_dir;
+
+namespace {
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    log::init("critical");
+    register_types(*this);
+    set("scheduler.policy", caf::atom("testing"));
+  }
+};
+
+/// The registry on the deterministic scheduler with a real LMDB store and a
+/// clock the test sets.
+struct fixture {
+  temp_dir dir;
+  std::shared_ptr<storage> db;
+  std::shared_ptr<std::atomic<int64_t>> now
+    = std::make_shared<std::atomic<int64_t>>(1'000'000);
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  registry_actor registry;
+
+  explicit fixture(size_t map = size_t{8} << 20,
+                   size_t max_map = size_t{8} << 20) {
+    env_options opts;
+    opts.path = dir.path;
+    opts.map_size = map;
+    opts.max_map_size = max_map;
+    opts.durability = durability::nosync;
+    std::string error;
+    db = open_storage(opts, error);
+    BOOST_REQUIRE_MESSAGE(db, error);
+    registry_settings settings;
+    settings.connection_ttl_ms = 60'000;
+    settings.clock = [c = now] { return c->load(); };
+    registry = sys.spawn(registry_impl, db, settings);
+    sched.run();
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  size_t last_txnid() const {
+    MDB_envinfo info;
+    mdb_env_info(db->env.get(), &info);
+    return info.me_last_txnid;
+  }
+
+  /// Stores `n` events of `job` (seq from..) without running the scheduler;
+  /// results land in `out`.
+  void store(const std::string& job, uint64_t from, size_t n,
+             std::shared_ptr<std::vector<std::string>> out,
+             size_t payload = 10) {
+    job_record rec;
+    rec.snapshot.job_id = job;
+    std::vector<stored_event> events;
+    for (size_t i = 0; i < n; ++i)
+      events.push_back({from + i, std::string(payload, 'x'), ""});
+    rec.snapshot.last_seq = from + n - 1;
+    sys.spawn([=, this](caf::event_based_actor* self) {
+      self->request(registry, caf::infinite, store_atom::value, rec, events)
+        .then([out](uint64_t seq) { out->push_back(std::to_string(seq)); },
+              [out](caf::error& err) {
+                out->push_back(std::string{to_string(to_error_code(err))});
+              });
+    });
+  }
+
+  size_t stored_events(const std::string& job) {
+    lmdb_txn txn{db->env, lmdb_txn::read_only};
+    size_t n = 0;
+    db->store.events_after(txn, job, 0, 1'000'000,
+                           [&](uint64_t, std::string_view) { ++n; });
+    return n;
+  }
+
+  std::string resume(const std::string& earlier, const std::string& current) {
+    std::string out;
+    sys.spawn([&](caf::event_based_actor* self) {
+      self->request(registry, caf::infinite, resume_atom::value, earlier,
+                    current)
+        .then([&](connection_record& rec) { out = rec.connection_id; },
+              [&](caf::error& err) {
+                out = std::string{to_string(to_error_code(err))};
+              });
+    });
+    sched.run();
+    return out;
+  }
+
+  void put(connection_record rec) {
+    caf::anon_send(registry, conn_put_atom::value, std::move(rec));
+    sched.run();
+  }
+};
+
+connection_record closed_conn(std::string id, int64_t last_activity,
+                              int64_t ttl) {
+  connection_record rec;
+  rec.connection_id = std::move(id);
+  rec.last_activity_ms = last_activity;
+  rec.status = connection_status::closed;
+  rec.expires_at_ms = last_activity + ttl;
+  rec.jobs.push_back({"job_a", 4});
+  return rec;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(registry_actor_tests, fixture)
+
+BOOST_AUTO_TEST_CASE(writes_that_arrive_together_share_one_commit) {
+  auto out = std::make_shared<std::vector<std::string>>();
+  auto before = last_txnid();
+  for (int j = 0; j < 5; ++j)
+    store("job" + std::to_string(j), 1, 3, out);
+  sched.run();
+  BOOST_TEST(last_txnid() == before + 1);
+  BOOST_TEST(out->size() == 5u);
+  for (auto& r : *out)
+    BOOST_TEST(r == "3");
+  // Apart, they commit apart.
+  store("job9", 1, 1, out);
+  sched.run();
+  store("job9", 2, 1, out);
+  sched.run();
+  BOOST_TEST(last_txnid() == before + 3);
+}
+
+BOOST_AUTO_TEST_CASE(reply_comes_only_after_the_commit) {
+  auto out = std::make_shared<std::vector<std::string>>();
+  store("j", 1, 2, out);
+  // Step by step: whenever the reply shows up, the events are committed.
+  size_t steps = 0;
+  while (out->empty() && sched.try_run_once()) {
+    ++steps;
+    if (out->empty())
+      continue;
+    BOOST_TEST(stored_events("j") == 2u);
+  }
+  BOOST_TEST(steps > 2u); // request, store, flush, reply
+  BOOST_REQUIRE_EQUAL(out->size(), 1u);
+  BOOST_TEST(out->back() == "2");
+}
+
+BOOST_AUTO_TEST_CASE(resume_takes_over_a_closed_record_once) {
+  put(closed_conn("conn_1_aaaaaaaaaaaaaaaa", *now, 60'000));
+  BOOST_TEST(resume("conn_1_aaaaaaaaaaaaaaaa", "conn_2_bbbbbbbbbbbbbbbb")
+             == "conn_1_aaaaaaaaaaaaaaaa");
+  // Taken over: a second resume finds nothing.
+  BOOST_TEST(resume("conn_1_aaaaaaaaaaaaaaaa", "conn_3_cccccccccccccccc")
+             == "connection_not_found");
+  BOOST_TEST(resume("conn_9_dddddddddddddddd", "conn_3_cccccccccccccccc")
+             == "connection_not_found");
+}
+
+BOOST_AUTO_TEST_CASE(expired_record_cannot_be_resumed) {
+  put(closed_conn("conn_1_aaaaaaaaaaaaaaaa", *now, 60'000));
+  *now += 60'001; // the injected clock, not a sleep
+  BOOST_TEST(resume("conn_1_aaaaaaaaaaaaaaaa", "conn_2_bbbbbbbbbbbbbbbb")
+             == "connection_not_found");
+}
+
+BOOST_AUTO_TEST_CASE(sweeper_removes_expired_records_on_its_timer) {
+  put(closed_conn("conn_1_aaaaaaaaaaaaaaaa", *now, 60'000));
+  *now += 120'000;
+  sched.advance_time(1s); // fires the sweep timer
+  sched.run();
+  lmdb_txn txn{db->env, lmdb_txn::read_only};
+  BOOST_TEST(!db->store.connection(txn, "conn_1_aaaaaaaaaaaaaaaa"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+/// A store of 1 MiB that may grow once, to 2 MiB.
+struct tiny_fixture : fixture {
+  tiny_fixture() : fixture(size_t{1} << 20, size_t{2} << 20) {
+    // nop
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(registry_actor_map_full, tiny_fixture)
+
+BOOST_AUTO_TEST_CASE(map_grows_then_publishers_get_storage_full) {
+  auto out = std::make_shared<std::vector<std::string>>();
+  // ~600 KB: fits in 1 MiB.
+  store("a", 1, 75, out, 8000);
+  sched.run();
+  BOOST_TEST(out->back() == "75");
+  // ~600 KB more: needs the growth to 2 MiB.
+  store("a", 76, 75, out, 8000);
+  sched.run();
+  BOOST_TEST(out->back() == "150");
+  BOOST_TEST(db->env.map_size() == (size_t{2} << 20));
+  // ~1.2 MB more: past the maximum.
+  store("a", 151, 150, out, 8000);
+  sched.run();
+  BOOST_TEST(out->back() == "storage_full");
+  // Nothing already stored is lost, and small writes still go through.
+  BOOST_TEST(stored_events("a") == 150u);
+  store("b", 1, 1, out);
+  sched.run();
+  BOOST_TEST(out->back() == "1");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,295 @@
+#define BOOST_TEST_MODULE registry_store
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "persistence/storage.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace jobwire;
+using test::temp_dir;
+
+namespace {
+
+struct fixture {
+  temp_dir dir;
+  std::shared_ptr<storage> db = open(dir.path);
+
+  static std::shared_ptr<storage> open(const std::string& path,
+                                       size_t map = size_t{8} << 20,
+                                       size_t max_map = size_t{8} << 20) {
+    env_options opts;
+    opts.path = path;
+    opts.map_size = map;
+    opts.max_map_size = max_map;
+    std::string error;
+    auto x = open_storage(opts, error);
+    BOOST_REQUIRE_MESSAGE(x != nullptr, error);
+    return x;
+  }
+
+  template <class F>
+  void write(F&& f) {
+    lmdb_txn txn{db->env, lmdb_txn::read_write};
+    f(txn);
+    txn.commit();
+  }
+
+  template <class F>
+  auto read(F&& f) {
+    lmdb_txn txn{db->env, lmdb_txn::read_only};
+    return f(txn);
+  }
+
+  static job_record job(std::string id, uint64_t last_seq,
+                        int64_t expires = 0) {
+    job_record rec;
+    rec.snapshot.job_id = std::move(id);
+    rec.snapshot.status = expires ? job_status::completed : job_status::running;
+    rec.snapshot.last_seq = last_seq;
+    rec.expires_at_ms = expires;
+    return rec;
+  }
+
+  static connection_record conn(std::string id, std::vector<std::string> jobs,
+                                bool open = true, int64_t expires = 0) {
+    connection_record rec;
+    rec.connection_id = std::move(id);
+    rec.status = open ? connection_status::open : connection_status::closed;
+    rec.expires_at_ms = expires;
+    for (auto& j : jobs)
+      rec.jobs.push_back({j, 0});
+    return rec;
+  }
+
+  std::vector<std::string> followers(const std::string& job_id) {
+    return read([&](lmdb_txn& t) { return db->store.followers(t, job_id); });
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(registry_store_tests, fixture)
+
+BOOST_AUTO_TEST_CASE(jobs_round_trip) {
+  auto rec = job("j1", 7);
+  rec.snapshot.stage = "stage \"1\"";
+  rec.snapshot.progress = 42.5;
+  rec.snapshot.cancel_requested = true;
+  write([&](lmdb_txn& t) { db->store.put_job(t, rec); });
+  auto back = read([&](lmdb_txn& t) { return db->store.job(t, "j1"); });
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->snapshot.last_seq == 7u);
+  BOOST_TEST(back->snapshot.stage == "stage \"1\"");
+  BOOST_TEST(back->snapshot.progress == 42.5);
+  BOOST_TEST(back->snapshot.cancel_requested);
+  BOOST_TEST(!read([&](lmdb_txn& t) { return db->store.job(t, "j2"); }));
+}
+
+BOOST_AUTO_TEST_CASE(events_in_seq_order_per_job) {
+  write([&](lmdb_txn& t) {
+    // Seq 256 sorts after 3 only with big-endian keys.
+    for (uint64_t seq : {1, 2, 256, 3})
+      db->store.put_event(t, "j1", seq, "e" + std::to_string(seq), "");
+    db->store.put_event(t, "j10", 1, "other", "");
+    db->store.put_event(t, "j", 1, "other", "");
+  });
+  auto after = [&](uint64_t from, size_t limit) {
+    std::vector<std::string> out;
+    read([&](lmdb_txn& t) {
+      db->store.events_after(t, "j1", from, limit,
+                             [&](uint64_t s, std::string_view json) {
+                               out.push_back(std::to_string(s) + ":"
+                                             + std::string{json});
+                             });
+      return 0;
+    });
+    return out;
+  };
+  BOOST_TEST((after(1, 100)
+              == std::vector<std::string>{"2:e2", "3:e3", "256:e256"}));
+  BOOST_TEST((after(0, 2) == std::vector<std::string>{"1:e1", "2:e2"}));
+  BOOST_TEST(after(256, 100).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_seq_is_never_overwritten) {
+  write([&](lmdb_txn& t) { db->store.put_event(t, "j1", 1, "first", ""); });
+  BOOST_CHECK_THROW(write([&](lmdb_txn& t) {
+                      db->store.put_event(t, "j1", 1, "second", "");
+                    }),
+                    lmdb_error);
+}
+
+BOOST_AUTO_TEST_CASE(event_ids_map_to_their_seq) {
+  write([&](lmdb_txn& t) { db->store.put_event(t, "j1", 5, "{}", "ev-a"); });
+  auto seq = read(
+    [&](lmdb_txn& t) { return db->store.event_seq(t, "j1", "ev-a"); });
+  BOOST_TEST(seq.value() == 5u);
+  BOOST_TEST(!read(
+    [&](lmdb_txn& t) { return db->store.event_seq(t, "j2", "ev-a"); }));
+}
+
+BOOST_AUTO_TEST_CASE(job_index_follows_open_connections_only) {
+  write([&](lmdb_txn& t) {
+    db->store.put_connection(t, conn("c1", {"a", "b"}));
+    db->store.put_connection(t, conn("c2", {"a"}));
+  });
+  BOOST_TEST((followers("a") == std::vector<std::string>{"c1", "c2"}));
+  BOOST_TEST((followers("b") == std::vector<std::string>{"c1"}));
+  // c1 leaves b; c2 closes (its record stays, its index entries go).
+  write([&](lmdb_txn& t) {
+    db->store.put_connection(t, conn("c1", {"a"}));
+    db->store.put_connection(t, conn("c2", {"a"}, false, 5000));
+  });
+  BOOST_TEST((followers("a") == std::vector<std::string>{"c1"}));
+  BOOST_TEST(followers("b").empty());
+  auto c2 = read([&](lmdb_txn& t) { return db->store.connection(t, "c2"); });
+  BOOST_REQUIRE(c2.has_value());
+  BOOST_TEST(c2->jobs.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(sweep_removes_what_expired_with_what_it_owns) {
+  write([&](lmdb_txn& t) {
+    db->store.put_job(t, job("old", 2, 1000));
+    db->store.put_event(t, "old", 1, "{}", "x");
+    db->store.put_event(t, "old", 2, "{}", "");
+    db->store.put_job(t, job("young", 1, 9000));
+    db->store.put_job(t, job("running", 1, 0));
+    db->store.put_connection(t, conn("c-old", {"old"}, false, 2000));
+    db->store.put_connection(t, conn("c-open", {"old"}));
+  });
+  // The clock is an argument: nothing sleeps.
+  size_t removed = 0;
+  write([&](lmdb_txn& t) { removed = db->store.sweep(t, 2000, 100); });
+  BOOST_TEST(removed == 2u);
+  read([&](lmdb_txn& t) {
+    BOOST_TEST(!db->store.job(t, "old"));
+    BOOST_TEST(!db->store.event_seq(t, "old", "x"));
+    size_t events = 0;
+    db->store.events_after(t, "old", 0, 100,
+                           [&](uint64_t, std::string_view) { ++events; });
+    BOOST_TEST(events == 0u);
+    BOOST_TEST(db->store.job(t, "young").has_value());
+    BOOST_TEST(db->store.job(t, "running").has_value());
+    BOOST_TEST(!db->store.connection(t, "c-old"));
+    BOOST_TEST(db->store.connection(t, "c-open").has_value());
+    return 0;
+  });
+  write([&](lmdb_txn& t) { removed = db->store.sweep(t, 1'000'000, 100); });
+  BOOST_TEST(removed == 1u); // young; running jobs and open connections stay
+}
+
+BOOST_AUTO_TEST_CASE(sweep_works_in_bounded_batches) {
+  write([&](lmdb_txn& t) {
+    for (int i = 0; i < 25; ++i)
+      db->store.put_job(t, job("j" + std::to_string(i), 1, 100 + i));
+  });
+  std::vector<size_t> batches;
+  for (size_t n = 1; n > 0;) {
+    write([&](lmdb_txn& t) { n = db->store.sweep(t, 1000, 10); });
+    batches.push_back(n);
+  }
+  BOOST_TEST((batches == std::vector<size_t>{10, 10, 5, 0}));
+}
+
+BOOST_AUTO_TEST_CASE(expiry_moves_when_a_record_changes) {
+  write([&](lmdb_txn& t) {
+    db->store.put_connection(t, conn("c1", {}, false, 1000));
+    // Resumed and closed again later: the old expiry must not remove it.
+    db->store.put_connection(t, conn("c1", {}, false, 5000));
+  });
+  size_t removed = 0;
+  write([&](lmdb_txn& t) { removed = db->store.sweep(t, 2000, 100); });
+  BOOST_TEST(removed == 0u);
+  write([&](lmdb_txn& t) { removed = db->store.sweep(t, 5000, 100); });
+  BOOST_TEST(removed == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(open_connections_are_closed_after_a_crash) {
+  auto rec = conn("c1", {"a"});
+  rec.last_activity_ms = 500;
+  write([&](lmdb_txn& t) { db->store.put_connection(t, rec); });
+  write([&](lmdb_txn& t) {
+    BOOST_TEST(db->store.close_open_connections(t, 1000, 60) == 1u);
+  });
+  auto back = read([&](lmdb_txn& t) { return db->store.connection(t, "c1"); });
+  BOOST_TEST((back->status == connection_status::closed));
+  BOOST_TEST(back->expires_at_ms == 560);
+  BOOST_TEST(followers("a").empty());
+}
+
+BOOST_AUTO_TEST_CASE(map_grows_then_reports_full) {
+  temp_dir small;
+  // 1 MiB that may grow to 2 MiB, then no further.
+  auto tiny = open(small.path, size_t{1} << 20, size_t{2} << 20);
+  std::string big(8000, 'x');
+  auto fill = [&](int from, int n) {
+    lmdb_txn txn{tiny->env, lmdb_txn::read_write};
+    for (int i = from; i < from + n; ++i)
+      tiny->store.put_event(txn, "j", i, big, "");
+    txn.commit();
+  };
+  fill(1, 50); // ~400 KB fits
+  bool full = false;
+  try {
+    fill(51, 100); // ~800 KB more does not
+  } catch (const lmdb_error& e) {
+    full = e.map_full();
+  }
+  BOOST_TEST(full);
+  BOOST_TEST(tiny->env.grow());
+  fill(51, 100);
+  BOOST_TEST(tiny->env.map_size() == (size_t{2} << 20));
+  BOOST_TEST(!tiny->env.grow()); // at the maximum
+  bool full_again = false;
+  try {
+    fill(151, 200);
+  } catch (const lmdb_error& e) {
+    full_again = e.map_full();
+  }
+  BOOST_TEST(full_again);
+  // What was stored before is all there.
+  size_t n = 0;
+  lmdb_txn txn{tiny->env, lmdb_txn::read_only};
+  tiny->store.events_after(txn, "j", 0, 1000,
+                           [&](uint64_t, std::string_view) { ++n; });
+  BOOST_TEST(n == 150u);
+}
+
+BOOST_AUTO_TEST_CASE(foreign_or_damaged_directories_are_refused) {
+  std::string error;
+  env_options opts;
+  // A file where the directory should be.
+  temp_dir d;
+  opts.path = d.path + "/file";
+  std::ofstream{opts.path} << "hello";
+  BOOST_TEST(!open_storage(opts, error));
+  BOOST_TEST(error.find("not a directory") != std::string::npos, error);
+  // A data.mdb that is not LMDB.
+  temp_dir junk;
+  std::ofstream{junk.path + "/data.mdb"} << std::string(10000, 'z');
+  opts.path = junk.path;
+  BOOST_TEST(!open_storage(opts, error));
+  BOOST_TEST(error.find("cannot open the data directory") != std::string::npos,
+             error);
+  // An LMDB environment that is someone else's.
+  temp_dir other;
+  {
+    env_options foreign;
+    foreign.path = other.path;
+    lmdb_env env{foreign};
+    lmdb_txn txn{env, lmdb_txn::read_write};
+    MDB_dbi dbi;
+    check(mdb_dbi_open(txn.get(), nullptr, 0, &dbi), "mdb_dbi_open");
+    txn.put(dbi, "k1", "v1");
+    txn.put(dbi, "k2", "v2");
+    txn.commit();
+  }
+  opts.path = other.path;
+  BOOST_TEST(!open_storage(opts, error));
+  BOOST_TEST(error.find("not jobwire's") != std::string::npos, error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
