@@ -128,6 +128,20 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
                                std::string{"the store failed"});
       }
     },
+    [self](attach_atom, std::string& job_id,
+           worker_actor& worker) -> caf::result<job_snapshot> {
+      auto* job = find(self, job_id, true);
+      ++job->routed;
+      return self->delegate(job->handle, attach_atom::value, std::move(job_id),
+                            std::move(worker));
+    },
+    [self](detach_atom, std::string& job_id, worker_actor& worker) {
+      if (auto* job = find(self, job_id, false)) {
+        ++job->routed;
+        self->send(job->handle, detach_atom::value, std::move(job_id),
+                   std::move(worker));
+      }
+    },
     [self](idle_atom, const std::string& job_id, uint64_t handled) {
       // Stop the job only if no routed message is still on its way to it.
       auto i = self->state.jobs.find(job_id);

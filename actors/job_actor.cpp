@@ -95,7 +95,8 @@ bool is_progress_frame(std::string_view json) {
 // -- idle and passivation -------------------------------------------------------
 
 bool is_idle(const job_state& st) {
-  return st.subscribers.empty() && st.queue.empty() && !st.in_flight;
+  return st.subscribers.empty() && st.workers.empty() && st.queue.empty()
+         && !st.in_flight;
 }
 
 /// Called after every message: a job with nothing to do leaves memory, at
@@ -143,6 +144,7 @@ void send_batch(self_ptr self);
 void on_stored(self_ptr self, const std::shared_ptr<batch>& b) {
   auto& st = self->state;
   st.snapshot = b->after;
+  st.snapshot.cancel_requested |= st.cancel_requested;
   st.in_flight.reset();
   for (auto& frame : b->frames)
     for (auto& [addr, sub] : st.subscribers)
@@ -225,7 +227,8 @@ void send_batch(self_ptr self) {
       }
     }
     if (item.cancel)
-      b->after.cancel_requested = true;
+      st.cancel_requested = true;
+    b->after.cancel_requested |= st.cancel_requested;
     apply_to_snapshot(b->after, ev);
     auto frame = make_event_frame(encode_event(ev), ev.job_id, ev.seq,
                                   ev.type == event_type::progress_update);
@@ -311,12 +314,60 @@ void subscribe(self_ptr self, const client_command& cmd,
   it->second.last_sent = std::max(it->second.last_sent, last);
 }
 
+/// With workers attached the cancel goes to them, and the job ends when
+/// one publishes job_cancelled; with none it ends at once.
 void cancel(self_ptr self, const std::string& reason, publish_reply reply) {
+  auto& st = self->state;
+  log::info("job cancel requested",
+            {{"job_id", st.snapshot.job_id},
+             {"workers", std::to_string(st.workers.size())}});
+  if (!st.workers.empty()) {
+    st.cancel_requested = true;
+    st.snapshot.cancel_requested = true;
+    for (auto& [addr, worker] : st.workers)
+      self->send(worker, cancel_atom::value, st.snapshot.job_id, reason);
+    reply(caf::error{}, 0, st.snapshot);
+    return;
+  }
   job_event ev;
   ev.type = event_type::job_cancelled;
   ev.reason = reason;
-  log::info("job cancel requested", {{"job_id", self->state.snapshot.job_id}});
   enqueue(self, queued_publish{std::move(ev), std::move(reply), true});
+}
+
+// -- workers ----------------------------------------------------------------------
+
+/// After the last worker went from a running job: wait for another.
+void start_grace(self_ptr self) {
+  auto& st = self->state;
+  if (!st.workers.empty() || projected(st).status != job_status::running)
+    return;
+  self->delayed_send(self, st.settings.worker_grace, grace_atom::value,
+                     ++st.grace_generation);
+}
+
+void on_grace(self_ptr self, uint64_t generation) {
+  auto& st = self->state;
+  if (generation != st.grace_generation || !st.workers.empty()
+      || projected(st).status != job_status::running)
+    return;
+  log::warn("worker lost; failing job", {{"job_id", st.snapshot.job_id}});
+  job_event ev;
+  ev.type = event_type::job_failed;
+  ev.error_code = "worker_lost";
+  ev.error_message = "the job's worker was lost and none attached within "
+                     + std::to_string(st.settings.worker_grace.count() / 1000)
+                     + " s";
+  enqueue(self, queued_publish{std::move(ev),
+                               [](const caf::error&, uint64_t,
+                                  const job_snapshot&) {},
+                               false});
+}
+
+void detach(self_ptr self, const caf::actor_addr& addr) {
+  auto& st = self->state;
+  if (st.workers.erase(addr) > 0 && st.workers.empty())
+    start_grace(self);
 }
 
 void handle_command(self_ptr self, const client_command& cmd,
@@ -405,7 +456,10 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
   st.settings = settings;
   load(self);
   self->set_down_handler([self](const caf::down_msg& dm) {
+    // A subscriber's connection or a worker (its process died, or its link
+    // stopped answering heartbeats).
     self->state.subscribers.erase(dm.source);
+    detach(self, dm.source);
     note_activity(self);
   });
   return {
@@ -469,7 +523,29 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       note_activity(self);
       return ids;
     },
+    [self](attach_atom, const std::string&,
+           const worker_actor& worker) -> job_snapshot {
+      auto& st = self->state;
+      ++st.handled;
+      if (st.workers.emplace(worker.address(), worker).second) {
+        self->monitor(worker);
+        ++st.grace_generation; // a pending grace timer is stale now
+        log::info("worker attached",
+                  {{"job_id", st.snapshot.job_id},
+                   {"workers", std::to_string(st.workers.size())}});
+      }
+      note_activity(self);
+      return st.snapshot;
+    },
+    [self](detach_atom, const std::string&, const worker_actor& worker) {
+      ++self->state.handled;
+      if (self->state.workers.contains(worker.address()))
+        self->demonitor(worker.address());
+      detach(self, worker.address());
+      note_activity(self);
+    },
     [self](tick_atom) { on_idle_tick(self); },
+    [self](grace_atom, uint64_t generation) { on_grace(self, generation); },
   };
 }
 

@@ -30,6 +30,9 @@ struct job_settings {
   size_t max_queued = 10000;
   /// Events stored in one batch at most.
   size_t max_batch = 512;
+  /// A running job whose last worker went is failed with `worker_lost`
+  /// when none attaches within this time.
+  std::chrono::milliseconds worker_grace{30000};
 };
 
 /// A connection that follows a job.
@@ -65,6 +68,12 @@ struct job_state {
   eta_estimator eta;
   std::deque<queued_publish> queue;
   std::unordered_map<caf::actor_addr, job_subscriber> subscribers;
+  std::unordered_map<caf::actor_addr, worker_actor> workers;
+  /// A cancel was asked for; kept until the next stored snapshot has it.
+  bool cancel_requested = false;
+  /// Tells the current grace timer from stale ones (timers cannot be
+  /// cancelled in CAF 0.17).
+  uint64_t grace_generation = 0;
   /// Messages taken from the directory; see its idle protocol.
   uint64_t handled = 0;
   /// When the job last had traffic, and whether an idle check is due.

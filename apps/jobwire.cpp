@@ -9,6 +9,7 @@
 #include "caf/io/all.hpp"
 
 #include "actors/directory_actor.hpp"
+#include "actors/ingest_actor.hpp"
 #include "actors/registry_actor.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
@@ -32,6 +33,7 @@ struct config : caf::actor_system_config {
   size_t connection_ttl = 3600;
   size_t job_retention = 86400;
   size_t job_idle = 60;
+  size_t worker_grace = 30;
   size_t map_size = size_t{1} << 30;
   size_t max_map_size = size_t{16} << 30;
 
@@ -62,11 +64,19 @@ struct config : caf::actor_system_config {
            "seconds a finished job and its events are kept")
       .add(job_idle, "job-idle",
            "seconds before an idle job leaves memory (state stays on disk)")
+      .add(worker_grace, "worker-grace",
+           "seconds a running job may go without a worker before it fails "
+           "with worker_lost")
       .add(map_size, "map-size", "initial LMDB map size in bytes")
       .add(max_map_size, "max-map-size",
            "largest LMDB map size in bytes; past it publishes get "
            "storage_full");
     jobwire::register_types(*this);
+    // Notice a pipeline process whose link went silent.
+    set("middleman.heartbeat-interval",
+        caf::timespan{std::chrono::seconds(1)});
+    set("middleman.connection-timeout",
+        caf::timespan{std::chrono::seconds(5)});
   }
 };
 
@@ -110,25 +120,37 @@ int run(caf::actor_system& sys, const config& cfg) {
   jobwire::job_settings jobs;
   jobs.retention_ms = static_cast<int64_t>(cfg.job_retention) * 1000;
   jobs.idle = std::chrono::seconds(cfg.job_idle);
+  jobs.worker_grace = std::chrono::seconds(cfg.worker_grace);
   // The registry blocks on fsync: it gets a thread of its own.
   auto registry = sys.spawn<caf::detached>(jobwire::registry_impl, db, reg);
   auto directory = sys.spawn(jobwire::directory_impl, db, registry, jobs);
+  auto ingest = sys.spawn(jobwire::ingest_impl, directory);
   int result = EXIT_SUCCESS;
   {
     jobwire::server srv{sys, directory, registry, settings};
-    if (!srv.open(error)) {
+    auto caf_port = sys.middleman().publish(ingest, cfg.caf_port,
+                                            cfg.bind.c_str());
+    if (!caf_port) {
+      result = fail("cannot publish the ingest actor on " + cfg.bind + ":"
+                    + std::to_string(cfg.caf_port) + ": "
+                    + sys.render(caf_port.error()));
+    } else if (!srv.open(error)) {
       result = fail(error);
     } else {
       jobwire::log::info("listening", {{"bind", cfg.bind},
                                        {"port", std::to_string(srv.port())}});
+      jobwire::log::info("ingest published",
+                         {{"caf_port", std::to_string(*caf_port)}});
       std::printf("jobwire listening on http://%s:%u\n", cfg.bind.c_str(),
                   static_cast<unsigned>(srv.port()));
+      std::printf("jobwire caf port %u\n", static_cast<unsigned>(*caf_port));
       std::fflush(stdout);
       srv.run_until_signal();
     }
   }
   // Connection actors write their final records through the registry
   // before it goes.
+  caf::anon_send_exit(ingest, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
   caf::scoped_actor self{sys};
   self->send_exit(registry, caf::exit_reason::user_shutdown);

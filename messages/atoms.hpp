@@ -36,4 +36,12 @@ using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 /// A timer of an actor's own.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
+/// Attach a worker to a job (ingest, job).
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+/// Detach a worker from a job (ingest, job).
+using detach_atom = caf::atom_constant<caf::atom("detach")>;
+
+/// Timer: the grace period for a job that lost its last worker.
+using grace_atom = caf::atom_constant<caf::atom("grace")>;
+
 } // namespace jobwire

@@ -10,6 +10,7 @@
 #include "messages/atoms.hpp"
 #include "messages/client_command.hpp"
 #include "messages/frame.hpp"
+#include "messages/ingest.hpp"
 #include "messages/job_event.hpp"
 #include "messages/job_snapshot.hpp"
 #include "messages/records.hpp"
@@ -62,8 +63,18 @@ using connection_actor
 /// // The connection ids subscribed to the job here.
 /// (conns_atom, std::string job_id) -> std::vector<std::string>
 ///
+/// // Attaches a pipeline worker: it gets cancel requests; losing the last
+/// // one fails a running job after the grace period.
+/// (attach_atom, std::string job_id, worker_actor worker) -> job_snapshot
+///
+/// (detach_atom, std::string job_id, worker_actor worker) -> void
+///
 /// // Timer: checks whether the job has been idle long enough to passivate.
 /// (tick_atom) -> void
+///
+/// // Timer: the grace period after the last worker went, `generation`
+/// // telling stale timers apart.
+/// (grace_atom, uint64_t generation) -> void
 /// ~~~
 using job_actor = caf::typed_actor<
   caf::replies_to<publish_atom, job_event>::with<uint64_t>,
@@ -71,11 +82,13 @@ using job_actor = caf::typed_actor<
   caf::replies_to<status_atom, std::string>::with<job_snapshot>,
   caf::replies_to<cancel_atom, std::string, std::string>::with<job_snapshot>,
   caf::replies_to<conns_atom, std::string>::with<std::vector<std::string>>,
-  caf::reacts_to<tick_atom>>;
+  caf::replies_to<attach_atom, std::string, worker_actor>::with<job_snapshot>,
+  caf::reacts_to<detach_atom, std::string, worker_actor>,
+  caf::reacts_to<tick_atom>, caf::reacts_to<grace_atom, uint64_t>>;
 
 /// Knows every job actor in memory and routes each job's messages to it,
 /// activating it on demand. It speaks `job_actor`'s protocol (but the
-/// timer) for any job id, so all messages of one job pass through one queue
+/// timers) for any job id, so all messages of one job pass through one queue
 /// in order. `conns_atom` is answered from the store's job index.
 ///
 /// ~~~
@@ -90,6 +103,8 @@ using directory_actor = caf::typed_actor<
   caf::replies_to<status_atom, std::string>::with<job_snapshot>,
   caf::replies_to<cancel_atom, std::string, std::string>::with<job_snapshot>,
   caf::replies_to<conns_atom, std::string>::with<std::vector<std::string>>,
+  caf::replies_to<attach_atom, std::string, worker_actor>::with<job_snapshot>,
+  caf::reacts_to<detach_atom, std::string, worker_actor>,
   caf::reacts_to<idle_atom, std::string, uint64_t>>;
 
 /// The only writer of the LMDB store. Writes that arrive together commit in

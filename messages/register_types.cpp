@@ -4,6 +4,7 @@
 
 #include "messages/client_command.hpp"
 #include "messages/error_code.hpp"
+#include "messages/ingest.hpp"
 #include "messages/interfaces.hpp"
 #include "messages/job_event.hpp"
 #include "messages/job_snapshot.hpp"
@@ -25,6 +26,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<std::string>>("std::vector<std::string>");
   cfg.add_message_type<connection_actor>("jobwire::connection_actor");
   cfg.add_message_type<job_actor>("jobwire::job_actor");
+  cfg.add_message_type<worker_actor>("jobwire::worker_actor");
+  cfg.add_message_type<ingest_actor>("jobwire::ingest_actor");
   cfg.add_message_type<directory_actor>("jobwire::directory_actor");
   cfg.add_message_type<registry_actor>("jobwire::registry_actor");
   cfg.add_error_category(

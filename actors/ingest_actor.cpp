@@ -1,0 +1,70 @@
+#include "actors/ingest_actor.hpp"
+
+#include "caf/all.hpp"
+
+#include "messages/error_code.hpp"
+#include "messages/identifiers.hpp"
+#include "messages/json_codec.hpp"
+#include "messages/log.hpp"
+
+namespace jobwire {
+
+namespace {
+
+caf::error invalid_job_id(const std::string& job_id) {
+  return caf::make_error(error_code::invalid_job_id,
+                         "job id '" + job_id.substr(0, max_id_length)
+                           + "' must be 1 to 128 characters of A-Z a-z 0-9 "
+                             ". _ : -");
+}
+
+} // namespace
+
+ingest_actor::behavior_type
+ingest_impl(ingest_actor::stateful_pointer<ingest_state> self,
+            directory_actor directory) {
+  self->state.directory = std::move(directory);
+  return {
+    [self](publish_atom, job_event& ev)
+      -> caf::result<std::string, uint64_t> {
+      if (!is_valid_job_id(ev.job_id))
+        return invalid_job_id(ev.job_id);
+      // Typed events never met the JSON parser: check their fields here.
+      if (auto err = validate_event(ev)) {
+        log::info("publish refused", {{"job_id", ev.job_id},
+                                      {"reason", error_message(err)}});
+        return err;
+      }
+      // A publisher's seq and timestamp are the server's to set.
+      ev.seq = 0;
+      ev.timestamp_ms = 0;
+      auto rp = self->make_response_promise<std::string, uint64_t>();
+      auto job_id = ev.job_id;
+      self->request(self->state.directory, caf::infinite, publish_atom::value,
+                    std::move(ev))
+        .then([rp, job_id](uint64_t seq) mutable { rp.deliver(job_id, seq); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](attach_atom, std::string& job_id,
+           worker_actor& worker) -> caf::result<job_snapshot> {
+      if (!is_valid_job_id(job_id))
+        return invalid_job_id(job_id);
+      return self->delegate(self->state.directory, attach_atom::value,
+                            std::move(job_id), std::move(worker));
+    },
+    [self](detach_atom, std::string& job_id, worker_actor& worker) {
+      if (is_valid_job_id(job_id))
+        self->send(self->state.directory, detach_atom::value,
+                   std::move(job_id), std::move(worker));
+    },
+    [self](status_atom, std::string& job_id) -> caf::result<job_snapshot> {
+      if (!is_valid_job_id(job_id))
+        return invalid_job_id(job_id);
+      return self->delegate(self->state.directory, status_atom::value,
+                            std::move(job_id));
+    },
+  };
+}
+
+} // namespace jobwire

@@ -1,0 +1,28 @@
+#pragma once
+
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "messages/ingest.hpp"
+#include "messages/interfaces.hpp"
+
+namespace jobwire {
+
+/// The state of the ingest actor.
+struct ingest_state {
+  // Not an aggregate: CAF would try to build it from the actor pointer.
+  ingest_state() = default;
+
+  directory_actor directory;
+
+  static inline const char* name = "jobwire.ingest";
+};
+
+/// What pipeline processes talk to over CAF's network layer: checks what
+/// they send as carefully as the HTTP side does, then hands it to the
+/// directory.
+ingest_actor::behavior_type
+ingest_impl(ingest_actor::stateful_pointer<ingest_state> self,
+            directory_actor directory);
+
+} // namespace jobwire
