@@ -13,9 +13,39 @@ namespace {
 
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
 
+/// Sends a frame to the session now if its queue has room, else hands it
+/// to the delivery actor, which retries.
+void deliver(self_ptr self, frame_ptr frame) {
+  auto& st = self->state;
+  auto sink = st.sink.lock();
+  if (!sink || sink->closing())
+    return; // gone or going: the record says what was written
+  if (!st.parked
+      && has_room(*sink, frame->text.size(), st.settings.max_queue_bytes,
+                  st.settings.max_queue_frames)) {
+    sink->send(std::move(frame));
+    return;
+  }
+  st.parked = true;
+  self->send(st.delivery, park_atom::value,
+             caf::actor_cast<connection_actor>(self), st.connection_id,
+             st.sink, std::move(frame), ++st.parked_total);
+}
+
 void send_text(self_ptr self, std::string text) {
-  if (auto sink = self->state.sink.lock())
-    sink->send(make_frame(std::move(text)));
+  deliver(self, make_frame(std::move(text)));
+}
+
+/// Takes what the session has written into the followed jobs' last seqs.
+void merge_written(connection_state& st,
+                   const std::vector<followed_job>& written) {
+  for (auto& w : written) {
+    auto i = st.followed.find(w.job_id);
+    if (i != st.followed.end() && i->second < w.last_sent) {
+      i->second = w.last_sent;
+      st.dirty = true;
+    }
+  }
 }
 
 void reply_error(self_ptr self, const client_command& cmd, error_code code,
@@ -144,12 +174,13 @@ connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
                 directory_actor directory, registry_actor registry,
-                connection_settings settings) {
+                delivery_actor delivery, connection_settings settings) {
   auto& st = self->state;
   st.sink = std::move(sink);
   st.connection_id = std::move(connection_id);
   st.directory = std::move(directory);
   st.registry = std::move(registry);
+  st.delivery = std::move(delivery);
   st.settings = settings;
   st.created_at_ms = st.last_activity_ms = unix_now_ms();
   send_text(self, encode_connected(st.connection_id,
@@ -160,27 +191,23 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   log::info("connection opened", {{"connection_id", st.connection_id}});
   return {
     [self](command_atom, client_command& cmd) { handle(self, cmd); },
-    [self](frame_atom, frame_ptr& frame) {
-      auto& st = self->state;
-      if (frame->seq != 0) {
-        auto i = st.followed.find(frame->job_id);
-        if (i != st.followed.end() && i->second < frame->seq) {
-          i->second = frame->seq;
-          st.dirty = true;
-        }
-      }
-      if (auto sink = st.sink.lock())
-        sink->send(std::move(frame));
+    [self](frame_atom, frame_ptr& frame) { deliver(self, std::move(frame)); },
+    [self](sent_atom, uint64_t passed) {
+      if (passed == self->state.parked_total)
+        self->state.parked = false;
     },
     [self](tick_atom) {
-      if (self->state.dirty)
+      auto& st = self->state;
+      if (auto sink = st.sink.lock())
+        merge_written(st, sink->written());
+      if (st.dirty)
         write_record(self);
-      self->delayed_send(self, self->state.settings.record_interval,
-                         tick_atom::value);
+      self->delayed_send(self, st.settings.record_interval, tick_atom::value);
     },
-    [self](closed_atom) {
+    [self](closed_atom, const std::vector<followed_job>& written) {
       log::info("connection closed",
                 {{"connection_id", self->state.connection_id}});
+      merge_written(self->state, written);
       write_record(self, true);
       self->quit();
     },

@@ -9,7 +9,9 @@
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
+#include "actors/delivery_actor.hpp"
 #include "actors/frame_sink.hpp"
+#include "actors/metrics.hpp"
 #include "messages/interfaces.hpp"
 
 namespace jobwire {
@@ -22,6 +24,10 @@ struct connection_settings {
   int64_t ttl_ms = 3600 * 1000;
   /// How often what was sent is written to the connection's record.
   std::chrono::milliseconds record_interval{1000};
+  /// The session queue's bounds; frames that do not fit go to the delivery
+  /// actor.
+  size_t max_queue_bytes = 1 << 20;
+  size_t max_queue_frames = 4096;
 };
 
 /// The state of one connection actor.
@@ -30,13 +36,19 @@ struct connection_state {
   std::string connection_id;
   directory_actor directory;
   registry_actor registry;
+  delivery_actor delivery;
   connection_settings settings;
+  /// Frames handed to the delivery actor, and whether some still wait
+  /// there: while they do, every frame goes there, to keep the order.
+  uint64_t parked_total = 0;
+  bool parked = false;
   int64_t created_at_ms = 0;
   int64_t last_activity_ms = 0;
   /// Jobs followed, with the last seq sent of each.
   std::unordered_map<std::string, uint64_t> followed;
   /// The record has changed since it was last written.
   bool dirty = false;
+  gauge_guard open{metrics::global().connections};
 
   static inline const char* name = "jobwire.connection";
 };
@@ -50,6 +62,6 @@ connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
                 directory_actor directory, registry_actor registry,
-                connection_settings settings);
+                delivery_actor delivery, connection_settings settings);
 
 } // namespace jobwire

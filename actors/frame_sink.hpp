@@ -1,9 +1,15 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include <memory>
+
+#include "caf/allowed_unsafe_message_type.hpp"
+
 #include "messages/frame.hpp"
+#include "messages/records.hpp"
 
 namespace jobwire {
 
@@ -19,6 +25,25 @@ public:
 
   /// Sends the close frame `code` with `reason` after the queued frames.
   virtual void close(uint16_t code, std::string reason) = 0;
+
+  /// Bytes queued and not yet written, including what `send` has posted.
+  /// Readable from any thread; only the one producer makes it grow.
+  virtual size_t queued_bytes() const = 0;
+
+  /// Frames queued and not yet written (as `queued_bytes`).
+  virtual size_t queued_frames() const = 0;
+
+  /// A close is under way: frames sent now are dropped.
+  virtual bool closing() const = 0;
+
+  /// Per job, the last seq actually written to the socket.
+  virtual std::vector<followed_job> written() const = 0;
 };
 
+/// How actors hold a session: it may go at any time.
+using sink_ref = std::weak_ptr<frame_sink>;
+
 } // namespace jobwire
+
+// Local only, like frames.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobwire::sink_ref)

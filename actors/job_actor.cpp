@@ -135,6 +135,7 @@ struct batch {
   job_snapshot after;
   std::vector<stored_event> events;
   std::vector<frame_ptr> frames;
+  std::vector<event_type> types;
   /// Replies, with the seq each waits for.
   std::vector<std::pair<publish_reply, uint64_t>> replies;
 };
@@ -154,6 +155,8 @@ void on_stored(self_ptr self, const std::shared_ptr<batch>& b) {
       }
   for (auto& [reply, seq] : b->replies)
     reply(caf::error{}, seq, st.snapshot);
+  for (auto type : b->types)
+    ++metrics::global().events_published[static_cast<size_t>(type)];
   if (is_finished(st.snapshot.status))
     log::info("job finished", {{"job_id", st.snapshot.job_id},
                                {"status", to_string(st.snapshot.status)}});
@@ -234,6 +237,7 @@ void send_batch(self_ptr self) {
                                   ev.type == event_type::progress_update);
     b->events.push_back({ev.seq, frame->text, ev.event_id});
     b->frames.push_back(std::move(frame));
+    b->types.push_back(ev.type);
     if (!ev.event_id.empty())
       batch_ids.emplace(ev.event_id, ev.seq);
     b->replies.emplace_back(std::move(item.reply), ev.seq);
@@ -283,8 +287,10 @@ void subscribe(self_ptr self, const client_command& cmd,
   auto start = cmd.has_since_seq ? cmd.since_seq : last;
   auto [it, added] = st.subscribers.try_emplace(
     who.address(), job_subscriber{who, conn_id, 0});
-  if (added)
+  if (added) {
     self->monitor(who);
+    ++metrics::global().subscriptions;
+  }
   else
     start = std::max(start, it->second.last_sent);
   send_frame(self, who,
@@ -384,8 +390,10 @@ void handle_command(self_ptr self, const client_command& cmd,
       subscribe(self, cmd, who, conn_id);
       break;
     case command_type::unsubscribe:
-      if (st.subscribers.erase(who.address()) > 0)
+      if (st.subscribers.erase(who.address()) > 0) {
         self->demonitor(who.address());
+        --metrics::global().subscriptions;
+      }
       send_frame(self, who,
                  encode_unsubscribed(cmd.job_id, cmd.request_id, now));
       break;
@@ -458,7 +466,8 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
   self->set_down_handler([self](const caf::down_msg& dm) {
     // A subscriber's connection or a worker (its process died, or its link
     // stopped answering heartbeats).
-    self->state.subscribers.erase(dm.source);
+    if (self->state.subscribers.erase(dm.source) > 0)
+      --metrics::global().subscriptions;
     detach(self, dm.source);
     note_activity(self);
   });

@@ -13,6 +13,7 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include "actors/eta_estimator.hpp"
+#include "actors/metrics.hpp"
 #include "messages/interfaces.hpp"
 #include "persistence/storage.hpp"
 
@@ -79,6 +80,11 @@ struct job_state {
   /// When the job last had traffic, and whether an idle check is due.
   caf::actor_clock::time_point last_activity;
   bool idle_check_pending = false;
+  gauge_guard live{metrics::global().live_jobs};
+
+  ~job_state() {
+    metrics::global().subscriptions -= static_cast<int64_t>(subscribers.size());
+  }
 
   static inline const char* name = "jobwire.job";
 };

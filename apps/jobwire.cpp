@@ -8,8 +8,10 @@
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 
+#include "actors/delivery_actor.hpp"
 #include "actors/directory_actor.hpp"
 #include "actors/ingest_actor.hpp"
+#include "actors/metrics.hpp"
 #include "actors/registry_actor.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
@@ -26,6 +28,11 @@ struct config : caf::actor_system_config {
   size_t max_message_bytes = 65536;
   size_t max_fragments = 1024;
   size_t max_queue_bytes = 1 << 20;
+  size_t max_queue_frames = 4096;
+  size_t heartbeat = 25;
+  size_t slow_consumer_seconds = 10;
+  size_t retry_base_ms = 50;
+  size_t retry_cap_ms = 5000;
   size_t max_subscriptions = 128;
   size_t handshake_timeout_ms = 10000;
   size_t io_threads = 1;
@@ -50,7 +57,15 @@ struct config : caf::actor_system_config {
       .add(max_fragments, "max-fragments",
            "frames one WebSocket message may be split into")
       .add(max_queue_bytes, "max-queue-bytes",
-           "bytes queued for one client before it is closed as slow")
+           "bytes queued for one client; more wait in the delivery actor")
+      .add(max_queue_frames, "max-queue-frames",
+           "frames queued for one client; more wait in the delivery actor")
+      .add(heartbeat, "heartbeat",
+           "seconds between WebSocket pings; two unanswered drop the peer")
+      .add(slow_consumer_seconds, "slow-consumer-seconds",
+           "a client still behind after this long is closed with 1013")
+      .add(retry_base_ms, "retry-base-ms", "first delivery retry delay (ms)")
+      .add(retry_cap_ms, "retry-cap-ms", "longest delivery retry delay (ms)")
       .add(max_subscriptions, "max-subscriptions",
            "jobs one connection may follow")
       .add(handshake_timeout_ms, "handshake-timeout-ms",
@@ -90,9 +105,13 @@ int fail(const std::string& what) {
 int run(caf::actor_system& sys, const config& cfg) {
   if (cfg.max_message_bytes == 0 || cfg.max_fragments == 0
       || cfg.io_threads == 0 || cfg.handshake_timeout_ms == 0
-      || cfg.max_queue_bytes == 0)
+      || cfg.max_queue_bytes == 0 || cfg.max_queue_frames == 0
+      || cfg.heartbeat == 0 || cfg.retry_base_ms == 0
+      || cfg.retry_cap_ms < cfg.retry_base_ms)
     return fail("--max-message-bytes, --max-fragments, --max-queue-bytes, "
-                "--handshake-timeout-ms and --io-threads must be positive");
+                "--max-queue-frames, --heartbeat, --retry-base-ms, "
+                "--handshake-timeout-ms and --io-threads must be positive, "
+                "and --retry-cap-ms at least --retry-base-ms");
   auto durability = jobwire::parse_durability(cfg.durability);
   if (!durability)
     return fail("--durability must be sync, nometasync or nosync");
@@ -114,6 +133,16 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
   settings.io_threads = static_cast<unsigned>(cfg.io_threads);
   settings.connection.max_subscriptions = cfg.max_subscriptions;
+  settings.connection.heartbeat_seconds = static_cast<unsigned>(cfg.heartbeat);
+  settings.connection.max_queue_bytes = cfg.max_queue_bytes;
+  settings.connection.max_queue_frames = cfg.max_queue_frames;
+  jobwire::delivery_settings delivery_cfg;
+  delivery_cfg.backoff.base = std::chrono::milliseconds(cfg.retry_base_ms);
+  delivery_cfg.backoff.cap = std::chrono::milliseconds(cfg.retry_cap_ms);
+  delivery_cfg.slow_consumer = std::chrono::seconds(cfg.slow_consumer_seconds);
+  delivery_cfg.max_queue_bytes = cfg.max_queue_bytes;
+  delivery_cfg.max_queue_frames = cfg.max_queue_frames;
+  delivery_cfg.max_parked_bytes = 4 * cfg.max_queue_bytes;
   settings.connection.ttl_ms = static_cast<int64_t>(cfg.connection_ttl) * 1000;
   jobwire::registry_settings reg;
   reg.connection_ttl_ms = settings.connection.ttl_ms;
@@ -125,9 +154,13 @@ int run(caf::actor_system& sys, const config& cfg) {
   auto registry = sys.spawn<caf::detached>(jobwire::registry_impl, db, reg);
   auto directory = sys.spawn(jobwire::directory_impl, db, registry, jobs);
   auto ingest = sys.spawn(jobwire::ingest_impl, directory);
+  auto delivery = sys.spawn(jobwire::delivery_impl, delivery_cfg);
+  jobwire::metrics::global().map_use_source([db] {
+    return std::pair<size_t, size_t>{db->env.used_bytes(), db->env.map_size()};
+  });
   int result = EXIT_SUCCESS;
   {
-    jobwire::server srv{sys, directory, registry, settings};
+    jobwire::server srv{sys, directory, registry, delivery, settings};
     auto caf_port = sys.middleman().publish(ingest, cfg.caf_port,
                                             cfg.bind.c_str());
     if (!caf_port) {
@@ -151,6 +184,7 @@ int run(caf::actor_system& sys, const config& cfg) {
   // Connection actors write their final records through the registry
   // before it goes.
   caf::anon_send_exit(ingest, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(delivery, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
   caf::scoped_actor self{sys};
   self->send_exit(registry, caf::exit_reason::user_shutdown);

@@ -44,4 +44,11 @@ using detach_atom = caf::atom_constant<caf::atom("detach")>;
 /// Timer: the grace period for a job that lost its last worker.
 using grace_atom = caf::atom_constant<caf::atom("grace")>;
 
+/// A frame that could not be sent now, for the delivery actor.
+using park_atom = caf::atom_constant<caf::atom("park")>;
+/// Timer: retry the parked frames of one connection.
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+/// From the delivery actor: what it has written for a connection.
+using sent_atom = caf::atom_constant<caf::atom("sent")>;
+
 } // namespace jobwire

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,20 +19,24 @@ struct frame {
   uint64_t seq = 0;
   /// A progress_update: a slow consumer may replace it with a newer one.
   bool coalescable = false;
+  /// When the event was stamped, for the publish-to-send latency.
+  std::chrono::steady_clock::time_point created{};
 };
 
 using frame_ptr = std::shared_ptr<const frame>;
 
 /// A reply frame (no job event).
 inline frame_ptr make_frame(std::string text) {
-  return std::make_shared<const frame>(frame{std::move(text), {}, 0, false});
+  return std::make_shared<const frame>(
+    frame{std::move(text), {}, 0, false, {}});
 }
 
 /// A job event's frame.
 inline frame_ptr make_event_frame(std::string text, std::string job_id,
                                   uint64_t seq, bool coalescable) {
   return std::make_shared<const frame>(
-    frame{std::move(text), std::move(job_id), seq, coalescable});
+    frame{std::move(text), std::move(job_id), seq, coalescable,
+          std::chrono::steady_clock::now()});
 }
 
 } // namespace jobwire

@@ -27,16 +27,23 @@ namespace jobwire {
 /// // A frame to send to the client, in the order received.
 /// (frame_atom, frame_ptr frame) -> void
 ///
-/// // The session has gone; the actor records that and quits.
-/// (closed_atom) -> void
+/// // The session has gone, having written up to `written` of each job;
+/// // the actor records that and quits.
+/// (closed_atom, std::vector<followed_job> written) -> void
 ///
 /// // Timer: writes what changed in the connection's record.
 /// (tick_atom) -> void
+///
+/// // From the delivery actor: the highest number of a parked frame it has
+/// // passed to the session (all of them once it equals the count the
+/// // connection handed over).
+/// (sent_atom, uint64_t passed) -> void
 /// ~~~
-using connection_actor
-  = caf::typed_actor<caf::reacts_to<command_atom, client_command>,
-                     caf::reacts_to<frame_atom, frame_ptr>,
-                     caf::reacts_to<closed_atom>, caf::reacts_to<tick_atom>>;
+using connection_actor = caf::typed_actor<
+  caf::reacts_to<command_atom, client_command>,
+  caf::reacts_to<frame_atom, frame_ptr>,
+  caf::reacts_to<closed_atom, std::vector<followed_job>>,
+  caf::reacts_to<tick_atom>, caf::reacts_to<sent_atom, uint64_t>>;
 
 /// One job: assigns seq, keeps the snapshot, stores events through the
 /// registry and fans them out to its subscribers once stored.

@@ -479,6 +479,20 @@ std::string encode_event(const job_event& x) {
   return w.finish();
 }
 
+std::string add_coalesced(std::string_view json, uint32_t n) {
+  // encode_event writes "timestamp" last; the count goes right before it.
+  auto at = json.rfind(",\"timestamp\":");
+  if (at == std::string_view::npos)
+    at = json.size() - 1;
+  std::string out;
+  out.reserve(json.size() + 24);
+  out.append(json.substr(0, at));
+  out += ",\"coalesced\":";
+  out += std::to_string(n);
+  out.append(json.substr(at));
+  return out;
+}
+
 std::string encode_snapshot(const job_snapshot& x) {
   json_writer w;
   put_snapshot(w, x);

@@ -36,6 +36,10 @@ caf::error validate_event(const job_event& x);
 /// A stored job event as every subscriber receives it.
 std::string encode_event(const job_event& x);
 
+/// The event `json` (from encode_event) with `"coalesced": n` added: it
+/// replaced `n` older progress_update events for a slow consumer.
+std::string add_coalesced(std::string_view json, uint32_t n);
+
 /// The snapshot as a JSON object (the body of `GET /v1/jobs/{id}`).
 std::string encode_snapshot(const job_snapshot& x);
 

@@ -8,6 +8,8 @@ http_route route_target(std::string_view target) {
     return {endpoint::websocket, {}, "GET"};
   if (path == "/healthz")
     return {endpoint::healthz, {}, "GET"};
+  if (path == "/metrics")
+    return {endpoint::metrics, {}, "GET"};
   constexpr std::string_view prefix = "/v1/jobs/";
   if (!path.starts_with(prefix))
     return {};

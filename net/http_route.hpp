@@ -10,6 +10,7 @@ enum class endpoint {
   not_found,
   websocket,
   healthz,
+  metrics,
   job,
   job_events,
   job_cancel,

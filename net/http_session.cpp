@@ -6,6 +6,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "actors/metrics.hpp"
 #include "messages/error_code.hpp"
 #include "messages/identifiers.hpp"
 #include "messages/json_codec.hpp"
@@ -96,6 +97,9 @@ void http_session::handle(request req) {
                  version, false);
   if (route.target == endpoint::healthz)
     return reply(200, R"({"status":"ok"})", version, keep_alive);
+  if (route.target == endpoint::metrics)
+    return reply(200, metrics::global().render(), version, keep_alive, {},
+                 "text/plain; version=0.0.4");
   if (!is_valid_job_id(route.job_id))
     return reply(400,
                  encode_http_error(error_code::invalid_job_id,
@@ -163,10 +167,11 @@ api_callback http_session::reply_later(unsigned version, bool keep_alive) {
 }
 
 void http_session::reply(unsigned status, std::string body, unsigned version,
-                         bool keep_alive, std::string_view allow) {
+                         bool keep_alive, std::string_view allow,
+                         std::string_view content_type) {
   res_ = std::make_shared<response>(static_cast<http::status>(status), version);
   res_->set(http::field::server, "jobwire");
-  res_->set(http::field::content_type, "application/json");
+  res_->set(http::field::content_type, content_type);
   if (!allow.empty())
     res_->set(http::field::allow, allow);
   res_->keep_alive(keep_alive);

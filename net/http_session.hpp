@@ -34,7 +34,8 @@ private:
   /// Answers from an actor thread: hops onto this session's strand.
   api_callback reply_later(unsigned version, bool keep_alive);
   void reply(unsigned status, std::string body, unsigned version,
-             bool keep_alive, std::string_view allow = {});
+             bool keep_alive, std::string_view allow = {},
+             std::string_view content_type = "application/json");
   void do_write();
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t);
   void do_close();

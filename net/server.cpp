@@ -16,9 +16,10 @@ namespace jobwire {
 namespace asio = boost::asio;
 
 server::server(caf::actor_system& sys, directory_actor directory,
-               registry_actor registry,
+               registry_actor registry, delivery_actor delivery,
                server_settings settings)
-  : ctx_{sys, directory, std::move(registry), job_api{sys, directory},
+  : ctx_{sys, directory, std::move(registry), std::move(delivery),
+         job_api{sys, directory},
          std::move(settings), {}},
     ioc_(std::make_unique<asio::io_context>(
       static_cast<int>(ctx_.settings.io_threads))) {

@@ -22,7 +22,7 @@ class listener;
 class server {
 public:
   server(caf::actor_system& sys, directory_actor directory,
-         registry_actor registry,
+         registry_actor registry, delivery_actor delivery,
          server_settings settings);
 
   /// Destroys the sessions, then waits (briefly) until their connection

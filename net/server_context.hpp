@@ -5,6 +5,7 @@
 
 #include "caf/fwd.hpp"
 
+#include "actors/delivery_actor.hpp"
 #include "actors/job_api.hpp"
 #include "messages/interfaces.hpp"
 #include "net/server_settings.hpp"
@@ -17,6 +18,7 @@ struct server_context {
   caf::actor_system& sys;
   directory_actor directory;
   registry_actor registry;
+  delivery_actor delivery;
   job_api api;
   server_settings settings;
   session_set sessions;

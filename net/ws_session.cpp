@@ -2,11 +2,11 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/version.hpp>
 
 #include "caf/all.hpp"
 
 #include "actors/connection_actor.hpp"
+#include "actors/metrics.hpp"
 #include "messages/identifiers.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/log.hpp"
@@ -25,11 +25,16 @@ bool is_expected_end(beast::error_code ec) {
          || ec == asio::error::eof || ec == asio::error::connection_reset;
 }
 
+// A close handshake that has not finished in this time is cut short.
+constexpr auto close_timeout = std::chrono::seconds(5);
+
 } // namespace
 
 ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx)
   : ws_(guarded_stream{std::move(stream), ctx.settings.max_fragments}),
-    ctx_(ctx) {
+    ctx_(ctx),
+    heartbeat_(ws_.get_executor()),
+    close_deadline_(ws_.get_executor()) {
   // nop
 }
 
@@ -41,17 +46,20 @@ ws_session::~ws_session() {
 void ws_session::run(request req) {
   // The websocket stream keeps its own timers; the TCP layer's must be off.
   beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout opts{
+  ws_.set_option(websocket::stream_base::timeout{
     ctx_.settings.handshake_timeout,
-    websocket::stream_base::none(),
+    websocket::stream_base::none(), // our heartbeat finds dead peers
     false,
-  };
-  ws_.set_option(opts);
+  });
   ws_.set_option(websocket::stream_base::decorator(
     [](websocket::response_type& res) {
       res.set(beast::http::field::server, "jobwire");
     }));
   ws_.read_message_max(ctx_.settings.max_message_bytes);
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::pong)
+      pings_unanswered_ = 0;
+  });
   ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept,
                                                   shared_from_this()));
 }
@@ -66,10 +74,11 @@ void ws_session::on_accept(beast::error_code ec) {
   actor_ = ctx_.sys.spawn(connection_impl,
                           std::weak_ptr<frame_sink>{shared_from_this()},
                           connection_id_, ctx_.directory, ctx_.registry,
-                          ctx_.settings.connection);
+                          ctx_.delivery, ctx_.settings.connection);
   ++*ctx_.live_connections;
   caf::actor_cast<caf::abstract_actor*>(actor_)->attach_functor(
     [count = ctx_.live_connections] { --*count; });
+  start_heartbeat();
   do_read();
 }
 
@@ -84,16 +93,19 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
       // The fragment limit: the stream is spent, only the socket is left.
       log::warn("too many fragments in one message; closing",
                 {{"connection_id", connection_id_}});
-      beast::error_code ignored;
-      beast::get_lowest_layer(ws_).socket().close(ignored);
+      force_close();
     } else if (!is_expected_end(ec)) {
       // Beast has already sent the close frame (1009, 1007, 1002) itself.
       log::info("websocket read ended",
                 {{"connection_id", connection_id_}, {"reason", ec.message()}});
     }
+    closing_ = true;
+    heartbeat_.cancel();
     finish();
     return;
   }
+  // Any message shows the peer is alive.
+  pings_unanswered_ = 0;
   client_command cmd;
   if (ws_.got_text()) {
     cmd = parse_command(beast::buffers_to_string(buffer_.data()));
@@ -108,23 +120,18 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
 }
 
 void ws_session::send(frame_ptr frame) {
+  if (closing_)
+    return;
+  // Counted here, on the producer's thread, so its next room check sees it.
+  queued_bytes_ += frame->text.size();
+  ++queued_frames_;
   asio::post(ws_.get_executor(), [self = shared_from_this(),
                                   frame = std::move(frame)]() mutable {
-    if (self->closing_)
-      return;
-    if (self->queued_bytes_ + frame->text.size() > self->ctx_.settings.max_queue_bytes
-        && !self->queue_.empty()) {
-      log::warn("outbound queue full; closing slow consumer",
-                {{"connection_id", self->connection_id_}});
-      self->queue_.resize(1); // the frame being written must stay alive
-      self->queued_bytes_ = self->queue_.front()->text.size();
-      self->close_reason_ = websocket::close_reason{
-        websocket::close_code::try_again_later, "slow consumer"};
-      self->close_pending_ = true;
-      self->closing_ = true;
+    if (self->closing_) {
+      self->queued_bytes_ -= frame->text.size();
+      --self->queued_frames_;
       return;
     }
-    self->queued_bytes_ += frame->text.size();
     self->queue_.push_back(std::move(frame));
     if (self->queue_.size() == 1)
       self->do_write();
@@ -134,16 +141,35 @@ void ws_session::send(frame_ptr frame) {
 void ws_session::close(uint16_t code, std::string reason) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), code,
                                   reason = std::move(reason)] {
-    if (self->closing_)
+    if (self->close_pending_ || self->closing_)
       return;
     self->closing_ = true;
     self->close_reason_ = websocket::close_reason{
       static_cast<websocket::close_code>(code), reason};
+    // A slow consumer would never drain its queue: drop it (its record
+    // stays resumable); other closes let queued frames go first.
+    if (code == websocket::close_code::try_again_later)
+      self->drop_queue();
+    self->close_deadline_.expires_after(close_timeout);
+    self->close_deadline_.async_wait(
+      [self](beast::error_code ec) {
+        if (!ec)
+          self->force_close();
+      });
     if (self->queue_.empty())
       self->do_close();
     else
       self->close_pending_ = true;
   });
+}
+
+std::vector<followed_job> ws_session::written() const {
+  std::lock_guard<std::mutex> guard{written_mtx_};
+  std::vector<followed_job> out;
+  out.reserve(written_.size());
+  for (auto& [job, seq] : written_)
+    out.push_back({job, seq});
+  return out;
 }
 
 void ws_session::do_write() {
@@ -158,12 +184,24 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     if (!is_expected_end(ec))
       log::info("websocket write failed",
                 {{"connection_id", connection_id_}, {"reason", ec.message()}});
-    queue_.clear();
-    queued_bytes_ = 0;
     closing_ = true;
+    drop_queue();
+    queued_bytes_ -= queue_.empty() ? 0 : queue_.front()->text.size();
+    queued_frames_ -= queue_.empty() ? 0 : 1;
+    queue_.clear();
     return;
   }
-  queued_bytes_ -= queue_.front()->text.size();
+  auto& done = queue_.front();
+  auto& m = metrics::global();
+  ++m.messages_delivered;
+  if (done->seq != 0) {
+    m.observe_latency(std::chrono::steady_clock::now() - done->created);
+    std::lock_guard<std::mutex> guard{written_mtx_};
+    auto& last = written_[done->job_id];
+    last = std::max(last, done->seq);
+  }
+  queued_bytes_ -= done->text.size();
+  --queued_frames_;
   queue_.pop_front();
   if (!queue_.empty())
     do_write();
@@ -171,15 +209,60 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     do_close();
 }
 
+void ws_session::drop_queue() {
+  // Keep the frame being written: its buffer must outlive the write.
+  while (queue_.size() > 1) {
+    queued_bytes_ -= queue_.back()->text.size();
+    --queued_frames_;
+    queue_.pop_back();
+  }
+}
+
 void ws_session::do_close() {
   close_pending_ = false;
+  heartbeat_.cancel();
   ws_.async_close(close_reason_, [self = shared_from_this()](
-                                   beast::error_code) { self->finish(); });
+                                   beast::error_code) {
+    self->close_deadline_.cancel();
+  });
+}
+
+void ws_session::force_close() {
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().shutdown(
+    asio::ip::tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+}
+
+void ws_session::start_heartbeat() {
+  heartbeat_.expires_after(
+    std::chrono::seconds(ctx_.settings.connection.heartbeat_seconds));
+  heartbeat_.async_wait(beast::bind_front_handler(&ws_session::on_heartbeat,
+                                                  shared_from_this()));
+}
+
+void ws_session::on_heartbeat(beast::error_code ec) {
+  if (ec || closing_)
+    return;
+  if (pings_unanswered_ >= 2) {
+    // Half-open TCP: nothing came back for two pings. The record stays
+    // resumable.
+    log::info("peer answered no ping; dropping",
+              {{"connection_id", connection_id_}});
+    closing_ = true;
+    force_close();
+    return;
+  }
+  ++pings_unanswered_;
+  ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
+    // nop: the pong (or any message) resets the count
+  });
+  start_heartbeat();
 }
 
 void ws_session::finish() {
   if (actor_) {
-    caf::anon_send(actor_, closed_atom::value);
+    caf::anon_send(actor_, closed_atom::value, written());
     actor_ = nullptr;
   }
 }

@@ -1,10 +1,14 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -19,7 +23,10 @@ namespace jobwire {
 
 /// One WebSocket client: reads text frames and hands each, parsed, to its
 /// connection actor; writes the frames the actor sends, one write in flight
-/// and the rest queued, up to `max_queue_bytes`.
+/// and the rest queued. The queue's bound is enforced by its one producer
+/// (the connection actor, or the delivery actor while it holds the
+/// connection's frames), which checks `queued_bytes`/`queued_frames` first.
+/// Pings every heartbeat; a peer that answers none of two is dropped.
 class ws_session : public frame_sink,
                    public std::enable_shared_from_this<ws_session> {
 public:
@@ -32,9 +39,25 @@ public:
   /// Completes the upgrade `req` and starts reading.
   void run(request req);
 
+  // -- frame_sink ---------------------------------------------------------------
+
   void send(frame_ptr frame) override;
 
   void close(uint16_t code, std::string reason) override;
+
+  size_t queued_bytes() const override {
+    return queued_bytes_;
+  }
+
+  size_t queued_frames() const override {
+    return queued_frames_;
+  }
+
+  bool closing() const override {
+    return closing_;
+  }
+
+  std::vector<followed_job> written() const override;
 
 private:
   void on_accept(boost::beast::error_code ec);
@@ -43,6 +66,10 @@ private:
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void do_close();
+  void start_heartbeat();
+  void on_heartbeat(boost::beast::error_code ec);
+  void drop_queue();
+  void force_close();
   void finish();
 
   boost::beast::websocket::stream<guarded_stream> ws_;
@@ -50,13 +77,19 @@ private:
   server_context& ctx_;
   connection_actor actor_;
   std::string connection_id_;
+  // -- on the strand --
   std::deque<frame_ptr> queue_;
-  size_t queued_bytes_ = 0;
-  /// A close to send once the queue has drained.
   bool close_pending_ = false;
   boost::beast::websocket::close_reason close_reason_;
-  /// No more frames are taken: a close is pending or sent.
-  bool closing_ = false;
+  boost::asio::steady_timer heartbeat_;
+  boost::asio::steady_timer close_deadline_;
+  unsigned pings_unanswered_ = 0;
+  // -- read from any thread --
+  std::atomic<size_t> queued_bytes_{0};
+  std::atomic<size_t> queued_frames_{0};
+  std::atomic<bool> closing_{false};
+  mutable std::mutex written_mtx_;
+  std::unordered_map<std::string, uint64_t> written_;
 };
 
 } // namespace jobwire

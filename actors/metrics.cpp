@@ -1,0 +1,129 @@
+#include "actors/metrics.hpp"
+
+#include <cstdio>
+
+#include "messages/job_event.hpp"
+
+namespace jobwire {
+
+metrics& metrics::global() {
+  static metrics instance;
+  return instance;
+}
+
+void metrics::observe_latency(std::chrono::steady_clock::duration d) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  if (us < 0)
+    us = 0;
+  auto seconds = static_cast<double>(us) / 1e6;
+  size_t i = 0;
+  while (i < latency_bounds.size() && seconds > latency_bounds[i])
+    ++i;
+  ++buckets_[i];
+  latency_sum_us_ += static_cast<uint64_t>(us);
+  ++latency_count_;
+}
+
+void metrics::map_use_source(std::function<std::pair<size_t, size_t>()> f) {
+  std::lock_guard<std::mutex> guard{source_mtx_};
+  map_use_ = std::move(f);
+}
+
+namespace {
+
+void line(std::string& out, const char* name, const char* help,
+          const char* type) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void value(std::string& out, const std::string& name, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), " %.17g\n", x);
+  out += name;
+  out += buf;
+}
+
+} // namespace
+
+std::string metrics::render() const {
+  std::string out;
+  out.reserve(4096);
+  auto gauge = [&](const char* name, const char* help, double x) {
+    line(out, name, help, "gauge");
+    value(out, name, x);
+  };
+  auto counter = [&](const char* name, const char* help, double x) {
+    line(out, name, help, "counter");
+    value(out, name, x);
+  };
+  gauge("jobwire_connections", "Open WebSocket connections.",
+        static_cast<double>(connections.load()));
+  gauge("jobwire_subscriptions", "Jobs followed, summed over connections.",
+        static_cast<double>(subscriptions.load()));
+  gauge("jobwire_live_jobs", "Job actors in memory.",
+        static_cast<double>(live_jobs.load()));
+  line(out, "jobwire_events_published_total", "Events stored, by type.",
+       "counter");
+  for (size_t i = 0; i < events_published.size(); ++i)
+    value(out,
+          "jobwire_events_published_total{type=\""
+            + std::string{to_string(static_cast<event_type>(i))} + "\"}",
+          static_cast<double>(events_published[i].load()));
+  counter("jobwire_messages_delivered_total",
+          "Frames written to WebSocket clients.",
+          static_cast<double>(messages_delivered.load()));
+  counter("jobwire_delivery_retries_total",
+          "Sends retried because a client's queue was full.",
+          static_cast<double>(delivery_retries.load()));
+  counter("jobwire_delivery_failures_total",
+          "Sends given up on (client gone or too slow); resumable from the "
+          "store.",
+          static_cast<double>(delivery_failures.load()));
+  counter("jobwire_coalesced_events_total",
+          "progress_update events replaced by newer ones for slow clients.",
+          static_cast<double>(coalesced_events.load()));
+  counter("jobwire_slow_consumer_closes_total",
+          "Connections closed with 1013 for falling behind.",
+          static_cast<double>(slow_consumer_closes.load()));
+  const char* hist = "jobwire_publish_to_send_seconds";
+  line(out, hist, "Time from an event being stored to its frame being written.",
+       "histogram");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < latency_bounds.size(); ++i) {
+    cumulative += buckets_[i].load();
+    char le[32];
+    std::snprintf(le, sizeof(le), "%g", latency_bounds[i]);
+    value(out, std::string{hist} + "_bucket{le=\"" + le + "\"}",
+          static_cast<double>(cumulative));
+  }
+  cumulative += buckets_.back().load();
+  value(out, std::string{hist} + "_bucket{le=\"+Inf\"}",
+        static_cast<double>(cumulative));
+  value(out, std::string{hist} + "_sum",
+        static_cast<double>(latency_sum_us_.load()) / 1e6);
+  value(out, std::string{hist} + "_count",
+        static_cast<double>(latency_count_.load()));
+  std::function<std::pair<size_t, size_t>()> source;
+  {
+    std::lock_guard<std::mutex> guard{source_mtx_};
+    source = map_use_;
+  }
+  if (source) {
+    auto [used, size] = source();
+    gauge("jobwire_lmdb_map_used_bytes", "Bytes of the LMDB map in use.",
+          static_cast<double>(used));
+    gauge("jobwire_lmdb_map_size_bytes", "Size of the LMDB map.",
+          static_cast<double>(size));
+  }
+  return out;
+}
+
+} // namespace jobwire

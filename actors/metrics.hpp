@@ -1,0 +1,70 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+namespace jobwire {
+
+/// Counters and gauges for `GET /metrics`, updated lock-free from actors and
+/// io threads alike. One per process: `metrics::global()`.
+class metrics {
+public:
+  /// Upper bounds (seconds) of the publish-to-send latency buckets.
+  static constexpr std::array<double, 12> latency_bounds{
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+    0.01,   0.025,   0.05,   0.1,   0.5,    1.0};
+
+  static metrics& global();
+
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> subscriptions{0};
+  std::atomic<int64_t> live_jobs{0};
+  /// By event_type.
+  std::array<std::atomic<uint64_t>, 5> events_published{};
+  std::atomic<uint64_t> messages_delivered{0};
+  std::atomic<uint64_t> delivery_retries{0};
+  std::atomic<uint64_t> delivery_failures{0};
+  std::atomic<uint64_t> coalesced_events{0};
+  std::atomic<uint64_t> slow_consumer_closes{0};
+
+  /// Records one event's time from being stored to being written out.
+  void observe_latency(std::chrono::steady_clock::duration d);
+
+  /// How `render` learns the LMDB map's use: (bytes used, map size).
+  void map_use_source(std::function<std::pair<size_t, size_t>()> f);
+
+  /// The Prometheus text exposition of everything above.
+  std::string render() const;
+
+private:
+  std::array<std::atomic<uint64_t>, latency_bounds.size() + 1> buckets_{};
+  std::atomic<uint64_t> latency_sum_us_{0};
+  std::atomic<uint64_t> latency_count_{0};
+  mutable std::mutex source_mtx_;
+  std::function<std::pair<size_t, size_t>()> map_use_;
+};
+
+/// Adds one to a gauge for as long as it lives.
+class gauge_guard {
+public:
+  explicit gauge_guard(std::atomic<int64_t>& g) : gauge_(&g) {
+    ++*gauge_;
+  }
+
+  ~gauge_guard() {
+    --*gauge_;
+  }
+
+  gauge_guard(const gauge_guard&) = delete;
+  gauge_guard& operator=(const gauge_guard&) = delete;
+
+private:
+  std::atomic<int64_t>* gauge_;
+};
+
+} // namespace jobwire

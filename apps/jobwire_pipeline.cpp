@@ -1,0 +1,351 @@
+// jobwire-pipeline: runs staged demo jobs against jobwire over CAF, or
+// publishes one event from the shell.
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "caf/all.hpp"
+#include "caf/io/all.hpp"
+
+#include "messages/job_event.hpp"
+#include "messages/log.hpp"
+#include "pipeline/client.hpp"
+#include "pipeline/error_text.hpp"
+#include "pipeline/event_id.hpp"
+#include "pipeline/job_handle.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace pl = jobwire::pipeline;
+
+constexpr std::string_view usage_text = R"(usage: jobwire-pipeline COMMAND [--option=value ...]
+
+Talks to jobwire's CAF port as a pipeline process.
+
+commands:
+  run       run demo jobs through stages, publishing progress; prints each
+            job id on its own line as the job starts; a cancel request stops
+            the job, which then publishes job_cancelled
+  publish   publish one event and print its seq
+
+options for both:
+  --host=HOST               jobwire's host (default 127.0.0.1)
+  --caf-port=PORT           jobwire's --caf-port (default 4242)
+  --connect-attempts=N      connection attempts before giving up (default 3)
+  --request-timeout-ms=MS   wait for each reply before retrying (default 5000)
+  --log-level=LEVEL         trace, debug, info, warn (default), error, off
+
+options for run:
+  --jobs=N                  jobs to run at the same time (default 1)
+  --stages=S                stages per job (default 3)
+  --stage-ms=MS             duration of one stage (default 1000)
+  --steps=K                 progress updates per stage (default 4)
+  --job-prefix=P            job ids are P_<random>_<n> (default demo)
+  --eta=false               leave the ETA out (the server estimates it)
+
+options for publish:
+  --job=ID                  the job (required)
+  --type=TYPE               progress_update, stage_complete, job_complete,
+                            job_failed or job_cancelled (required)
+  --stage=NAME              the stage (job_failed: the stage at fault)
+  --progress=PCT            0 to 100 (progress_update)
+  --message=TEXT            progress message
+  --eta=SECONDS             seconds remaining (progress_update; default: none)
+  --results=JSON            a JSON object (stage_complete, job_complete)
+  --error-code=CODE         job_failed's error code
+  --error-message=TEXT      job_failed's error message
+  --reason=TEXT             job_cancelled's reason
+  --event-id=ID             publish with this event id (a repeat is stored
+                            once and answered with the first seq)
+  --correlation-id=ID       tag the event
+
+CAF's own options (--middleman.heartbeat-interval=.., --scheduler.max-threads=..)
+are accepted as well.
+
+exit status: 0 on success, 1 when jobwire is unreachable or refuses, 2 on a
+usage error.
+)";
+
+struct config : caf::actor_system_config {
+  std::string host = "127.0.0.1";
+  uint16_t caf_port = 4242;
+  size_t connect_attempts = 3;
+  size_t request_timeout_ms = 5000;
+  std::string log_level = "warn";
+  // run
+  size_t jobs = 1;
+  size_t stages = 3;
+  size_t stage_ms = 1000;
+  size_t steps = 4;
+  std::string job_prefix = "demo";
+  // publish (numbers as text: empty means absent)
+  std::string job;
+  std::string type;
+  std::string stage;
+  std::string progress;
+  std::string message;
+  std::string eta;
+  std::string results = "{}";
+  std::string error_code;
+  std::string error_message;
+  std::string reason;
+  std::string event_id;
+  std::string correlation_id;
+
+  config() {
+    opt_group{custom_options_, "global"}
+      .add(host, "host", "jobwire's host")
+      .add(caf_port, "caf-port", "jobwire's CAF port")
+      .add(connect_attempts, "connect-attempts", "connection attempts")
+      .add(request_timeout_ms, "request-timeout-ms", "reply timeout")
+      .add(log_level, "log-level", "log level")
+      .add(jobs, "jobs", "run: concurrent jobs")
+      .add(stages, "stages", "run: stages per job")
+      .add(stage_ms, "stage-ms", "run: milliseconds per stage")
+      .add(steps, "steps", "run: progress updates per stage")
+      .add(job_prefix, "job-prefix", "run: job id prefix")
+      .add(job, "job", "publish: job id")
+      .add(type, "type", "publish: event type")
+      .add(stage, "stage", "publish: stage")
+      .add(progress, "progress", "publish: progress percent")
+      .add(message, "message", "publish: message")
+      .add(eta, "eta", "publish: ETA seconds; run: true or false")
+      .add(results, "results", "publish: results JSON object")
+      .add(error_code, "error-code", "publish: error code")
+      .add(error_message, "error-message", "publish: error message")
+      .add(reason, "reason", "publish: cancel reason")
+      .add(event_id, "event-id", "publish: event id")
+      .add(correlation_id, "correlation-id", "publish: correlation id");
+    set("scheduler.max-threads", 2);
+    pl::configure(*this);
+  }
+};
+
+/// Usage errors: exit status 2.
+int usage_error(const std::string& what) {
+  std::cerr << "jobwire-pipeline: " << what << " (see --help)" << std::endl;
+  return 2;
+}
+
+std::string endpoint(const config& cfg) {
+  return cfg.host + ":" + std::to_string(cfg.caf_port);
+}
+
+int unreachable(const config& cfg, const caf::error& err) {
+  std::cerr << "jobwire-pipeline: cannot reach jobwire at " << endpoint(cfg)
+            << ": " << pl::error_text(err) << std::endl;
+  return EXIT_FAILURE;
+}
+
+/// Reports a failed call: unreachable server or refusal.
+int call_failed(const config& cfg, std::string_view what,
+                const caf::error& err) {
+  if (pl::is_transient(err))
+    return unreachable(cfg, err);
+  std::cerr << "jobwire-pipeline: " << what << " refused: "
+            << pl::error_text(err) << std::endl;
+  return EXIT_FAILURE;
+}
+
+/// Parses a whole string as a double.
+bool parse_number(const std::string& x, double& out) {
+  if (x.empty())
+    return false;
+  auto first = x.data();
+  auto last = x.data() + x.size();
+  auto [ptr, ec] = std::from_chars(first, last, out);
+  return ec == std::errc{} && ptr == last;
+}
+
+// -- run ----------------------------------------------------------------------
+
+struct run_context {
+  run_context(const config& cfg, pl::client& cli, bool with_eta,
+              std::string batch)
+    : cfg(cfg), cli(cli), with_eta(with_eta), batch(std::move(batch)) {
+    // nop
+  }
+
+  const config& cfg;
+  pl::client& cli;
+  bool with_eta;
+  std::string batch; // random part of the job ids
+  std::mutex out_mtx;
+  std::atomic<int> failures{0};
+
+  void say(const std::string& line, bool to_stdout) {
+    std::lock_guard guard{out_mtx};
+    auto& out = to_stdout ? std::cout : std::cerr;
+    out << line << std::endl; // endl flushes
+  }
+
+  void failed(const std::string& job_id, std::string_view what,
+              const caf::error& err) {
+    ++failures;
+    auto prefix = pl::is_transient(err) ? "cannot reach jobwire at "
+                                            + endpoint(cfg) + ": "
+                                        : std::string{what} + " refused: ";
+    say("jobwire-pipeline: job " + job_id + ": " + prefix
+          + pl::error_text(err),
+        false);
+  }
+
+  // Runs one demo job to its end.
+  void run_job(size_t index) {
+    auto job_id = cfg.job_prefix + "_" + batch + "_" + std::to_string(index);
+    auto hdl = pl::job_handle::open(cli, job_id);
+    if (!hdl) {
+      failed(job_id, "attach", hdl.error());
+      return;
+    }
+    say(job_id, true);
+    auto steps = std::max<size_t>(cfg.steps, 1);
+    auto step_time = std::chrono::milliseconds{cfg.stage_ms / steps};
+    auto stop_on_cancel = [&] {
+      auto reason = hdl->cancel_reason();
+      if (auto seq = hdl->cancelled(); !seq)
+        failed(job_id, "job_cancelled", seq.error());
+      else
+        say("jobwire-pipeline: job " + job_id + " cancelled"
+              + (reason.empty() ? "" : ": " + reason),
+            false);
+    };
+    for (size_t s = 1; s <= cfg.stages; ++s) {
+      auto stage = "stage_" + std::to_string(s);
+      for (size_t k = 0; k < steps; ++k) {
+        if (hdl->cancel_requested())
+          return stop_on_cancel();
+        auto pct = 100.0 * static_cast<double>(k) / static_cast<double>(steps);
+        auto message = "stage " + std::to_string(s) + " of "
+                       + std::to_string(cfg.stages) + ", step "
+                       + std::to_string(k + 1) + " of "
+                       + std::to_string(steps);
+        auto steps_left = (cfg.stages - s) * steps + (steps - k);
+        auto eta = static_cast<double>(steps_left * step_time.count()) / 1000.0;
+        auto seq = with_eta ? hdl->progress(stage, pct, message, eta)
+                            : hdl->progress(stage, pct, message);
+        if (!seq)
+          return failed(job_id, "progress_update", seq.error());
+        if (hdl->wait_for_cancel(step_time))
+          return stop_on_cancel();
+      }
+      auto results = R"({"stage":)" + std::to_string(s) + R"(,"items":)"
+                     + std::to_string(s * 10) + "}";
+      if (auto seq = hdl->stage_complete(stage, results); !seq)
+        return failed(job_id, "stage_complete", seq.error());
+    }
+    if (hdl->cancel_requested())
+      return stop_on_cancel();
+    auto results = R"({"stages":)" + std::to_string(cfg.stages) + "}";
+    if (auto seq = hdl->complete(results); !seq)
+      return failed(job_id, "job_complete", seq.error());
+  }
+};
+
+int run_command(const config& cfg, pl::client& cli) {
+  if (cfg.jobs == 0)
+    return usage_error("--jobs must be at least 1");
+  bool with_eta = true;
+  if (cfg.eta == "false" || cfg.eta == "no" || cfg.eta == "0")
+    with_eta = false;
+  else if (!cfg.eta.empty() && cfg.eta != "true" && cfg.eta != "yes")
+    return usage_error("run takes --eta=true or --eta=false");
+  run_context ctx{cfg, cli, with_eta,
+                  pl::event_id_source::random_prefix().substr(0, 8)};
+  std::vector<std::thread> threads;
+  threads.reserve(cfg.jobs);
+  for (size_t i = 1; i <= cfg.jobs; ++i)
+    threads.emplace_back([&ctx, i] { ctx.run_job(i); });
+  for (auto& x : threads)
+    x.join();
+  return ctx.failures > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+// -- publish ---------------------------------------------------------------------
+
+int publish_command(const config& cfg, pl::client& cli) {
+  jobwire::job_event ev;
+  if (cfg.job.empty())
+    return usage_error("publish needs --job=ID");
+  if (cfg.type.empty() || !jobwire::from_string(cfg.type, ev.type))
+    return usage_error("publish needs --type=progress_update, stage_complete, "
+                       "job_complete, job_failed or job_cancelled");
+  ev.job_id = cfg.job;
+  if (ev.type == jobwire::event_type::job_failed)
+    ev.error_stage = cfg.stage;
+  else
+    ev.stage = cfg.stage;
+  if (!cfg.progress.empty() && !parse_number(cfg.progress, ev.progress))
+    return usage_error("--progress must be a number, not '" + cfg.progress
+                       + "'");
+  if (!cfg.eta.empty()) {
+    if (!parse_number(cfg.eta, ev.eta_seconds))
+      return usage_error("--eta must be a number of seconds, not '" + cfg.eta
+                         + "'");
+    ev.has_eta = true;
+  }
+  ev.message = cfg.message;
+  ev.results = cfg.results;
+  ev.error_code = cfg.error_code;
+  ev.error_message = cfg.error_message;
+  ev.reason = cfg.reason;
+  ev.event_id = cfg.event_id;
+  ev.correlation_id = cfg.correlation_id;
+  auto seq = cli.publish(std::move(ev));
+  if (!seq)
+    return call_failed(cfg, "publish", seq.error());
+  std::cout << *seq << std::endl;
+  return EXIT_SUCCESS;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  // The subcommand comes first; CAF's parser stops at positional arguments.
+  std::vector<char*> args{argv, argv + argc};
+  for (int i = 1; i < argc; ++i) {
+    std::string_view x = argv[i];
+    if (x == "--help" || x == "-h" || x == "help") {
+      std::cout << usage_text;
+      return EXIT_SUCCESS;
+    }
+  }
+  if (argc < 2)
+    return usage_error("missing command: run or publish");
+  std::string command = argv[1];
+  if (command != "run" && command != "publish")
+    return usage_error("unknown command '" + command
+                       + "': expected run or publish");
+  args.erase(args.begin() + 1);
+  config cfg;
+  if (auto err = cfg.parse(static_cast<int>(args.size()), args.data()))
+    return usage_error("bad command line: "
+                       + caf::actor_system_config::render(err));
+  if (!cfg.remainder.empty())
+    return usage_error("unexpected argument '" + cfg.remainder.front() + "'");
+  if (!jobwire::log::init(cfg.log_level))
+    return usage_error("unknown --log-level '" + cfg.log_level + "'");
+  if (command == "publish" && (cfg.job.empty() || cfg.type.empty()))
+    return usage_error("publish needs --job=ID and --type=TYPE");
+  caf::actor_system sys{cfg};
+  pl::client_settings settings;
+  settings.host = cfg.host;
+  settings.port = cfg.caf_port;
+  settings.connect_attempts = static_cast<unsigned>(cfg.connect_attempts);
+  settings.request_timeout = std::chrono::milliseconds{cfg.request_timeout_ms};
+  settings.connect_timeout = std::chrono::milliseconds{cfg.request_timeout_ms};
+  auto cli = pl::client::connect(sys, settings);
+  if (!cli)
+    return unreachable(cfg, cli.error());
+  return command == "run" ? run_command(cfg, *cli)
+                          : publish_command(cfg, *cli);
+}
