@@ -94,7 +94,7 @@ void retry(self_ptr self, const std::string& id) {
     st.parked.erase(it);
     return;
   }
-  if (std::chrono::steady_clock::now() - c.behind_since >= s.slow_consumer) {
+  if (self->clock().now() - c.behind_since >= s.slow_consumer) {
     ++metrics::global().slow_consumer_closes;
     log::warn("slow consumer; closing", {{"connection_id", id}});
     sink->close(1013, "slow consumer");
@@ -131,7 +131,7 @@ delivery_impl(delivery_actor::stateful_pointer<delivery_state> self,
       if (added) {
         c.owner = owner;
         c.sink = sink;
-        c.behind_since = std::chrono::steady_clock::now();
+        c.behind_since = self->clock().now();
       }
       if (!(frame->coalescable && coalesce(c, frame, n))) {
         c.frames.push_back({frame, 0, n});

@@ -67,7 +67,7 @@ struct parked_connection {
   size_t bytes = 0;
   uint32_t attempts = 0;
   uint64_t generation = 0;
-  std::chrono::steady_clock::time_point behind_since;
+  caf::actor_clock::time_point behind_since;
 };
 
 /// The state of the delivery actor.

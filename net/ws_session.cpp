@@ -93,6 +93,7 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
       // The fragment limit: the stream is spent, only the socket is left.
       log::warn("too many fragments in one message; closing",
                 {{"connection_id", connection_id_}});
+      send_raw_close(websocket::close_code::too_big);
       force_close();
     } else if (!is_expected_end(ec)) {
       // Beast has already sent the close frame (1009, 1007, 1002) itself.
@@ -227,6 +228,20 @@ void ws_session::do_close() {
   });
 }
 
+void ws_session::send_raw_close(uint16_t code) {
+  // Beast cannot write on a failed stream, so the close frame (unmasked,
+  // as a server sends it) goes straight to the socket; only when no frame
+  // is half written, or the bytes would interleave.
+  if (!queue_.empty() || ping_in_flight_)
+    return;
+  const unsigned char bytes[] = {0x88, 0x02, static_cast<unsigned char>(code >> 8),
+                                 static_cast<unsigned char>(code & 0xff)};
+  auto& socket = beast::get_lowest_layer(ws_).socket();
+  beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(bytes), ignored);
+}
+
 void ws_session::force_close() {
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).socket().shutdown(
@@ -254,8 +269,10 @@ void ws_session::on_heartbeat(beast::error_code ec) {
     return;
   }
   ++pings_unanswered_;
+  ping_in_flight_ = true;
   ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
-    // nop: the pong (or any message) resets the count
+    // The pong (or any message) resets the count, not this.
+    self->ping_in_flight_ = false;
   });
   start_heartbeat();
 }

@@ -69,6 +69,7 @@ private:
   void start_heartbeat();
   void on_heartbeat(boost::beast::error_code ec);
   void drop_queue();
+  void send_raw_close(uint16_t code);
   void force_close();
   void finish();
 
@@ -84,6 +85,7 @@ private:
   boost::asio::steady_timer heartbeat_;
   boost::asio::steady_timer close_deadline_;
   unsigned pings_unanswered_ = 0;
+  bool ping_in_flight_ = false;
   // -- read from any thread --
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<size_t> queued_frames_{0};

@@ -1,0 +1,345 @@
+#define BOOST_TEST_MODULE http
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "http_client.hpp"
+#include "server_fixture.hpp"
+#include "server_process.hpp"
+#include "wire_checks.hpp"
+#include "ws_client.hpp"
+
+using namespace jobwire::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr size_t default_max_message_bytes = 65536;
+
+struct fixture : server_fixture {
+  fixture() : http(port()) {
+    // nop
+  }
+
+  http_client http;
+};
+
+void check_json_content_type(const http_response& res) {
+  BOOST_TEST(res.header("content-type").starts_with("application/json"),
+             "content-type \"" << res.header("content-type") << "\"");
+}
+
+std::vector<std::string> listed_connections(http_client& http,
+                                            const std::string& job) {
+  auto res = http.get(job_path(job) + "/connections");
+  BOOST_REQUIRE_MESSAGE(res.status == 200, res.to_string());
+  std::vector<std::string> result;
+  // Keep the body alive: ranging over a part of a temporary dangles.
+  auto body = res.json();
+  for (auto& x : body["connections"].as_array())
+    result.push_back(x.as_string());
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+// Stops a server that has a WebSocket subscriber and an idle HTTP
+// keep-alive connection with `sig` and checks the clean exit.
+void check_clean_exit(int sig) {
+  server_process server;
+  auto job = unique_job_id("shutdown");
+  auto ws = open_ws(server.port());
+  subscribe(ws, job);
+  http_client http{server.port()};
+  publish(http, job, progress_event("s", 1, "m"));
+  ws.read_json();
+  auto status = server.stop(sig, 10s);
+  BOOST_TEST((status.exited && status.code == 0 && !status.timed_out),
+             "jobwire " << status.to_string() << " on signal " << sig
+                        << "; stderr:\n"
+                        << server.stderr_tail(30));
+  // stdout holds the listening line and the CAF port line only.
+  auto out = server.stdout_text();
+  auto expected = "jobwire listening on http://127.0.0.1:"
+                  + std::to_string(server.port()) + "\njobwire caf port ";
+  BOOST_TEST(out.starts_with(expected), "stdout: " << out);
+  BOOST_TEST(std::count(out.begin(), out.end(), '\n') == 2, "stdout: " << out);
+  // stderr holds one JSON object per line.
+  std::istringstream err{server.stderr_text()};
+  std::string line;
+  int lines = 0;
+  while (std::getline(err, line)) {
+    ++lines;
+    bool is_object = false;
+    try {
+      is_object = json_value::parse(line).is_object();
+    } catch (const std::exception&) {
+      // nop
+    }
+    BOOST_TEST(is_object,
+               "stderr line " << lines << " is no JSON object: " << line);
+  }
+  // The subscriber's connection ended.
+  auto closed = ws.wait_close(5s);
+  BOOST_TEST((closed.close_frame || !closed.error.empty()), closed.to_string());
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(http_api, fixture)
+
+BOOST_AUTO_TEST_CASE(publish_answers_202_with_job_id_and_seq) {
+  auto job = unique_job_id("pub");
+  for (int i = 1; i <= 3; ++i) {
+    auto res = http.post(events_path(job), progress_event("s", i, "m"));
+    BOOST_TEST_REQUIRE(res.status == 202, res.to_string());
+    check_json_content_type(res);
+    auto body = res.json();
+    check_keys(body, {"job_id", "seq"});
+    check_string(body, "job_id", job);
+    check_int(body, "seq", i);
+  }
+  // Seqs are per job.
+  BOOST_TEST(publish(http, unique_job_id("pub"), progress_event("s", 1, "m"))
+             == 1);
+}
+
+BOOST_AUTO_TEST_CASE(get_job_returns_the_snapshot) {
+  auto job = unique_job_id("snap");
+  publish(http, job, progress_event("stage_1", 20, "Loading", 40));
+  publish(http, job, progress_event("stage_2", 55.5, "Detecting walls...", 15));
+  auto res = http.get(job_path(job));
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  check_json_content_type(res);
+  check_snapshot(res.json(), {job, "running", "stage_2", 55.5,
+                              "Detecting walls...", 15.0, false, 2});
+  // stage_complete keeps the job running.
+  publish(http, job, stage_complete_event("stage_2", R"({"walls":4})"));
+  res = http.get(job_path(job));
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  check_string(res.json(), "status", "running");
+  check_int(res.json(), "last_seq", 3);
+  // job_complete finishes it.
+  publish(http, job, job_complete_event(R"({"rooms":[]})"));
+  res = http.get(job_path(job));
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  check_string(res.json(), "status", "completed");
+  check_int(res.json(), "last_seq", 4);
+  check_bool(res.json(), "cancel_requested", false);
+}
+
+BOOST_AUTO_TEST_CASE(get_unknown_job_is_404_job_not_found) {
+  check_http_error(http.get(job_path(unique_job_id("unknown"))), 404,
+                   "job_not_found");
+}
+
+BOOST_AUTO_TEST_CASE(events_after_the_terminal_event_are_409) {
+  for (auto terminal :
+       {job_complete_event("{}"), job_failed_event("e", "failed", "s"),
+        job_cancelled_event("")}) {
+    BOOST_TEST_CONTEXT("after " << terminal) {
+      auto job = unique_job_id("fin");
+      publish(http, job, progress_event("s", 1, "m"));
+      publish(http, job, terminal);
+      check_http_error(http.post(events_path(job), progress_event("s", 2, "m")),
+                       409, "job_finished");
+      check_http_error(http.post(events_path(job), terminal), 409,
+                       "job_finished");
+      auto res = http.get(job_path(job));
+      BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+      check_int(res.json(), "last_seq", 2);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(cancel_running_job_is_202_with_the_snapshot) {
+  auto job = unique_job_id("cancel");
+  auto ws = open_ws(port());
+  subscribe(ws, job);
+  publish(http, job, progress_event("stage_1", 30, "Working", 20));
+  ws.read_json();
+  auto res = http.post(job_path(job) + "/cancel", R"({"reason":"stop it"})");
+  BOOST_TEST_REQUIRE(res.status == 202, res.to_string());
+  check_json_content_type(res);
+  auto snapshot = res.json();
+  check_keys(snapshot, {"job_id", "status", "stage", "progress", "message",
+                        "estimated_seconds_remaining", "cancel_requested",
+                        "last_seq", "updated_at"});
+  check_string(snapshot, "job_id", job);
+  check_string(snapshot, "status", "cancelled");
+  check_bool(snapshot, "cancel_requested", true);
+  check_timestamp(snapshot, "updated_at");
+  // The subscriber gets the event, not the reply.
+  check_job_cancelled(ws.read_json(), job, 2, "stop it");
+  auto extra = ping_barrier(ws);
+  BOOST_TEST(extra.empty(), "unexpected frames: " << describe(extra));
+  res = http.get(job_path(job));
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  check_string(res.json(), "status", "cancelled");
+  check_bool(res.json(), "cancel_requested", true);
+  check_int(res.json(), "last_seq", 2);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_without_body_gives_empty_reason) {
+  for (std::optional<std::string_view> body :
+       {std::optional<std::string_view>{},
+        std::optional<std::string_view>{"{}"}}) {
+    auto job = unique_job_id("cancel_empty");
+    auto ws = open_ws(port());
+    subscribe(ws, job);
+    publish(http, job, progress_event("s", 1, "m"));
+    ws.read_json();
+    auto res = http.request("POST", job_path(job) + "/cancel", body);
+    BOOST_TEST_REQUIRE(res.status == 202, res.to_string());
+    check_string(res.json(), "status", "cancelled");
+    check_job_cancelled(ws.read_json(), job, 2, "");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(cancel_errors) {
+  // unknown
+  check_http_error(
+    http.post(job_path(unique_job_id("nocancel")) + "/cancel", "{}"), 404,
+    "job_not_found");
+  // finished
+  auto job = unique_job_id("cancel_fin");
+  publish(http, job, job_complete_event("{}"));
+  check_http_error(http.post(job_path(job) + "/cancel", "{}"), 409,
+                   "job_finished");
+  // cancelled twice
+  auto twice = unique_job_id("cancel_twice");
+  publish(http, twice, progress_event("s", 1, "m"));
+  auto res = http.post(job_path(twice) + "/cancel", "{}");
+  BOOST_TEST(res.status == 202, res.to_string());
+  check_http_error(http.post(job_path(twice) + "/cancel", "{}"), 409,
+                   "job_finished");
+  // bad bodies change nothing
+  auto running = unique_job_id("cancel_bad");
+  publish(http, running, progress_event("s", 1, "m"));
+  check_http_error(http.post(job_path(running) + "/cancel", "{"), 400,
+                   "invalid_json");
+  check_http_error(http.post(job_path(running) + "/cancel", R"({"reason":5})"),
+                   400, "invalid_message");
+  res = http.get(job_path(running));
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  check_string(res.json(), "status", "running");
+  check_bool(res.json(), "cancel_requested", false);
+}
+
+BOOST_AUTO_TEST_CASE(connections_of_a_job) {
+  // Unknown job: an empty list.
+  auto unknown = unique_job_id("noconn");
+  auto res = http.get(job_path(unknown) + "/connections");
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  check_json_content_type(res);
+  auto body = res.json();
+  check_keys(body, {"job_id", "connections"});
+  check_string(body, "job_id", unknown);
+  check_json(body, "connections", json_value::parse("[]"));
+  // Two subscribers are listed.
+  auto job = unique_job_id("conn");
+  std::string id_a;
+  std::string id_b;
+  auto a = open_ws(port(), &id_a);
+  auto b = open_ws(port(), &id_b);
+  auto c = open_ws(port());
+  subscribe(a, job);
+  subscribe(b, job);
+  std::vector<std::string> expected{id_a, id_b};
+  std::sort(expected.begin(), expected.end());
+  std::vector<std::string> listed;
+  BOOST_TEST(eventually([&] {
+               listed = listed_connections(http, job);
+               return listed == expected;
+             }),
+             "expected " << id_a << " and " << id_b << ", got " << listed.size()
+                         << ": " << (listed.empty() ? "" : listed.front()));
+}
+
+BOOST_AUTO_TEST_CASE(healthz_is_200) {
+  auto res = http.get("/healthz");
+  BOOST_TEST(res.status == 200, res.to_string());
+}
+
+BOOST_AUTO_TEST_CASE(event_id_makes_retries_safe) {
+  auto job = unique_job_id("dedup");
+  auto ws = open_ws(port());
+  subscribe(ws, job);
+  auto first = progress_event("s", 10, "first", 5, R"(,"event_id":"ev-1")");
+  BOOST_TEST(publish(http, job, first) == 1);
+  // The retry is acknowledged with the first seq and not sent again.
+  BOOST_TEST(publish(http, job, first) == 1);
+  auto second = progress_event("s", 20, "second", 4, R"(,"event_id":"ev-2")");
+  BOOST_TEST(publish(http, job, second) == 2);
+  BOOST_TEST(publish(http, job, first) == 1);
+  check_progress_update(ws.read_json(), job, 1, "s", 10, "first", 5);
+  check_progress_update(ws.read_json(), job, 2, "s", 20, "second", 4);
+  auto extra = ping_barrier(ws);
+  BOOST_TEST(extra.empty(), "unexpected frames: " << describe(extra));
+  auto res = http.get(job_path(job));
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  check_int(res.json(), "last_seq", 2);
+  // A late retry of an event of a finished job is still acknowledged.
+  publish(http, job, job_complete_event("{}", R"(,"event_id":"ev-3")"));
+  BOOST_TEST(publish(http, job, first) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_serves_many_requests_on_one_connection) {
+  auto job = unique_job_id("keep");
+  for (int i = 1; i <= 3; ++i)
+    publish(http, job, progress_event("s", i, "m"));
+  std::vector<http_response> responses;
+  responses.push_back(http.get(job_path(job)));
+  responses.push_back(http.get("/healthz"));
+  responses.push_back(http.get(job_path(job) + "/connections"));
+  responses.push_back(http.get(job_path(unique_job_id("none"))));
+  responses.push_back(http.get("/nope"));
+  responses.push_back(http.post(events_path(job), "{"));
+  responses.push_back(http.get(job_path(job)));
+  for (auto& res : responses) {
+    BOOST_TEST(res.version == 11u);
+    BOOST_TEST(res.keep_alive, "the server closed after " << res.to_string());
+  }
+  BOOST_TEST(http.connects() == 1u,
+             "requests took " << http.connects() << " connections");
+}
+
+BOOST_AUTO_TEST_CASE(body_limit_is_65536_by_default) {
+  auto job = unique_job_id("limit");
+  std::string head = R"({"type":"progress_update","stage":"s","progress":1,)"
+                     R"("message":")";
+  std::string tail = "\"}";
+  auto exact
+    = head
+      + std::string(default_max_message_bytes - head.size() - tail.size(), 'm')
+      + tail;
+  BOOST_TEST(publish(http, job, exact) == 1);
+  http_client fresh{port()};
+  check_http_error(fresh.post(events_path(job), exact + " "), 413,
+                   "message_too_large");
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_exits_with_status_0) {
+  check_clean_exit(SIGTERM);
+}
+
+BOOST_AUTO_TEST_CASE(sigint_exits_with_status_0) {
+  check_clean_exit(SIGINT);
+}
+
+BOOST_AUTO_TEST_CASE(help_prints_usage_and_exits_0) {
+  auto result = run_to_completion(jobwire_binary(), {"--help"}, 10s);
+  BOOST_TEST((result.status.exited && result.status.code == 0),
+             "jobwire --help " << result.status.to_string()
+                               << "; stderr: " << result.err);
+  // Where usage goes is not specified; CAF's --help writes to stderr.
+  auto usage = result.out + result.err;
+  BOOST_TEST(usage.find("--port") != std::string::npos,
+             "usage does not mention --port: " << usage);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,350 @@
+// Cross-process: jobwire-pipeline runs jobs against the real jobwire while
+// WebSocket clients watch; cancel and worker loss end jobs.
+
+#define BOOST_TEST_MODULE pipeline_lifecycle
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "caf/all.hpp"
+#include "caf/io/all.hpp"
+
+#include "messages/log.hpp"
+#include "pipeline/client.hpp"
+#include "pipeline/error_text.hpp"
+#include "pipeline/job_handle.hpp"
+#include "pipeline_fixture.hpp"
+
+using namespace jobwire::test;
+using namespace std::chrono_literals;
+namespace pl = jobwire::pipeline;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Milliseconds since `t0`.
+int64_t ms_since(clock_type::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           clock_type::now() - t0)
+    .count();
+}
+
+// The job id a `run` prints first; fails the test when none comes.
+std::string read_job_id(child_process& proc) {
+  auto line = proc.read_line(15s);
+  BOOST_REQUIRE_MESSAGE(line.has_value() && !line->empty(),
+                        "jobwire-pipeline printed no job id; stderr: "
+                          << proc.stderr_text());
+  return *line;
+}
+
+// Reads events until the first progress_update: the job exists then.
+void await_first_progress(ws_client& ws, child_process& proc) {
+  auto xs = pipeline_fixture::events_until(ws, "progress_update", 10s);
+  BOOST_REQUIRE_MESSAGE(!xs.empty() && type_of(xs.back()) == "progress_update",
+                        "no progress_update; got: "
+                          << describe(xs)
+                          << "; pipeline stderr: " << proc.stderr_text());
+}
+
+struct pipeline_config : caf::actor_system_config {
+  pipeline_config() {
+    set("scheduler.max-threads", 2);
+    pl::configure(*this);
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(pipeline_lifecycle, pipeline_fixture)
+
+BOOST_AUTO_TEST_CASE(a_watcher_sees_the_whole_lifecycle_of_a_run) {
+  auto proc = start_pipeline("run", {"--jobs=1", "--stages=2", "--steps=3",
+                                     "--stage-ms=600", "--job-prefix=life"});
+  auto job_id = read_job_id(*proc);
+  BOOST_TEST(job_id.starts_with("life_"));
+  // since_seq 0 replays what was published before the subscribe.
+  auto ws = watch(job_id, 0);
+  auto xs = events_until(ws, "job_complete", 20s);
+  BOOST_REQUIRE_MESSAGE(xs.size() == 9u, "expected 3 progress_update + "
+                                         "stage_complete, twice, then "
+                                         "job_complete; got: "
+                                           << types_of(xs));
+  int64_t seq = 0;
+  size_t i = 0;
+  for (int stage = 1; stage <= 2; ++stage) {
+    auto name = "stage_" + std::to_string(stage);
+    for (int k = 0; k < 3; ++k) {
+      auto& x = xs[i++];
+      BOOST_TEST_CONTEXT("event " << x) {
+        BOOST_TEST(type_of(x) == "progress_update");
+        check_string(x, "job_id", job_id);
+        check_int(x, "seq", ++seq);
+        check_string(x, "stage", name);
+        check_number(x, "progress", 100.0 * k / 3);
+        check_string(x, "message", "stage " + std::to_string(stage)
+                                     + " of 2, step " + std::to_string(k + 1)
+                                     + " of 3");
+        // run gives an ETA: the steps left times the step time.
+        auto eta = x.find("estimated_seconds_remaining");
+        BOOST_REQUIRE(eta != nullptr);
+        BOOST_REQUIRE(eta->is_number());
+        BOOST_TEST(eta->as_number() == ((2 - stage) * 3 + (3 - k)) * 0.2,
+                   boost::test_tools::tolerance(1e-9));
+        check_timestamp(x);
+      }
+    }
+    check_stage_complete(xs[i++], job_id, ++seq, name,
+                         R"({"stage":)" + std::to_string(stage)
+                           + R"(,"items":)" + std::to_string(stage * 10)
+                           + "}");
+  }
+  check_job_complete(xs[i], job_id, ++seq, R"({"stages":2})");
+  auto status = proc->wait(10s);
+  BOOST_TEST(status.exited);
+  BOOST_TEST(status.code == 0, "run " << status.to_string() << "; stderr: "
+                                      << proc->stderr_text());
+  http_client http{port()};
+  auto snap = http.get(job_path(job_id));
+  BOOST_REQUIRE_EQUAL(snap.status, 200);
+  check_string(snap.json(), "status", "completed");
+  check_int(snap.json(), "last_seq", 9);
+}
+
+BOOST_AUTO_TEST_CASE(several_jobs_run_at_once) {
+  auto proc = start_pipeline("run", {"--jobs=4", "--stages=1", "--steps=2",
+                                     "--stage-ms=400", "--job-prefix=multi"});
+  std::set<std::string> ids;
+  for (int i = 0; i < 4; ++i)
+    ids.insert(read_job_id(*proc));
+  BOOST_TEST(ids.size() == 4u);
+  auto status = proc->wait(15s);
+  BOOST_TEST(status.code == 0, status.to_string() << "; stderr: "
+                                                  << proc->stderr_text());
+  http_client http{port()};
+  for (auto& id : ids) {
+    auto snap = http.get(job_path(id));
+    BOOST_REQUIRE_EQUAL(snap.status, 200);
+    check_string(snap.json(), "status", "completed");
+    check_int(snap.json(), "last_seq", 4); // 2 progress, stage, complete
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_websocket_cancel_reaches_the_worker) {
+  auto proc = start_pipeline("run", {"--jobs=1", "--stages=3", "--steps=5",
+                                     "--stage-ms=5000", "--job-prefix=wscancel"});
+  auto job_id = read_job_id(*proc);
+  auto ws = watch(job_id, 0);
+  await_first_progress(ws, *proc);
+  // A second watcher that does not cancel.
+  auto bystander = watch(job_id, 0);
+  auto t0 = clock_type::now();
+  ws.send_text(R"({"type":"cancel_job","job_id":)" + q(job_id)
+               + R"(,"reason":"stop it","request_id":"c1"})");
+  // The reply comes before the event it causes.
+  std::vector<json_value> before;
+  auto reply = ws.read_until(
+    [](const json_value& x) {
+      auto t = type_of(x);
+      return t == "cancel_requested" || t == "job_cancelled"
+             || t == "error";
+    },
+    5s, &before);
+  BOOST_REQUIRE_MESSAGE(type_of(reply) == "cancel_requested",
+                        "expected cancel_requested first, got " << reply);
+  check_string(reply, "job_id", job_id);
+  check_string(reply, "request_id", "c1");
+  // The worker stops at once (it waits on the cancel, not on the step).
+  auto xs = events_until(ws, "job_cancelled", 5s);
+  BOOST_REQUIRE_MESSAGE(!xs.empty() && type_of(xs.back()) == "job_cancelled",
+                        "no job_cancelled; got " << types_of(xs)
+                                                 << "; pipeline stderr: "
+                                                 << proc->stderr_text());
+  auto elapsed = ms_since(t0);
+  BOOST_TEST(elapsed < 3000, "job_cancelled took " << elapsed << " ms");
+  auto& cancelled = xs.back();
+  check_string(cancelled, "reason", "stop it");
+  check_keys(cancelled, {"type", "job_id", "seq", "reason", "timestamp"});
+  // Nothing of the job after its terminal event.
+  auto after = ws.read_frame(500ms);
+  BOOST_TEST(!after.has_value(), "after job_cancelled: " << after->payload);
+  // The bystander sees the job end the same way.
+  auto ys = events_until(bystander, "job_cancelled", 5s);
+  BOOST_REQUIRE(!ys.empty());
+  BOOST_TEST(ys.back() == cancelled);
+  // The pipeline ends cleanly.
+  auto status = proc->wait(5s);
+  BOOST_TEST(status.code == 0, status.to_string());
+  BOOST_TEST(proc->stderr_text().find("cancelled: stop it")
+               != std::string::npos,
+             "stderr: " << proc->stderr_text());
+  http_client http{port()};
+  auto snap = http.get(job_path(job_id));
+  BOOST_REQUIRE_EQUAL(snap.status, 200);
+  check_string(snap.json(), "status", "cancelled");
+  check_bool(snap.json(), "cancel_requested", true);
+}
+
+BOOST_AUTO_TEST_CASE(an_http_cancel_reaches_the_worker) {
+  auto proc = start_pipeline("run", {"--jobs=1", "--stages=3", "--steps=5",
+                                     "--stage-ms=5000",
+                                     "--job-prefix=httpcancel"});
+  auto job_id = read_job_id(*proc);
+  auto ws = watch(job_id, 0);
+  await_first_progress(ws, *proc);
+  http_client http{port()};
+  auto res = http.post(job_path(job_id) + "/cancel", R"({"reason":"via http"})");
+  BOOST_TEST((res.status >= 200 && res.status < 300), res.to_string());
+  std::vector<json_value> others;
+  auto xs = events_until(ws, "job_cancelled", 5s, &others);
+  BOOST_REQUIRE_MESSAGE(!xs.empty() && type_of(xs.back()) == "job_cancelled",
+                        "no job_cancelled; got " << types_of(xs));
+  check_string(xs.back(), "reason", "via http");
+  BOOST_TEST_MESSAGE("frames besides events for the watcher of an HTTP "
+                     "cancel: "
+                     << describe(others));
+  auto status = proc->wait(5s);
+  BOOST_TEST(status.code == 0, status.to_string());
+}
+
+BOOST_AUTO_TEST_CASE(kill_9_of_the_pipeline_fails_the_job_with_worker_lost) {
+  auto proc = start_pipeline("run", {"--jobs=1", "--stages=3",
+                                     "--stage-ms=5000", "--job-prefix=killed"});
+  auto job_id = read_job_id(*proc);
+  auto ws = watch(job_id, 0);
+  await_first_progress(ws, *proc);
+  auto t0 = clock_type::now();
+  proc->signal(SIGKILL);
+  auto status = proc->wait(5s);
+  BOOST_REQUIRE_EQUAL(status.signal, SIGKILL);
+  // Grace 1 s, plus noticing the loss (the TCP connection closes at once).
+  auto xs = events_until(ws, "job_failed", 10s);
+  auto elapsed = ms_since(t0);
+  BOOST_REQUIRE_MESSAGE(!xs.empty() && type_of(xs.back()) == "job_failed",
+                        "no job_failed within 10 s; got " << types_of(xs));
+  for (size_t i = 0; i + 1 < xs.size(); ++i)
+    BOOST_TEST(type_of(xs[i]) == "progress_update"); // nothing else first
+  auto& failed = xs.back();
+  check_keys(failed, {"type", "job_id", "seq", "error", "timestamp"});
+  check_string(failed, "job_id", job_id);
+  BOOST_REQUIRE(failed.contains("error"));
+  check_string(failed["error"], "code", "worker_lost");
+  BOOST_TEST(!failed["error"]["message"].as_string().empty());
+  BOOST_TEST(elapsed >= 900, "worker_lost after " << elapsed
+                                                  << " ms: grace ignored?");
+  BOOST_TEST(elapsed < 6000, "worker_lost after " << elapsed << " ms");
+  http_client http{port()};
+  auto snap = http.get(job_path(job_id));
+  BOOST_REQUIRE_EQUAL(snap.status, 200);
+  check_string(snap.json(), "status", "failed");
+}
+
+BOOST_AUTO_TEST_CASE(a_pipeline_that_stops_answering_heartbeats_is_lost) {
+  auto proc = start_pipeline("run", {"--jobs=1", "--stages=3",
+                                     "--stage-ms=20000", "--job-prefix=frozen"});
+  auto job_id = read_job_id(*proc);
+  auto ws = watch(job_id, 0);
+  await_first_progress(ws, *proc);
+  // Frozen: its TCP connection stays open, but no heartbeat comes.
+  auto t0 = clock_type::now();
+  proc->signal(SIGSTOP);
+  // jobwire's connection timeout (5 s) plus the grace (1 s).
+  auto xs = events_until(ws, "job_failed", 20s);
+  auto elapsed = ms_since(t0);
+  proc->signal(SIGKILL);
+  proc->wait(5s);
+  BOOST_REQUIRE_MESSAGE(!xs.empty() && type_of(xs.back()) == "job_failed",
+                        "no job_failed within 20 s; got " << types_of(xs));
+  check_string(xs.back()["error"], "code", "worker_lost");
+  BOOST_TEST(elapsed >= 3000, "worker_lost after only " << elapsed << " ms");
+  BOOST_TEST_MESSAGE("a frozen pipeline was failed after " << elapsed
+                                                           << " ms");
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_reaches_every_attached_worker) {
+  auto proc = start_pipeline("run", {"--jobs=1", "--stages=3",
+                                     "--stage-ms=5000", "--job-prefix=two"});
+  auto job_id = read_job_id(*proc);
+  auto ws = watch(job_id, 0);
+  await_first_progress(ws, *proc);
+  jobwire::log::init("off");
+  pipeline_config cfg;
+  caf::actor_system sys{cfg};
+  pl::client_settings settings;
+  settings.port = caf_port();
+  auto cli = pl::client::connect(sys, settings);
+  BOOST_REQUIRE_MESSAGE(cli, pl::error_text(cli));
+  auto second = pl::job_handle::open(*cli, job_id);
+  BOOST_REQUIRE_MESSAGE(second, pl::error_text(second));
+  ws.send_text(R"({"type":"cancel_job","job_id":)" + q(job_id)
+               + R"(,"reason":"for both"})");
+  BOOST_TEST(second->wait_for_cancel(5s));
+  BOOST_TEST(second->cancel_reason() == "for both");
+  auto xs = events_until(ws, "job_cancelled", 5s);
+  BOOST_REQUIRE_MESSAGE(!xs.empty() && type_of(xs.back()) == "job_cancelled",
+                        "got " << types_of(xs));
+  check_string(xs.back(), "reason", "for both");
+  BOOST_TEST(proc->wait(5s).code == 0);
+  // The job has ended: the second worker's own job_cancelled is refused.
+  auto late = second->cancelled();
+  BOOST_REQUIRE(!late);
+  BOOST_TEST(pl::error_text(late).starts_with("job_finished"),
+             pl::error_text(late));
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_that_attaches_within_the_grace_saves_the_job) {
+  auto proc = start_pipeline("run", {"--jobs=1", "--stages=3",
+                                     "--stage-ms=5000", "--job-prefix=saved"});
+  auto job_id = read_job_id(*proc);
+  auto ws = watch(job_id, 0);
+  await_first_progress(ws, *proc);
+  jobwire::log::init("off");
+  pipeline_config cfg;
+  caf::actor_system sys{cfg};
+  pl::client_settings settings;
+  settings.port = caf_port();
+  auto cli = pl::client::connect(sys, settings);
+  BOOST_REQUIRE_MESSAGE(cli, pl::error_text(cli));
+  // The pipeline dies; another worker takes over at once.
+  proc->signal(SIGKILL);
+  proc->wait(5s);
+  auto hdl = pl::job_handle::open(*cli, job_id);
+  BOOST_REQUIRE_MESSAGE(hdl, pl::error_text(hdl));
+  BOOST_TEST(jobwire::to_string(hdl->attached_snapshot().status) == "running");
+  // Twice the grace passes without job_failed.
+  auto xs = events_until(ws, "job_failed", 2500ms);
+  BOOST_TEST((xs.empty() || type_of(xs.back()) != "job_failed"),
+             "the job failed although a worker attached: " << describe(xs));
+  auto seq = hdl->complete(R"({"taken_over":true})");
+  BOOST_REQUIRE_MESSAGE(seq, pl::error_text(seq));
+  xs = events_until(ws, "job_complete", 5s);
+  BOOST_REQUIRE(!xs.empty());
+  check_job_complete(xs.back(), job_id, static_cast<int64_t>(*seq),
+                     R"({"taken_over":true})");
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_pipeline_keeps_its_link_through_heartbeats) {
+  // One progress update, then 6 s of silence: longer than the server's
+  // connection timeout, so only heartbeats keep the link up.
+  auto proc = start_pipeline("run", {"--jobs=1", "--stages=1", "--steps=1",
+                                     "--stage-ms=6000", "--job-prefix=idle"});
+  auto job_id = read_job_id(*proc);
+  auto ws = watch(job_id, 0);
+  auto xs = events_until(ws, "job_complete", 15s);
+  BOOST_REQUIRE_MESSAGE(!xs.empty() && type_of(xs.back()) == "job_complete",
+                        "got " << types_of(xs) << "; pipeline stderr: "
+                               << proc->stderr_text());
+  BOOST_TEST(types_of(xs) == "progress_update stage_complete job_complete");
+  auto status = proc->wait(5s);
+  BOOST_TEST(status.code == 0, status.to_string());
+  BOOST_TEST(proc->stderr_text().find("lost the connection")
+               == std::string::npos,
+             "the link dropped while idle: " << proc->stderr_text());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
