@@ -100,13 +100,15 @@ bool is_idle(const job_state& st) {
 }
 
 /// Called after every message: a job with nothing to do leaves memory, at
-/// once when it never had an event, after `settings.idle` otherwise.
+/// once when it has no events or has finished, after `settings.idle`
+/// otherwise.
 void note_activity(self_ptr self) {
   auto& st = self->state;
   st.last_activity = self->clock().now();
   if (!is_idle(st))
     return;
-  if (st.snapshot.last_seq == 0) {
+  // A finished job's state is all on disk: nothing to keep it here for.
+  if (st.snapshot.last_seq == 0 || is_finished(st.snapshot.status)) {
     self->send(st.directory, idle_atom::value, st.snapshot.job_id, st.handled);
   } else if (!st.idle_check_pending) {
     st.idle_check_pending = true;
