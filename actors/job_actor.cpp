@@ -324,11 +324,20 @@ void subscribe(self_ptr self, const client_command& cmd,
 
 /// With workers attached the cancel goes to them, and the job ends when
 /// one publishes job_cancelled; with none it ends at once.
-void cancel(self_ptr self, const std::string& reason, publish_reply reply) {
+/// `requester` (may be null) has had its reply; every other subscriber
+/// hears of the cancel too.
+void cancel(self_ptr self, const std::string& reason, publish_reply reply,
+            const caf::actor_addr& requester = {}) {
   auto& st = self->state;
   log::info("job cancel requested",
             {{"job_id", st.snapshot.job_id},
              {"workers", std::to_string(st.workers.size())}});
+  auto note = make_frame(
+    encode_cancel_requested(st.snapshot.job_id, {}, unix_now_ms()));
+  for (auto& [addr, sub] : st.subscribers)
+    if (addr != requester)
+      self->send(sub.handle, frame_atom::value, note);
+  st.cancel_reason = reason;
   if (!st.workers.empty()) {
     st.cancel_requested = true;
     st.snapshot.cancel_requested = true;
@@ -359,13 +368,21 @@ void on_grace(self_ptr self, uint64_t generation) {
   if (generation != st.grace_generation || !st.workers.empty()
       || projected(st).status != job_status::running)
     return;
-  log::warn("worker lost; failing job", {{"job_id", st.snapshot.job_id}});
   job_event ev;
-  ev.type = event_type::job_failed;
-  ev.error_code = "worker_lost";
-  ev.error_message = "the job's worker was lost and none attached within "
-                     + std::to_string(st.settings.worker_grace.count() / 1000)
-                     + " s";
+  if (st.cancel_requested) {
+    // Asked to stop, and now stopped: that is a cancel, not a failure.
+    log::info("worker lost after a cancel; cancelling job",
+              {{"job_id", st.snapshot.job_id}});
+    ev.type = event_type::job_cancelled;
+    ev.reason = st.cancel_reason;
+  } else {
+    log::warn("worker lost; failing job", {{"job_id", st.snapshot.job_id}});
+    ev.type = event_type::job_failed;
+    ev.error_code = "worker_lost";
+    ev.error_message = "the job's worker was lost and none attached within "
+                       + std::to_string(st.settings.worker_grace.count() / 1000)
+                       + " s";
+  }
   enqueue(self, queued_publish{std::move(ev),
                                [](const caf::error&, uint64_t,
                                   const job_snapshot&) {},
@@ -425,7 +442,8 @@ void handle_command(self_ptr self, const client_command& cmd,
                               make_frame(encode_error(
                                 to_error_code(err), error_message(err),
                                 request_id, job_id, unix_now_ms())));
-               });
+               },
+               who.address());
       }
       break;
     default:
@@ -541,6 +559,11 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       if (st.workers.emplace(worker.address(), worker).second) {
         self->monitor(worker);
         ++st.grace_generation; // a pending grace timer is stale now
+        // A cancel asked for before this worker came still stands.
+        if (st.cancel_requested
+            && projected(st).status == job_status::running)
+          self->send(worker, cancel_atom::value, st.snapshot.job_id,
+                     st.cancel_reason);
         log::info("worker attached",
                   {{"job_id", st.snapshot.job_id},
                    {"workers", std::to_string(st.workers.size())}});

@@ -72,6 +72,9 @@ struct job_state {
   std::unordered_map<caf::actor_addr, worker_actor> workers;
   /// A cancel was asked for; kept until the next stored snapshot has it.
   bool cancel_requested = false;
+  /// Its reason, for workers that attach later and for a job whose worker
+  /// is lost before it ends the job.
+  std::string cancel_reason;
   /// Tells the current grace timer from stale ones (timers cannot be
   /// cancelled in CAF 0.17).
   uint64_t grace_generation = 0;

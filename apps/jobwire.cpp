@@ -36,6 +36,7 @@ struct config : caf::actor_system_config {
   size_t max_subscriptions = 128;
   size_t handshake_timeout_ms = 10000;
   size_t io_threads = 1;
+  size_t drain_seconds = 10;
   std::string durability = "sync";
   size_t connection_ttl = 3600;
   size_t job_retention = 86400;
@@ -71,6 +72,9 @@ struct config : caf::actor_system_config {
       .add(handshake_timeout_ms, "handshake-timeout-ms",
            "time to send a whole HTTP request or WebSocket handshake")
       .add(io_threads, "io-threads", "threads serving sockets")
+      .add(drain_seconds, "drain-seconds",
+           "on SIGTERM, time clients get to receive what is queued before "
+           "the restart hint and close 1012")
       .add(durability, "durability",
            "sync (default), nometasync or nosync: how commits reach the disk")
       .add(connection_ttl, "connection-ttl",
@@ -132,6 +136,7 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.max_queue_bytes = cfg.max_queue_bytes;
   settings.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
   settings.io_threads = static_cast<unsigned>(cfg.io_threads);
+  settings.drain = std::chrono::seconds(cfg.drain_seconds);
   settings.connection.max_subscriptions = cfg.max_subscriptions;
   settings.connection.heartbeat_seconds = static_cast<unsigned>(cfg.heartbeat);
   settings.connection.max_queue_bytes = cfg.max_queue_bytes;

@@ -561,6 +561,15 @@ std::string string_array(const std::vector<std::string>& xs) {
 
 } // namespace
 
+std::string encode_resume_hint(std::string_view connection_id,
+                               unsigned retry_after_ms, int64_t now_ms) {
+  json_writer w;
+  w.field("type", "resume_hint");
+  w.field("connection_id", connection_id);
+  w.field("retry_after_ms", retry_after_ms);
+  return finish_reply(w, {}, now_ms);
+}
+
 std::string encode_pong(std::string_view request_id, int64_t now_ms) {
   json_writer w;
   w.field("type", "pong");

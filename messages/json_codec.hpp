@@ -64,6 +64,11 @@ std::string encode_resumed(std::string_view connection_id,
                            const std::vector<std::string>& job_ids,
                            std::string_view request_id, int64_t now_ms);
 
+/// Sent before a close 1012 (service restart): resume with
+/// `connection_id` after `retry_after_ms`.
+std::string encode_resume_hint(std::string_view connection_id,
+                               unsigned retry_after_ms, int64_t now_ms);
+
 std::string encode_pong(std::string_view request_id, int64_t now_ms);
 
 /// An `error` frame; `job_id` is added when known.

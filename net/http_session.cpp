@@ -95,8 +95,11 @@ void http_session::handle(request req) {
                  encode_http_error(error_code::invalid_message,
                                    "WebSocket is served at /v1/ws only"),
                  version, false);
-  if (route.target == endpoint::healthz)
+  if (route.target == endpoint::healthz) {
+    if (ctx_.draining)
+      return reply(503, R"({"status":"draining"})", version, false);
     return reply(200, R"({"status":"ok"})", version, keep_alive);
+  }
   if (route.target == endpoint::metrics)
     return reply(200, metrics::global().render(), version, keep_alive, {},
                  "text/plain; version=0.0.4");

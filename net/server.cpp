@@ -10,6 +10,7 @@
 
 #include "messages/log.hpp"
 #include "net/listener.hpp"
+#include "net/ws_session.hpp"
 
 namespace jobwire {
 
@@ -65,19 +66,34 @@ void server::run_until_signal() {
   auto guard = asio::make_work_guard(*ioc_);
   asio::signal_set signals{*ioc_, SIGINT, SIGTERM};
   asio::steady_timer drain{*ioc_};
+  std::function<void()> wait_for_drain;
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec)
       return;
-    log::info("stopping", {{"signal", signo == SIGINT ? "SIGINT" : "SIGTERM"}});
+    log::info("draining", {{"signal", signo == SIGINT ? "SIGINT" : "SIGTERM"},
+                           {"sessions", std::to_string(ctx_.sessions.size())}});
+    ctx_.draining = true;
     listener_->stop();
-    ctx_.sessions.close_all(boost::beast::websocket::close_code::going_away,
-                            "server shutting down");
-    // Give the close frames a moment to leave, then stop the io threads.
-    drain.expires_after(std::chrono::milliseconds(200));
-    drain.async_wait([&](boost::system::error_code) {
-      guard.reset();
-      ioc_->stop();
+    ctx_.sessions.for_each([this](ws_session& s) {
+      s.drain(ctx_.settings.resume_after_ms);
     });
+    auto deadline = std::chrono::steady_clock::now() + ctx_.settings.drain;
+    // Wait until every client has had its queued frames, hint and close
+    // (or the deadline), then stop the io threads.
+    wait_for_drain = [&, deadline] {
+      if (ctx_.sessions.size() == 0
+          || std::chrono::steady_clock::now() >= deadline) {
+        if (ctx_.sessions.size() > 0)
+          log::warn("drain deadline passed",
+                    {{"sessions", std::to_string(ctx_.sessions.size())}});
+        guard.reset();
+        ioc_->stop();
+        return;
+      }
+      drain.expires_after(std::chrono::milliseconds(20));
+      drain.async_wait([&](boost::system::error_code) { wait_for_drain(); });
+    };
+    wait_for_drain();
   });
   listener_->run();
   for (unsigned i = 1; i < ctx_.settings.io_threads; ++i)

@@ -35,8 +35,10 @@ public:
   /// The bound port (the real one when configured with port 0).
   uint16_t port() const;
 
-  /// Serves until SIGINT or SIGTERM, then stops: no more accepts, every
-  /// WebSocket client gets close 1001, io threads joined.
+  /// Serves until SIGINT or SIGTERM, then drains: /healthz answers 503,
+  /// no more accepts, every WebSocket client gets what is queued for it, a
+  /// `resume_hint` and close 1012, within the drain time; then the io
+  /// threads are joined.
   void run_until_signal();
 
 private:

@@ -22,6 +22,8 @@ struct server_context {
   job_api api;
   server_settings settings;
   session_set sessions;
+  /// Set on SIGTERM/SIGINT: /healthz answers 503.
+  std::atomic<bool> draining{false};
   /// Connection actors still running; shared, since they may outlive us.
   std::shared_ptr<std::atomic<size_t>> live_connections
     = std::make_shared<std::atomic<size_t>>(0);

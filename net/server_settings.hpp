@@ -22,6 +22,11 @@ struct server_settings {
   /// Time to send a whole HTTP request or finish the WebSocket handshake.
   std::chrono::milliseconds handshake_timeout{10000};
   unsigned io_threads = 1;
+  /// On SIGTERM: how long clients get to receive what is queued, the
+  /// resume hint and the close.
+  std::chrono::milliseconds drain{10000};
+  /// The `retry_after_ms` of the resume hint.
+  unsigned resume_after_ms = 1000;
   connection_settings connection;
 };
 

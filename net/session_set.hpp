@@ -1,31 +1,31 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <unordered_map>
-
-#include "actors/frame_sink.hpp"
 
 namespace jobwire {
 
-/// The open WebSocket sessions, so a stopping server can close them all.
+class ws_session;
+
+/// The open WebSocket sessions, so a stopping server can drain them all.
 /// Sessions add and remove themselves from any io thread.
 class session_set {
 public:
-  void add(const void* key, std::weak_ptr<frame_sink> session);
+  void add(const ws_session* key, std::weak_ptr<ws_session> session);
 
-  void remove(const void* key);
+  void remove(const ws_session* key);
 
-  /// Sends every open session the close frame `code`.
-  void close_all(uint16_t code, const std::string& reason);
+  /// Calls `f` for every session still open, outside the lock.
+  void for_each(const std::function<void(ws_session&)>& f);
 
   size_t size() const;
 
 private:
   mutable std::mutex mtx_;
-  std::unordered_map<const void*, std::weak_ptr<frame_sink>> sessions_;
+  std::unordered_map<const ws_session*, std::weak_ptr<ws_session>> sessions_;
 };
 
 } // namespace jobwire

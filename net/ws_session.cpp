@@ -164,6 +164,22 @@ void ws_session::close(uint16_t code, std::string reason) {
   });
 }
 
+void ws_session::drain(unsigned retry_after_ms) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), retry_after_ms] {
+    if (self->closing_ || self->connection_id_.empty())
+      return;
+    // Queued directly: the connection actor's frames stop here.
+    auto hint = make_frame(encode_resume_hint(self->connection_id_,
+                                              retry_after_ms, unix_now_ms()));
+    self->queued_bytes_ += hint->text.size();
+    ++self->queued_frames_;
+    self->queue_.push_back(std::move(hint));
+    if (self->queue_.size() == 1)
+      self->do_write();
+    self->close(websocket::close_code::service_restart, "server restarting");
+  });
+}
+
 std::vector<followed_job> ws_session::written() const {
   std::lock_guard<std::mutex> guard{written_mtx_};
   std::vector<followed_job> out;

@@ -59,6 +59,11 @@ public:
 
   std::vector<followed_job> written() const override;
 
+  /// For a restart: sends `resume_hint`, then close 1012, after the frames
+  /// already queued. Frames that come later are not sent (nor recorded as
+  /// sent), so a resume on the restarted server delivers them.
+  void drain(unsigned retry_after_ms);
+
 private:
   void on_accept(boost::beast::error_code ec);
   void do_read();

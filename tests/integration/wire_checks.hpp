@@ -326,6 +326,18 @@ inline void check_job_cancelled(const json_value& frame,
   check_string(frame, "reason", reason);
 }
 
+/// A subscriber that did not ask for the cancel: `cancel_requested` (with
+/// no request_id), then `job_cancelled`.
+template <class Client>
+void check_cancel_seen(Client& ws, const std::string& job, int64_t seq,
+                       const std::string& reason) {
+  auto note = ws.read_json();
+  check_keys(note, {"type", "job_id", "timestamp"});
+  check_string(note, "type", "cancel_requested");
+  check_string(note, "job_id", job);
+  check_job_cancelled(ws.read_json(), job, seq, reason);
+}
+
 // -- what the tests send ------------------------------------------------------
 
 inline std::string q(std::string_view x) {

@@ -1,0 +1,456 @@
+#include "pipeline/client.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/after.hpp"
+#include "caf/io/middleman.hpp"
+#include "caf/scoped_actor.hpp"
+#include "caf/send.hpp"
+
+#include <simdjson.h>
+
+#include "messages/json_codec.hpp"
+#include "messages/log.hpp"
+#include "messages/register_types.hpp"
+#include "pipeline/error_text.hpp"
+#include "pipeline/event_id.hpp"
+
+namespace jobwire::pipeline {
+
+namespace {
+
+/// Tells the background thread to finish (local only, never on the wire).
+using keeper_stop_atom = caf::atom_constant<caf::atom("kstop")>;
+
+using clock_type = std::chrono::steady_clock;
+
+// Whether `x` says that the handle it was sent to is gone for good (the
+// proxy died with its connection), so waiting for a new one is the cure.
+bool is_dead_handle(const caf::error& x) {
+  return x.category() == caf::atom("exit")
+         || (x.category() == caf::atom("system")
+             && (x == caf::sec::request_receiver_down
+                 || x == caf::sec::cannot_forward_to_invalid_actor));
+}
+
+// Drops the whitespace between JSON tokens; leaves `x` alone when simdjson
+// says it is not JSON (validation reports that).
+void minify_in_place(std::string& x) {
+  // Room to spare: some simdjson kernels write whole blocks.
+  std::string out(x.size() + simdjson::SIMDJSON_PADDING, '\0');
+  size_t n = 0;
+  if (simdjson::minify(x.data(), x.size(), out.data(), n) == simdjson::SUCCESS) {
+    out.resize(n);
+    x = std::move(out);
+  }
+}
+
+std::string endpoint_text(const client_settings& x) {
+  return x.host + ":" + std::to_string(x.port);
+}
+
+} // namespace
+
+// -- configure ------------------------------------------------------------------
+
+void configure(caf::actor_system_config& cfg, const link_settings& link) {
+  register_types(cfg);
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.heartbeat-interval", link.heartbeat_interval);
+  cfg.set("middleman.connection-timeout", link.connection_timeout);
+}
+
+// -- state shared by the copies of a client --------------------------------------
+
+namespace detail {
+
+struct client_state {
+  client_state(caf::actor_system& sys, client_settings settings)
+    : sys(sys), settings(std::move(settings)) {
+    // nop
+  }
+
+  caf::actor_system& sys;
+  const client_settings settings;
+  event_id_source ids;
+
+  mutable std::mutex mtx;
+  std::condition_variable cv;
+  // -- guarded by mtx --
+  ingest_actor ingest;
+  bool stopping = false;
+  uint64_t reconnects = 0;
+  caf::actor keeper_actor;
+  bool keeper_started = false;
+  std::vector<std::pair<std::string, worker_actor>> attached;
+  // --
+  std::thread keeper;
+
+  /// One connection handshake with the server's CAF port, bounded by
+  /// `connect_timeout`; checks that the peer speaks `ingest_actor`.
+  caf::expected<ingest_actor> connect_once(caf::scoped_actor& self) {
+    std::optional<caf::expected<ingest_actor>> result;
+    self
+      ->request(sys.middleman().actor_handle(), settings.connect_timeout,
+                caf::connect_atom::value, settings.host, settings.port)
+      .receive(
+        [&](caf::node_id&, caf::strong_actor_ptr& ptr,
+            std::set<std::string>& ifs) {
+          if (!ptr) {
+            result = caf::make_error(caf::sec::no_actor_published_at_port,
+                                     settings.port);
+            return;
+          }
+          if (!sys.assignable<ingest_actor>(ifs)) {
+            result = caf::make_error(
+              caf::sec::unexpected_actor_messaging_interface,
+              "the peer is not a jobwire ingest actor");
+            return;
+          }
+          result = caf::actor_cast<ingest_actor>(std::move(ptr));
+        },
+        [&](caf::error& err) { result = std::move(err); });
+    return std::move(*result);
+  }
+
+  /// The current ingest handle other than `stale`, waiting up to `timeout`
+  /// for the background thread to reconnect; invalid on timeout or stop.
+  ingest_actor await_ingest(caf::timespan timeout,
+                            const ingest_actor& stale = ingest_actor{}) {
+    std::unique_lock guard{mtx};
+    auto ready = [&] {
+      return stopping || (ingest && (!stale || ingest != stale));
+    };
+    cv.wait_for(guard, timeout, ready);
+    if (stopping || !ready())
+      return ingest_actor{};
+    return ingest;
+  }
+
+  bool is_stopping() const {
+    std::lock_guard guard{mtx};
+    return stopping;
+  }
+
+  /// Runs `once(self, ingest)` until it succeeds, fails for good, or
+  /// `request_attempts` tries are spent; backs off between tries.
+  template <class F>
+  auto retrying(F once)
+    -> decltype(once(std::declval<caf::scoped_actor&>(),
+                     std::declval<const ingest_actor&>())) {
+    caf::scoped_actor self{sys, true};
+    caf::error last = caf::make_error(caf::sec::cannot_connect_to_node,
+                                      endpoint_text(settings));
+    ingest_actor stale;
+    auto attempts = std::max(1u, settings.request_attempts);
+    for (unsigned i = 0; i < attempts; ++i) {
+      if (i > 0)
+        std::this_thread::sleep_for(
+          next_delay_jittered(i - 1, settings.backoff));
+      auto hdl = await_ingest(settings.request_timeout, stale);
+      if (!hdl) {
+        if (is_stopping())
+          break;
+        continue;
+      }
+      auto res = once(self, hdl);
+      if (res)
+        return res;
+      last = std::move(res.error());
+      if (!is_transient(last))
+        return last;
+      stale = is_dead_handle(last) ? hdl : ingest_actor{};
+      log::debug("jobwire request failed, retrying",
+                 {{"error", error_text(last)}});
+    }
+    return last;
+  }
+
+  /// Attaches every remembered worker again after a reconnect.
+  void reattach(caf::scoped_actor& self, const ingest_actor& hdl) {
+    std::vector<std::pair<std::string, worker_actor>> xs;
+    {
+      std::lock_guard guard{mtx};
+      xs = attached;
+    }
+    for (auto& [job_id, worker] : xs)
+      self->request(hdl, settings.request_timeout, attach_atom::value, job_id,
+                    worker)
+        .receive(
+          [&, &job_id = job_id, &worker = worker](job_snapshot& x) {
+            deliver_pending_cancel(job_id, worker, x);
+          },
+          [&, &job_id = job_id](caf::error& err) {
+            log::warn("re-attaching a worker failed",
+                      {{"job_id", job_id}, {"error", error_text(err)}});
+          });
+  }
+
+  /// A cancel request may have been lost with the link (sent to a worker
+  /// whose connection had died unnoticed); the snapshot still says so. The
+  /// reason is not in the snapshot, so the worker gets an empty one.
+  static void deliver_pending_cancel(const std::string& job_id,
+                                     const worker_actor& worker,
+                                     const job_snapshot& x) {
+    if (x.cancel_requested && x.status == job_status::running)
+      caf::anon_send(worker, cancel_atom::value, job_id, std::string{});
+  }
+
+  /// Waits up to `delay` unless told to stop; returns false on stop.
+  bool pause(caf::scoped_actor& self, caf::timespan delay) {
+    bool stop = false;
+    auto deadline = clock_type::now() + delay;
+    while (!stop) {
+      auto left = deadline - clock_type::now();
+      if (left <= clock_type::duration::zero())
+        break;
+      self->receive([&](keeper_stop_atom) { stop = true; },
+                    [](caf::down_msg&) {}, // a stale monitor
+                    caf::after(left) >> [] {});
+    }
+    return !stop;
+  }
+
+  /// The background thread: watches the ingest actor and reconnects.
+  void run_keeper() {
+    caf::scoped_actor self{sys, true};
+    {
+      std::lock_guard guard{mtx};
+      keeper_actor = caf::actor_cast<caf::actor>(self);
+      keeper_started = true;
+    }
+    cv.notify_all();
+    unsigned attempt = 0;
+    for (;;) {
+      ingest_actor current;
+      {
+        std::lock_guard guard{mtx};
+        if (stopping)
+          break;
+        current = ingest;
+      }
+      if (current) {
+        // Wait for the link to drop (CAF's heartbeats notice a silent one).
+        self->monitor(current);
+        bool lost = false;
+        bool stop = false;
+        while (!lost && !stop)
+          self->receive(
+            [&](caf::down_msg& dm) { lost = dm.source == current.address(); },
+            [&](keeper_stop_atom) { stop = true; });
+        if (stop)
+          break;
+        {
+          std::lock_guard guard{mtx};
+          if (ingest == current)
+            ingest = ingest_actor{};
+        }
+        log::warn("lost the connection to jobwire, reconnecting",
+                  {{"endpoint", endpoint_text(settings)}});
+      }
+      // Reconnect with backoff.
+      if (!pause(self, next_delay_jittered(attempt++, settings.backoff)))
+        break;
+      auto hdl = connect_once(self);
+      if (!hdl) {
+        log::debug("reconnect failed", {{"endpoint", endpoint_text(settings)},
+                                        {"error", error_text(hdl.error())}});
+        continue;
+      }
+      attempt = 0;
+      reattach(self, *hdl);
+      {
+        std::lock_guard guard{mtx};
+        ingest = std::move(*hdl);
+        ++reconnects;
+      }
+      cv.notify_all();
+      log::info("reconnected to jobwire",
+                {{"endpoint", endpoint_text(settings)}});
+    }
+    std::lock_guard guard{mtx};
+    keeper_actor = nullptr;
+  }
+
+  /// Stops the background thread and fails waiting calls.
+  void stop() {
+    caf::actor keeper_hdl;
+    {
+      std::unique_lock guard{mtx};
+      if (stopping)
+        return;
+      stopping = true;
+      ingest = ingest_actor{};
+      // The thread may not have made its actor yet.
+      cv.wait(guard, [&] { return keeper_started || !keeper.joinable(); });
+      keeper_hdl = keeper_actor;
+    }
+    cv.notify_all();
+    if (keeper_hdl)
+      caf::anon_send(keeper_hdl, keeper_stop_atom::value);
+    if (keeper.joinable() && keeper.get_id() != std::this_thread::get_id())
+      keeper.join();
+  }
+};
+
+} // namespace detail
+
+// -- client ------------------------------------------------------------------------
+
+client::client(std::shared_ptr<detail::client_state> state)
+  : state_(std::move(state)) {
+  auto st = state_;
+  keeper_ = std::shared_ptr<void>(nullptr, [st](void*) { st->stop(); });
+}
+
+client::~client() = default;
+
+caf::expected<client> client::connect(caf::actor_system& sys,
+                                      client_settings settings) {
+  if (!sys.has_middleman())
+    return caf::make_error(caf::sec::feature_disabled,
+                           "the actor system has no middleman: call "
+                           "jobwire::pipeline::configure on its config");
+  auto st = std::make_shared<detail::client_state>(sys, std::move(settings));
+  auto attempts = std::max(1u, st->settings.connect_attempts);
+  caf::error last;
+  {
+    caf::scoped_actor self{sys, true};
+    for (unsigned i = 0; i < attempts; ++i) {
+      if (i > 0)
+        std::this_thread::sleep_for(
+          next_delay_jittered(i - 1, st->settings.backoff));
+      auto hdl = st->connect_once(self);
+      if (hdl) {
+        st->ingest = std::move(*hdl);
+        last = caf::error{};
+        break;
+      }
+      last = std::move(hdl.error());
+      if (last == caf::sec::unexpected_actor_messaging_interface)
+        break;
+    }
+  }
+  if (last)
+    return last;
+  st->keeper = std::thread{[st] { st->run_keeper(); }};
+  return client{std::move(st)};
+}
+
+caf::expected<uint64_t> client::publish(job_event ev) {
+  if (ev.event_id.empty())
+    ev.event_id = state_->ids.next();
+  if (ev.type == event_type::stage_complete
+      || ev.type == event_type::job_complete)
+    minify_in_place(ev.results);
+  if (auto err = validate_event(ev))
+    return err;
+  return state_->retrying(
+    [&](caf::scoped_actor& self,
+        const ingest_actor& hdl) -> caf::expected<uint64_t> {
+      std::optional<caf::expected<uint64_t>> result;
+      self->request(hdl, state_->settings.request_timeout, publish_atom::value,
+                    ev)
+        .receive([&](std::string&, uint64_t seq) { result = seq; },
+                 [&](caf::error& err) { result = std::move(err); });
+      return std::move(*result);
+    });
+}
+
+caf::expected<job_snapshot> client::status(const std::string& job_id) {
+  return state_->retrying(
+    [&](caf::scoped_actor& self,
+        const ingest_actor& hdl) -> caf::expected<job_snapshot> {
+      std::optional<caf::expected<job_snapshot>> result;
+      self->request(hdl, state_->settings.request_timeout, status_atom::value,
+                    job_id)
+        .receive([&](job_snapshot& x) { result = std::move(x); },
+                 [&](caf::error& err) { result = std::move(err); });
+      return std::move(*result);
+    });
+}
+
+caf::expected<job_snapshot> client::attach(const std::string& job_id,
+                                           const worker_actor& worker) {
+  {
+    // Remember first: a reconnect while the request runs attaches it too.
+    std::lock_guard guard{state_->mtx};
+    state_->attached.emplace_back(job_id, worker);
+  }
+  auto res = state_->retrying(
+    [&](caf::scoped_actor& self,
+        const ingest_actor& hdl) -> caf::expected<job_snapshot> {
+      std::optional<caf::expected<job_snapshot>> result;
+      self->request(hdl, state_->settings.request_timeout, attach_atom::value,
+                    job_id, worker)
+        .receive([&](job_snapshot& x) { result = std::move(x); },
+                 [&](caf::error& err) { result = std::move(err); });
+      return std::move(*result);
+    });
+  if (res)
+    detail::client_state::deliver_pending_cancel(job_id, worker, *res);
+  if (!res) {
+    std::lock_guard guard{state_->mtx};
+    auto& xs = state_->attached;
+    auto i = std::find(xs.begin(), xs.end(), std::pair{job_id, worker});
+    if (i != xs.end())
+      xs.erase(i);
+  }
+  return res;
+}
+
+void client::detach(const std::string& job_id, const worker_actor& worker) {
+  ingest_actor hdl;
+  {
+    std::lock_guard guard{state_->mtx};
+    auto& xs = state_->attached;
+    auto i = std::find(xs.begin(), xs.end(), std::pair{job_id, worker});
+    if (i != xs.end())
+      xs.erase(i);
+    hdl = state_->ingest;
+  }
+  if (hdl)
+    caf::anon_send(hdl, detach_atom::value, job_id, worker);
+}
+
+std::string client::next_event_id() {
+  return state_->ids.next();
+}
+
+void client::close() {
+  state_->stop();
+}
+
+bool client::connected() const {
+  std::lock_guard guard{state_->mtx};
+  return static_cast<bool>(state_->ingest);
+}
+
+uint64_t client::reconnects() const {
+  std::lock_guard guard{state_->mtx};
+  return state_->reconnects;
+}
+
+ingest_actor client::ingest() const {
+  std::lock_guard guard{state_->mtx};
+  return state_->ingest;
+}
+
+const client_settings& client::settings() const {
+  return state_->settings;
+}
+
+caf::actor_system& client::system() const {
+  return state_->sys;
+}
+
+} // namespace jobwire::pipeline
