@@ -1,5 +1,7 @@
 #include "actors/directory_actor.hpp"
 
+#include <algorithm>
+
 #include "caf/all.hpp"
 
 #include "messages/error_code.hpp"
@@ -64,6 +66,12 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
         return;
       }
   });
+  auto tick_every = [self] {
+    // A quarter of the idle time: a job leaves at most 25% late.
+    return std::max(std::chrono::milliseconds(100),
+                    self->state.settings.idle / 4);
+  };
+  self->delayed_send(self, tick_every(), tick_atom::value);
   // Job actors go with the directory (their state is on disk already).
   self->set_exit_handler([self](const caf::exit_msg& em) {
     for (auto& [id, entry] : self->state.jobs)
@@ -141,6 +149,13 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
         self->send(job->handle, detach_atom::value, std::move(job_id),
                    std::move(worker));
       }
+    },
+    [self, tick_every](tick_atom) {
+      for (auto& [id, entry] : self->state.jobs) {
+        ++entry.routed;
+        self->send(entry.handle, tick_atom::value);
+      }
+      self->delayed_send(self, tick_every(), tick_atom::value);
     },
     [self](idle_atom, const std::string& job_id, uint64_t handled) {
       // Stop the job only if no routed message is still on its way to it.

@@ -99,35 +99,24 @@ bool is_idle(const job_state& st) {
          && !st.in_flight;
 }
 
-/// Called after every message: a job with nothing to do leaves memory, at
-/// once when it has no events or has finished, after `settings.idle`
-/// otherwise.
+/// Called after every message: a job with nothing to do and no events, or
+/// finished (its state is all on disk), leaves memory at once.
 void note_activity(self_ptr self) {
   auto& st = self->state;
   st.last_activity = self->clock().now();
-  if (!is_idle(st))
-    return;
-  // A finished job's state is all on disk: nothing to keep it here for.
-  if (st.snapshot.last_seq == 0 || is_finished(st.snapshot.status)) {
+  if (is_idle(st)
+      && (st.snapshot.last_seq == 0 || is_finished(st.snapshot.status)))
     self->send(st.directory, idle_atom::value, st.snapshot.job_id, st.handled);
-  } else if (!st.idle_check_pending) {
-    st.idle_check_pending = true;
-    self->delayed_send(self, st.settings.idle, tick_atom::value);
-  }
 }
 
+/// The directory's periodic tick: a running job idle for `settings.idle`
+/// leaves memory too. (No timer of the job's own: a pending CAF 0.17 timer
+/// keeps its actor's memory alive until it fires.)
 void on_idle_tick(self_ptr self) {
   auto& st = self->state;
-  st.idle_check_pending = false;
-  if (!is_idle(st))
-    return;
-  auto quiet = self->clock().now() - st.last_activity;
-  if (quiet >= st.settings.idle) {
+  if (is_idle(st)
+      && self->clock().now() - st.last_activity >= st.settings.idle)
     self->send(st.directory, idle_atom::value, st.snapshot.job_id, st.handled);
-  } else {
-    st.idle_check_pending = true;
-    self->delayed_send(self, st.settings.idle - quiet, tick_atom::value);
-  }
 }
 
 // -- storing ----------------------------------------------------------------------
@@ -138,6 +127,7 @@ struct batch {
   std::vector<stored_event> events;
   std::vector<frame_ptr> frames;
   std::vector<event_type> types;
+  std::vector<std::string> correlation_ids;
   /// Replies, with the seq each waits for.
   std::vector<std::pair<publish_reply, uint64_t>> replies;
 };
@@ -159,6 +149,13 @@ void on_stored(self_ptr self, const std::shared_ptr<batch>& b) {
     reply(caf::error{}, seq, st.snapshot);
   for (auto type : b->types)
     ++metrics::global().events_published[static_cast<size_t>(type)];
+  if (log::enabled(spdlog::level::debug))
+    for (size_t i = 0; i < b->frames.size(); ++i)
+      log::debug("event stored",
+                 {{"job_id", st.snapshot.job_id},
+                  {"seq", std::to_string(b->frames[i]->seq)},
+                  {"type", to_string(b->types[i])},
+                  {"correlation_id", b->correlation_ids[i]}});
   if (is_finished(st.snapshot.status))
     log::info("job finished", {{"job_id", st.snapshot.job_id},
                                {"status", to_string(st.snapshot.status)}});
@@ -240,6 +237,7 @@ void send_batch(self_ptr self) {
     b->events.push_back({ev.seq, frame->text, ev.event_id});
     b->frames.push_back(std::move(frame));
     b->types.push_back(ev.type);
+    b->correlation_ids.push_back(ev.correlation_id);
     if (!ev.event_id.empty())
       batch_ids.emplace(ev.event_id, ev.seq);
     b->replies.emplace_back(std::move(item.reply), ev.seq);
@@ -578,7 +576,10 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       detach(self, worker.address());
       note_activity(self);
     },
-    [self](tick_atom) { on_idle_tick(self); },
+    [self](tick_atom) {
+      ++self->state.handled;
+      on_idle_tick(self);
+    },
     [self](grace_atom, uint64_t generation) { on_grace(self, generation); },
   };
 }

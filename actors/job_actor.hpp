@@ -80,9 +80,8 @@ struct job_state {
   uint64_t grace_generation = 0;
   /// Messages taken from the directory; see its idle protocol.
   uint64_t handled = 0;
-  /// When the job last had traffic, and whether an idle check is due.
+  /// When the job last had traffic.
   caf::actor_clock::time_point last_activity;
-  bool idle_check_pending = false;
   gauge_guard live{metrics::global().live_jobs};
 
   ~job_state() {

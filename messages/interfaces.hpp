@@ -76,7 +76,7 @@ using connection_actor = caf::typed_actor<
 ///
 /// (detach_atom, std::string job_id, worker_actor worker) -> void
 ///
-/// // Timer: checks whether the job has been idle long enough to passivate.
+/// // From the directory, now and then: leave memory if idle long enough.
 /// (tick_atom) -> void
 ///
 /// // Timer: the grace period after the last worker went, `generation`
@@ -99,6 +99,9 @@ using job_actor = caf::typed_actor<
 /// in order. `conns_atom` is answered from the store's job index.
 ///
 /// ~~~
+/// // Timer: passes a tick to every job in memory, for their idle checks.
+/// (tick_atom) -> void
+///
 /// // From a job actor with nothing worth keeping in memory, after it
 /// // handled `handled` messages from the directory; the directory stops it
 /// // when it routed no more than that.
@@ -112,7 +115,7 @@ using directory_actor = caf::typed_actor<
   caf::replies_to<conns_atom, std::string>::with<std::vector<std::string>>,
   caf::replies_to<attach_atom, std::string, worker_actor>::with<job_snapshot>,
   caf::reacts_to<detach_atom, std::string, worker_actor>,
-  caf::reacts_to<idle_atom, std::string, uint64_t>>;
+  caf::reacts_to<idle_atom, std::string, uint64_t>, caf::reacts_to<tick_atom>>;
 
 /// The only writer of the LMDB store. Writes that arrive together commit in
 /// one transaction (group commit); each is answered after its commit.

@@ -246,7 +246,9 @@ size_t registry_store::close_open_connections(lmdb_txn& txn, int64_t now_ms,
   });
   for (auto& x : open) {
     x.status = connection_status::closed;
-    x.expires_at_ms = x.last_activity_ms + ttl_ms;
+    // A record that never saw activity counts from now.
+    auto since = x.last_activity_ms > 0 ? x.last_activity_ms : now_ms;
+    x.expires_at_ms = since + ttl_ms;
     put_connection(txn, x);
   }
   return open.size();
