@@ -45,12 +45,13 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<closed_atom, std::vector<followed_job>>,
   caf::reacts_to<tick_atom>, caf::reacts_to<sent_atom, uint64_t>>;
 
-/// One job: assigns seq, keeps the snapshot, stores events through the
-/// registry and fans them out to its subscribers once stored.
+/// What can be asked of one job, whether of its actor or of the directory
+/// that routes to it.
 ///
 /// ~~~
 /// // Stores `ev` and sends it to every subscriber; replies once stored.
-/// // Errors: job_finished (after a terminal event), storage_full.
+/// // Errors: job_finished (after a terminal event), storage_full,
+/// // rate_limited (too many events waiting to be stored).
 /// (publish_atom, job_event ev) -> uint64_t seq
 ///
 /// // A subscribe, unsubscribe, request_status or cancel_job from `who`,
@@ -62,12 +63,12 @@ using connection_actor = caf::typed_actor<
 /// // The snapshot. Errors: job_not_found before the first event.
 /// (status_atom, std::string job_id) -> job_snapshot
 ///
-/// // Cancels the job (no worker attached: at once), with `reason`; replies
-/// // with the snapshot once the job_cancelled event is stored.
-/// // Errors: job_not_found, job_finished.
+/// // Cancels the job with `reason`: the attached workers are asked to
+/// // stop, or with none the job is cancelled at once. Replies with the
+/// // snapshot. Errors: job_not_found, job_finished.
 /// (cancel_atom, std::string job_id, std::string reason) -> job_snapshot
 ///
-/// // The connection ids subscribed to the job here.
+/// // The connection ids that follow the job.
 /// (conns_atom, std::string job_id) -> std::vector<std::string>
 ///
 /// // Attaches a pipeline worker: it gets cancel requests; losing the last
@@ -75,6 +76,21 @@ using connection_actor = caf::typed_actor<
 /// (attach_atom, std::string job_id, worker_actor worker) -> job_snapshot
 ///
 /// (detach_atom, std::string job_id, worker_actor worker) -> void
+/// ~~~
+using job_protocol = caf::typed_actor<
+  caf::replies_to<publish_atom, job_event>::with<uint64_t>,
+  caf::reacts_to<command_atom, client_command, connection_actor, std::string>,
+  caf::replies_to<status_atom, std::string>::with<job_snapshot>,
+  caf::replies_to<cancel_atom, std::string, std::string>::with<job_snapshot>,
+  caf::replies_to<conns_atom, std::string>::with<std::vector<std::string>>,
+  caf::replies_to<attach_atom, std::string, worker_actor>::with<job_snapshot>,
+  caf::reacts_to<detach_atom, std::string, worker_actor>>;
+
+/// One job: assigns seq, keeps the snapshot, stores events through the
+/// registry and fans them out to its subscribers once stored.
+///
+/// ~~~
+/// // job_protocol, and:
 ///
 /// // From the directory, now and then: leave memory if idle long enough.
 /// (tick_atom) -> void
@@ -83,22 +99,16 @@ using connection_actor = caf::typed_actor<
 /// // telling stale timers apart.
 /// (grace_atom, uint64_t generation) -> void
 /// ~~~
-using job_actor = caf::typed_actor<
-  caf::replies_to<publish_atom, job_event>::with<uint64_t>,
-  caf::reacts_to<command_atom, client_command, connection_actor, std::string>,
-  caf::replies_to<status_atom, std::string>::with<job_snapshot>,
-  caf::replies_to<cancel_atom, std::string, std::string>::with<job_snapshot>,
-  caf::replies_to<conns_atom, std::string>::with<std::vector<std::string>>,
-  caf::replies_to<attach_atom, std::string, worker_actor>::with<job_snapshot>,
-  caf::reacts_to<detach_atom, std::string, worker_actor>,
-  caf::reacts_to<tick_atom>, caf::reacts_to<grace_atom, uint64_t>>;
+using job_actor = job_protocol::extend<caf::reacts_to<tick_atom>,
+                                       caf::reacts_to<grace_atom, uint64_t>>;
 
 /// Knows every job actor in memory and routes each job's messages to it,
-/// activating it on demand. It speaks `job_actor`'s protocol (but the
-/// timers) for any job id, so all messages of one job pass through one queue
-/// in order. `conns_atom` is answered from the store's job index.
+/// activating it on demand, so all messages of one job pass through one
+/// queue in order. `conns_atom` is answered from the store's job index.
 ///
 /// ~~~
+/// // job_protocol, for any job id, and:
+///
 /// // Timer: passes a tick to every job in memory, for their idle checks.
 /// (tick_atom) -> void
 ///
@@ -107,15 +117,9 @@ using job_actor = caf::typed_actor<
 /// // when it routed no more than that.
 /// (idle_atom, std::string job_id, uint64_t handled) -> void
 /// ~~~
-using directory_actor = caf::typed_actor<
-  caf::replies_to<publish_atom, job_event>::with<uint64_t>,
-  caf::reacts_to<command_atom, client_command, connection_actor, std::string>,
-  caf::replies_to<status_atom, std::string>::with<job_snapshot>,
-  caf::replies_to<cancel_atom, std::string, std::string>::with<job_snapshot>,
-  caf::replies_to<conns_atom, std::string>::with<std::vector<std::string>>,
-  caf::replies_to<attach_atom, std::string, worker_actor>::with<job_snapshot>,
-  caf::reacts_to<detach_atom, std::string, worker_actor>,
-  caf::reacts_to<idle_atom, std::string, uint64_t>, caf::reacts_to<tick_atom>>;
+using directory_actor
+  = job_protocol::extend<caf::reacts_to<idle_atom, std::string, uint64_t>,
+                         caf::reacts_to<tick_atom>>;
 
 /// The only writer of the LMDB store. Writes that arrive together commit in
 /// one transaction (group commit); each is answered after its commit.
