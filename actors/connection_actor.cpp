@@ -62,11 +62,16 @@ void reply_error(self_ptr self, const client_command& cmd, error_code code,
 /// Writes the connection's record; `closed` marks it resumable-until-expiry.
 void write_record(self_ptr self, bool closed = false) {
   auto& st = self->state;
+  if (st.taken_over)
+    return;
   connection_record rec;
   rec.connection_id = st.connection_id;
   rec.created_at_ms = st.created_at_ms;
   rec.last_activity_ms = st.last_activity_ms;
   if (closed) {
+    // Being connected is activity: the TTL runs from the close.
+    st.last_activity_ms = unix_now_ms();
+    rec.last_activity_ms = st.last_activity_ms;
     rec.status = connection_status::closed;
     rec.expires_at_ms = st.last_activity_ms + st.settings.ttl_ms;
   }
@@ -75,6 +80,42 @@ void write_record(self_ptr self, bool closed = false) {
     rec.jobs.push_back({job_id, last_sent});
   self->send(st.registry, conn_put_atom::value, std::move(rec));
   st.dirty = false;
+}
+
+/// Whether `cmd` may do `what` on its job: by the command's own token if
+/// it has one, else by the upgrade's. Refusals are answered, audited and
+/// counted.
+bool permitted(self_ptr self, const client_command& cmd, scope what) {
+  auto& st = self->state;
+  if (!st.settings.verifier)
+    return true;
+  std::string why;
+  std::string who = st.grant ? st.grant->subject : "";
+  if (!cmd.token.empty()) {
+    auto own = st.settings.verifier->verify(cmd.token, unix_now_ms());
+    if (own) {
+      who = own->subject;
+      if (own->allows(what, cmd.job_id))
+        return true;
+      why = "the token does not allow this on the job";
+    } else {
+      why = error_message(own.error());
+    }
+  } else if (st.grant && st.grant->allows(what, cmd.job_id)) {
+    return true;
+  } else {
+    why = "the token does not allow this on the job";
+  }
+  ++metrics::global().access_denied;
+  log::warn("access denied", {{"connection_id", st.connection_id},
+                              {"subject", who},
+                              {"scope", to_string(what)},
+                              {"job_id", cmd.job_id},
+                              {"reason", why}});
+  reply_error(self, cmd, error_code::unauthorized,
+              "'" + std::string{to_string(what)} + "' on job '" + cmd.job_id
+                + "' is not allowed: " + why);
+  return false;
 }
 
 void route(self_ptr self, client_command cmd) {
@@ -125,7 +166,9 @@ void resume(self_ptr self, const client_command& cmd) {
           sub.job_id = j.job_id;
           sub.has_since_seq = true;
           sub.since_seq = j.last_sent;
-          if (follow(self, sub, j.last_sent))
+          // The new connection's token decides, not the old one's.
+          if (permitted(self, sub, scope::view)
+              && follow(self, sub, j.last_sent))
             route(self, std::move(sub));
         }
         write_record(self);
@@ -150,7 +193,7 @@ void handle(self_ptr self, client_command& cmd) {
       resume(self, cmd);
       break;
     case command_type::subscribe:
-      if (!follow(self, cmd, 0))
+      if (!permitted(self, cmd, scope::view) || !follow(self, cmd, 0))
         break;
       // The job index changes: write now, not at the next tick.
       write_record(self);
@@ -162,8 +205,12 @@ void handle(self_ptr self, client_command& cmd) {
       route(self, std::move(cmd));
       break;
     case command_type::cancel_job:
+      if (permitted(self, cmd, scope::cancel))
+        route(self, std::move(cmd));
+      break;
     case command_type::request_status:
-      route(self, std::move(cmd));
+      if (permitted(self, cmd, scope::view))
+        route(self, std::move(cmd));
       break;
   }
 }
@@ -174,7 +221,8 @@ connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
                 directory_actor directory, registry_actor registry,
-                delivery_actor delivery, connection_settings settings) {
+                delivery_actor delivery, connection_settings settings,
+                std::optional<access_grant> grant) {
   auto& st = self->state;
   st.sink = std::move(sink);
   st.connection_id = std::move(connection_id);
@@ -182,13 +230,16 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   st.registry = std::move(registry);
   st.delivery = std::move(delivery);
   st.settings = settings;
+  st.grant = std::move(grant);
   st.created_at_ms = st.last_activity_ms = unix_now_ms();
   send_text(self, encode_connected(st.connection_id,
                                    st.settings.heartbeat_seconds,
                                    st.created_at_ms));
   write_record(self);
   self->delayed_send(self, st.settings.record_interval, tick_atom::value);
-  log::info("connection opened", {{"connection_id", st.connection_id}});
+  log::info("connection opened", {{"connection_id", st.connection_id},
+                                  {"subject", st.grant ? st.grant->subject
+                                                       : std::string{}}});
   return {
     [self](command_atom, client_command& cmd) { handle(self, cmd); },
     [self](frame_atom, frame_ptr& frame) { deliver(self, std::move(frame)); },
@@ -198,11 +249,29 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
     },
     [self](tick_atom) {
       auto& st = self->state;
-      if (auto sink = st.sink.lock())
+      auto sink = st.sink.lock();
+      if (sink)
         merge_written(st, sink->written());
+      // Checked on this tick rather than by a timer of its own: a pending
+      // CAF 0.17 timer would hold the actor until the token's expiry.
+      if (sink && st.grant && unix_now_ms() >= st.grant->expires_at_ms
+          && !sink->closing()) {
+        log::info("token expired; closing",
+                  {{"connection_id", st.connection_id}});
+        sink->close(1008, "token expired");
+      }
       if (st.dirty)
         write_record(self);
       self->delayed_send(self, st.settings.record_interval, tick_atom::value);
+    },
+    [self](resume_atom) {
+      auto& st = self->state;
+      log::info("connection resumed elsewhere; closing",
+                {{"connection_id", st.connection_id}});
+      st.taken_over = true;
+      st.followed.clear();
+      if (auto sink = st.sink.lock())
+        sink->close(1000, "resumed by another connection");
     },
     [self](closed_atom, const std::vector<followed_job>& written) {
       log::info("connection closed",

@@ -3,12 +3,14 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
+#include "actors/access.hpp"
 #include "actors/delivery_actor.hpp"
 #include "actors/frame_sink.hpp"
 #include "actors/metrics.hpp"
@@ -28,6 +30,8 @@ struct connection_settings {
   /// actor.
   size_t max_queue_bytes = 1 << 20;
   size_t max_queue_frames = 4096;
+  /// Null: access control is off.
+  verifier_ptr verifier;
 };
 
 /// The state of one connection actor.
@@ -48,6 +52,10 @@ struct connection_state {
   std::unordered_map<std::string, uint64_t> followed;
   /// The record has changed since it was last written.
   bool dirty = false;
+  /// Another connection resumed this one: the record is not ours to write.
+  bool taken_over = false;
+  /// The upgrade's grant, when access control is on.
+  std::optional<access_grant> grant;
   gauge_guard open{metrics::global().connections};
 
   static inline const char* name = "jobwire.connection";
@@ -62,6 +70,7 @@ connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
                 directory_actor directory, registry_actor registry,
-                delivery_actor delivery, connection_settings settings);
+                delivery_actor delivery, connection_settings settings,
+                std::optional<access_grant> grant);
 
 } // namespace jobwire

@@ -93,6 +93,9 @@ std::string metrics::render() const {
   counter("jobwire_slow_consumer_closes_total",
           "Connections closed with 1013 for falling behind.",
           static_cast<double>(slow_consumer_closes.load()));
+  counter("jobwire_access_denied_total",
+          "Requests refused for a missing, bad or insufficient token.",
+          static_cast<double>(access_denied.load()));
   const char* hist = "jobwire_publish_to_send_seconds";
   line(out, hist, "Time from an event being stored to its frame being written.",
        "histogram");

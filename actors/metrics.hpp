@@ -31,6 +31,7 @@ public:
   std::atomic<uint64_t> delivery_failures{0};
   std::atomic<uint64_t> coalesced_events{0};
   std::atomic<uint64_t> slow_consumer_closes{0};
+  std::atomic<uint64_t> access_denied{0};
 
   /// Records one event's time from being stored to being written out.
   void observe_latency(std::chrono::steady_clock::duration d);

@@ -139,8 +139,15 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       return rp;
     },
     [self](conn_put_atom, connection_record& rec) {
-      auto db = self->state.db;
+      auto& st = self->state;
       auto id = rec.connection_id;
+      if (st.taken_over.contains(id))
+        return; // sent before the connection learnt it was taken over
+      if (rec.status == connection_status::open)
+        st.open[id] = caf::actor_cast<connection_actor>(self->current_sender());
+      else
+        st.open.erase(id);
+      auto db = st.db;
       enqueue(self, {[db, rec = std::move(rec)](lmdb_txn& txn) {
                        db->store.put_connection(txn, rec);
                        return caf::error{};
@@ -169,11 +176,24 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                  *found = std::move(*rec);
                  return caf::error{};
                },
-               [rp, found](const caf::error& err) mutable {
-                 if (err)
+               [self, rp, found, earlier](const caf::error& err) mutable {
+                 if (err) {
                    rp.deliver(err);
-                 else
-                   rp.deliver(std::move(*found));
+                   return;
+                 }
+                 auto& st = self->state;
+                 if (auto i = st.open.find(earlier); i != st.open.end()) {
+                   // Still open (half-open TCP, most likely): it must go.
+                   self->send(i->second, resume_atom::value);
+                   st.open.erase(i);
+                   st.taken_over.insert(earlier);
+                   st.taken_over_order.push_back(earlier);
+                   if (st.taken_over_order.size() > 4096) {
+                     st.taken_over.erase(st.taken_over_order.front());
+                     st.taken_over_order.pop_front();
+                   }
+                 }
+                 rp.deliver(std::move(*found));
                }});
       return rp;
     },

@@ -3,7 +3,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <deque>
 #include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "caf/stateful_actor.hpp"
@@ -43,6 +47,12 @@ struct registry_state {
   registry_settings settings;
   std::vector<pending_write> pending;
   bool flush_scheduled = false;
+  /// The actors of open connections, to tell one it was resumed elsewhere.
+  std::unordered_map<std::string, connection_actor> open;
+  /// Connections resumed while open: their late writes are dropped. Kept
+  /// for the last few thousand only; a late write comes within moments.
+  std::unordered_set<std::string> taken_over;
+  std::deque<std::string> taken_over_order;
 
   static inline const char* name = "jobwire.registry";
 };

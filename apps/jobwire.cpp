@@ -1,6 +1,9 @@
 // The jobwire server: HTTP and WebSocket on --port, job actors behind them.
 
+#include <cctype>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -8,6 +11,7 @@
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 
+#include "actors/access.hpp"
 #include "actors/delivery_actor.hpp"
 #include "actors/directory_actor.hpp"
 #include "actors/ingest_actor.hpp"
@@ -37,6 +41,9 @@ struct config : caf::actor_system_config {
   size_t handshake_timeout_ms = 10000;
   size_t io_threads = 1;
   size_t drain_seconds = 10;
+  std::string auth_secret_file;
+  std::string allowed_origins;
+  bool allow_anonymous = false;
   std::string durability = "sync";
   size_t connection_ttl = 3600;
   size_t job_retention = 86400;
@@ -72,6 +79,12 @@ struct config : caf::actor_system_config {
       .add(handshake_timeout_ms, "handshake-timeout-ms",
            "time to send a whole HTTP request or WebSocket handshake")
       .add(io_threads, "io-threads", "threads serving sockets")
+      .add(auth_secret_file, "auth-secret-file",
+           "file holding the HS256 secret: every request then needs a JWT")
+      .add(allowed_origins, "allowed-origins",
+           "comma-separated Origins browsers may connect from (default: any)")
+      .add(allow_anonymous, "allow-anonymous",
+           "serve a non-loopback --bind without an auth secret")
       .add(drain_seconds, "drain-seconds",
            "on SIGTERM, time clients get to receive what is queued before "
            "the restart hint and close 1012")
@@ -116,6 +129,28 @@ int run(caf::actor_system& sys, const config& cfg) {
                 "--max-queue-frames, --heartbeat, --retry-base-ms, "
                 "--handshake-timeout-ms and --io-threads must be positive, "
                 "and --retry-cap-ms at least --retry-base-ms");
+  jobwire::verifier_ptr verifier;
+  if (!cfg.auth_secret_file.empty()) {
+    std::ifstream in{cfg.auth_secret_file};
+    std::string secret{std::istreambuf_iterator<char>{in}, {}};
+    while (!secret.empty() && std::isspace(static_cast<unsigned char>(
+                                secret.back())))
+      secret.pop_back();
+    if (!in && secret.empty())
+      return fail("cannot read --auth-secret-file '" + cfg.auth_secret_file
+                  + "'");
+    if (secret.size() < 32)
+      return fail("the secret in --auth-secret-file must be at least 32 "
+                  "bytes");
+    verifier = std::make_shared<const jobwire::token_verifier>(secret);
+  }
+  // Safe by default: anyone who can reach a public port could watch and
+  // cancel every job.
+  auto loopback = cfg.bind == "127.0.0.1" || cfg.bind == "::1"
+                  || cfg.bind == "localhost";
+  if (!loopback && !verifier && !cfg.allow_anonymous)
+    return fail("--bind=" + cfg.bind + " is not loopback: give "
+                "--auth-secret-file, or --allow-anonymous to serve anyone");
   auto durability = jobwire::parse_durability(cfg.durability);
   if (!durability)
     return fail("--durability must be sync, nometasync or nosync");
@@ -138,6 +173,13 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.io_threads = static_cast<unsigned>(cfg.io_threads);
   settings.drain = std::chrono::seconds(cfg.drain_seconds);
   settings.connection.max_subscriptions = cfg.max_subscriptions;
+  settings.connection.verifier = verifier;
+  {
+    std::stringstream list{cfg.allowed_origins};
+    for (std::string origin; std::getline(list, origin, ',');)
+      if (!origin.empty())
+        settings.allowed_origins.push_back(origin);
+  }
   settings.connection.heartbeat_seconds = static_cast<unsigned>(cfg.heartbeat);
   settings.connection.max_queue_bytes = cfg.max_queue_bytes;
   settings.connection.max_queue_frames = cfg.max_queue_frames;
@@ -166,10 +208,12 @@ int run(caf::actor_system& sys, const config& cfg) {
   int result = EXIT_SUCCESS;
   {
     jobwire::server srv{sys, directory, registry, delivery, settings};
+    // Pipelines have no TLS yet: the CAF port stays on loopback whatever
+    // --bind says.
     auto caf_port = sys.middleman().publish(ingest, cfg.caf_port,
-                                            cfg.bind.c_str());
+                                            "127.0.0.1");
     if (!caf_port) {
-      result = fail("cannot publish the ingest actor on " + cfg.bind + ":"
+      result = fail("cannot publish the ingest actor on 127.0.0.1:"
                     + std::to_string(cfg.caf_port) + ": "
                     + sys.render(caf_port.error()));
     } else if (!srv.open(error)) {

@@ -30,6 +30,9 @@ struct client_command {
   uint64_t since_seq = 0;
   std::string reason;
   std::string connection_id;
+  /// A token for this command alone (subscribe, cancel_job), when access
+  /// control is on.
+  std::string token;
   /// Set when `type` is `invalid`.
   jobwire::error_code error = error_code::internal;
   /// A sentence naming the field at fault, when `type` is `invalid`.
@@ -44,7 +47,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_command& x) {
   return f(caf::meta::type_name("client_command"), x.type, x.job_id,
            x.request_id, x.has_since_seq, x.since_seq, x.reason,
-           x.connection_id, x.error, x.error_message);
+           x.connection_id, x.token, x.error, x.error_message);
 }
 
 } // namespace jobwire

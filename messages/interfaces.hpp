@@ -31,19 +31,25 @@ namespace jobwire {
 /// // the actor records that and quits.
 /// (closed_atom, std::vector<followed_job> written) -> void
 ///
-/// // Timer: writes what changed in the connection's record.
+/// // Timer: writes what changed in the connection's record, and closes
+/// // with 1008 once the upgrade's token has expired.
 /// (tick_atom) -> void
 ///
 /// // From the delivery actor: the highest number of a parked frame it has
 /// // passed to the session (all of them once it equals the count the
 /// // connection handed over).
 /// (sent_atom, uint64_t passed) -> void
+///
+/// // From the registry: another connection has resumed this one. It
+/// // closes and leaves its record alone (it belongs to the other now).
+/// (resume_atom) -> void
 /// ~~~
 using connection_actor = caf::typed_actor<
   caf::reacts_to<command_atom, client_command>,
   caf::reacts_to<frame_atom, frame_ptr>,
   caf::reacts_to<closed_atom, std::vector<followed_job>>,
-  caf::reacts_to<tick_atom>, caf::reacts_to<sent_atom, uint64_t>>;
+  caf::reacts_to<tick_atom>, caf::reacts_to<sent_atom, uint64_t>,
+  caf::reacts_to<resume_atom>>;
 
 /// What can be asked of one job, whether of its actor or of the directory
 /// that routes to it.
@@ -135,7 +141,8 @@ using directory_actor
 /// (conn_put_atom, connection_record rec) -> void
 ///
 /// // Takes over the record of `earlier` for the connection `current`: the
-/// // earlier record is removed and returned.
+/// // earlier record is removed and returned; if `earlier` is still open,
+/// // it is told to close.
 /// // Errors: connection_not_found (unknown or expired).
 /// (resume_atom, std::string earlier, std::string current)
 ///   -> connection_record

@@ -154,6 +154,8 @@ maybe_fault parse_command_fields(std::string_view text, client_command& cmd) {
       }
       cmd.has_since_seq = true;
     }
+    if (auto f = optional_string(obj, "token", cmd.token))
+      return f;
     cmd.type = command_type::subscribe;
   } else if (type == "unsubscribe") {
     if (auto f = required_job_id(obj, cmd.job_id))
@@ -163,6 +165,8 @@ maybe_fault parse_command_fields(std::string_view text, client_command& cmd) {
     if (auto f = required_job_id(obj, cmd.job_id))
       return f;
     if (auto f = optional_string(obj, "reason", cmd.reason))
+      return f;
+    if (auto f = optional_string(obj, "token", cmd.token))
       return f;
     cmd.type = command_type::cancel_job;
   } else if (type == "request_status") {

@@ -1,7 +1,11 @@
 #include "net/http_session.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -11,6 +15,7 @@
 #include "messages/identifiers.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/log.hpp"
+#include "messages/timestamp.hpp"
 #include "messages/cancel_request.hpp"
 #include "net/http_route.hpp"
 #include "net/websocket_key.hpp"
@@ -21,6 +26,43 @@ namespace jobwire {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace asio = boost::asio;
+
+namespace {
+
+/// The token of a request: `Authorization: Bearer ...`, or `?token=` (what
+/// a browser's WebSocket can send).
+std::string_view bearer_token(const http_session::request& req) {
+  auto auth = req[http::field::authorization];
+  constexpr std::string_view prefix = "Bearer ";
+  if (auth.size() > prefix.size()
+      && beast::iequals(auth.substr(0, prefix.size()), prefix))
+    return {auth.data() + prefix.size(), auth.size() - prefix.size()};
+  auto target = req.target();
+  auto q = target.find('?');
+  if (q == std::string_view::npos)
+    return {};
+  std::string_view query{target.data() + q + 1, target.size() - q - 1};
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    if (pair.starts_with("token="))
+      return pair.substr(6);
+    query = amp == std::string_view::npos ? std::string_view{}
+                                          : query.substr(amp + 1);
+  }
+  return {};
+}
+
+void audit_denial(std::string_view subject, std::string_view what,
+                  std::string_view job_id, std::string_view why) {
+  ++metrics::global().access_denied;
+  log::warn("access denied", {{"subject", subject},
+                              {"scope", what},
+                              {"job_id", job_id},
+                              {"reason", why}});
+}
+
+} // namespace
 
 http_session::http_session(asio::ip::tcp::socket&& socket, server_context& ctx)
   : stream_(std::move(socket)), ctx_(ctx) {
@@ -109,6 +151,30 @@ void http_session::handle(request req) {
                                    "the job id in the path must be 1 to 128 "
                                    "characters of A-Z a-z 0-9 . _ : -"),
                  version, keep_alive);
+  if (auto& verifier = ctx_.settings.connection.verifier) {
+    auto what = route.target == endpoint::job_events   ? scope::publish
+                : route.target == endpoint::job_cancel ? scope::cancel
+                                                       : scope::view;
+    auto checked = verifier->verify(bearer_token(req), unix_now_ms());
+    if (!checked) {
+      audit_denial({}, to_string(what), route.job_id,
+                   error_message(checked.error()));
+      return reply(401,
+                   encode_http_error(error_code::unauthorized,
+                                     error_message(checked.error())),
+                   version, keep_alive);
+    }
+    if (!checked->allows(what, route.job_id)) {
+      audit_denial(checked->subject, to_string(what), route.job_id,
+                   "not in the token's jobs or scope");
+      return reply(403,
+                   encode_http_error(error_code::unauthorized,
+                                     "the token does not allow '"
+                                       + std::string{to_string(what)}
+                                       + "' on this job"),
+                   version, keep_alive);
+    }
+  }
   auto done = reply_later(version, keep_alive);
   switch (route.target) {
     case endpoint::job_events: {
@@ -142,6 +208,7 @@ void http_session::handle(request req) {
   }
 }
 
+
 void http_session::upgrade(request req) {
   if (!beast::websocket::is_upgrade(req))
     return reply(426,
@@ -154,14 +221,38 @@ void http_session::upgrade(request req) {
                                    "Sec-WebSocket-Key must be the base64 "
                                    "encoding of 16 bytes"),
                  req.version(), false);
+  auto& origins = ctx_.settings.allowed_origins;
+  auto origin = req[http::field::origin];
+  if (!origins.empty() && !origin.empty()
+      && std::find(origins.begin(), origins.end(), origin) == origins.end()) {
+    audit_denial({}, "origin", {}, origin);
+    return reply(403,
+                 encode_http_error(error_code::unauthorized,
+                                   "this Origin may not open a WebSocket"),
+                 req.version(), false);
+  }
+  std::optional<access_grant> grant;
+  if (auto& verifier = ctx_.settings.connection.verifier) {
+    auto checked = verifier->verify(bearer_token(req), unix_now_ms());
+    if (!checked) {
+      audit_denial({}, "connect", {}, error_message(checked.error()));
+      return reply(401,
+                   encode_http_error(error_code::unauthorized,
+                                     error_message(checked.error())),
+                   req.version(), false);
+    }
+    grant = std::move(*checked);
+  }
   // The WebSocket session takes over the socket and its timers.
   stream_.expires_never();
-  std::make_shared<ws_session>(std::move(stream_), ctx_)->run(std::move(req));
+  std::make_shared<ws_session>(std::move(stream_), ctx_, std::move(grant))
+    ->run(std::move(req));
 }
 
 api_callback http_session::reply_later(unsigned version, bool keep_alive) {
-  return [self = shared_from_this(), version, keep_alive](api_response res) {
-    asio::post(self->stream_.get_executor(),
+  return [self = shared_from_this(), gate = ctx_.gate, version,
+          keep_alive](api_response res) {
+    gate->post(self->stream_.get_executor(),
                [self, version, keep_alive, res = std::move(res)]() mutable {
                  self->reply(res.status, std::move(res.body), version,
                              keep_alive);

@@ -33,6 +33,7 @@ server::~server() {
     if (t.joinable())
       t.join();
   listener_.reset();
+  ctx_.gate->close();
   // Destroying the io_context destroys the sessions it still holds; each
   // tells its connection actor, which writes its record and quits.
   ioc_.reset();

@@ -8,6 +8,7 @@
 #include "actors/delivery_actor.hpp"
 #include "actors/job_api.hpp"
 #include "messages/interfaces.hpp"
+#include "net/io_gate.hpp"
 #include "net/server_settings.hpp"
 #include "net/session_set.hpp"
 
@@ -22,6 +23,8 @@ struct server_context {
   job_api api;
   server_settings settings;
   session_set sessions;
+  /// Closed before the io_context goes; sessions and API callbacks keep it.
+  io_gate_ptr gate = std::make_shared<io_gate>();
   /// Set on SIGTERM/SIGINT: /healthz answers 503.
   std::atomic<bool> draining{false};
   /// Connection actors still running; shared, since they may outlive us.

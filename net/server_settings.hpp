@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "actors/connection_actor.hpp"
 
@@ -28,6 +29,8 @@ struct server_settings {
   /// The `retry_after_ms` of the resume hint.
   unsigned resume_after_ms = 1000;
   connection_settings connection;
+  /// Origins a browser's upgrade may come from; empty: any.
+  std::vector<std::string> allowed_origins;
 };
 
 } // namespace jobwire

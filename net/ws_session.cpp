@@ -30,9 +30,12 @@ constexpr auto close_timeout = std::chrono::seconds(5);
 
 } // namespace
 
-ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx)
+ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx,
+                       std::optional<access_grant> grant)
   : ws_(guarded_stream{std::move(stream), ctx.settings.max_fragments}),
     ctx_(ctx),
+    gate_(ctx.gate),
+    grant_(std::move(grant)),
     heartbeat_(ws_.get_executor()),
     close_deadline_(ws_.get_executor()) {
   // nop
@@ -74,7 +77,7 @@ void ws_session::on_accept(beast::error_code ec) {
   actor_ = ctx_.sys.spawn(connection_impl,
                           std::weak_ptr<frame_sink>{shared_from_this()},
                           connection_id_, ctx_.directory, ctx_.registry,
-                          ctx_.delivery, ctx_.settings.connection);
+                          ctx_.delivery, ctx_.settings.connection, grant_);
   ++*ctx_.live_connections;
   caf::actor_cast<caf::abstract_actor*>(actor_)->attach_functor(
     [count = ctx_.live_connections] { --*count; });
@@ -126,7 +129,7 @@ void ws_session::send(frame_ptr frame) {
   // Counted here, on the producer's thread, so its next room check sees it.
   queued_bytes_ += frame->text.size();
   ++queued_frames_;
-  asio::post(ws_.get_executor(), [self = shared_from_this(),
+  gate_->post(ws_.get_executor(), [self = shared_from_this(),
                                   frame = std::move(frame)]() mutable {
     if (self->closing_) {
       self->queued_bytes_ -= frame->text.size();
@@ -140,7 +143,7 @@ void ws_session::send(frame_ptr frame) {
 }
 
 void ws_session::close(uint16_t code, std::string reason) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), code,
+  gate_->post(ws_.get_executor(), [self = shared_from_this(), code,
                                   reason = std::move(reason)] {
     if (self->close_pending_ || self->closing_)
       return;
@@ -165,7 +168,7 @@ void ws_session::close(uint16_t code, std::string reason) {
 }
 
 void ws_session::drain(unsigned retry_after_ms) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), retry_after_ms] {
+  gate_->post(ws_.get_executor(), [self = shared_from_this(), retry_after_ms] {
     if (self->closing_ || self->connection_id_.empty())
       return;
     // Queued directly: the connection actor's frames stop here.

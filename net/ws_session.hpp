@@ -5,6 +5,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -14,6 +15,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "actors/access.hpp"
 #include "actors/frame_sink.hpp"
 #include "messages/interfaces.hpp"
 #include "net/guarded_stream.hpp"
@@ -32,7 +34,9 @@ class ws_session : public frame_sink,
 public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  ws_session(boost::beast::tcp_stream&& stream, server_context& ctx);
+  /// `grant` is the upgrade's verified token, when access control is on.
+  ws_session(boost::beast::tcp_stream&& stream, server_context& ctx,
+             std::optional<access_grant> grant);
 
   ~ws_session() override;
 
@@ -83,6 +87,9 @@ private:
   server_context& ctx_;
   connection_actor actor_;
   std::string connection_id_;
+  /// Our own reference: an actor may keep this session past the server.
+  io_gate_ptr gate_;
+  std::optional<access_grant> grant_;
   // -- on the strand --
   std::deque<frame_ptr> queue_;
   bool close_pending_ = false;

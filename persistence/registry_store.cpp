@@ -245,10 +245,10 @@ size_t registry_store::close_open_connections(lmdb_txn& txn, int64_t now_ms,
     return true;
   });
   for (auto& x : open) {
+    // It was open until the crash, which we cannot date: count from now.
     x.status = connection_status::closed;
-    // A record that never saw activity counts from now.
-    auto since = x.last_activity_ms > 0 ? x.last_activity_ms : now_ms;
-    x.expires_at_ms = since + ttl_ms;
+    x.last_activity_ms = now_ms;
+    x.expires_at_ms = now_ms + ttl_ms;
     put_connection(txn, x);
   }
   return open.size();

@@ -83,7 +83,8 @@ public:
   size_t sweep(lmdb_txn& txn, int64_t now_ms, size_t limit);
 
   /// Marks every connection record that is still `open` as closed at
-  /// `now_ms` (after a crash nothing is open) and sets its expiry.
+  /// `now_ms` (after a crash nothing is open): it stays resumable for
+  /// `ttl_ms` from now.
   size_t close_open_connections(lmdb_txn& txn, int64_t now_ms, int64_t ttl_ms);
 
 private:

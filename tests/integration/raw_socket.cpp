@@ -79,6 +79,8 @@ void raw_socket::connect(uint16_t port) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0)
     throw std::runtime_error(std::string{"socket: "} + std::strerror(errno));
+  if (rcvbuf_ > 0)
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_, sizeof(rcvbuf_));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -98,6 +100,15 @@ void raw_socket::connect(uint16_t port) {
 
 void raw_socket::close() {
   if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+void raw_socket::abort() {
+  if (fd_ >= 0) {
+    linger lg{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     ::close(fd_);
     fd_ = -1;
   }

@@ -81,6 +81,21 @@ public:
   /// Closes the socket.
   void close();
 
+  /// Sets SO_RCVBUF to `bytes` on the sockets `connect` opens from now on
+  /// (before the TCP handshake, so the window stays small); 0: the default.
+  void set_receive_buffer(int bytes) {
+    rcvbuf_ = bytes;
+  }
+
+  /// Resets the connection (SO_LINGER 0, then close): the peer sees RST,
+  /// not an orderly FIN.
+  void abort();
+
+  /// The descriptor, -1 when closed.
+  int fd() const {
+    return fd_;
+  }
+
   // -- bytes ------------------------------------------------------------------
 
   /// Sends all of `bytes`; false when the peer closed or reset.
@@ -132,6 +147,7 @@ private:
   bool fill(std::chrono::steady_clock::time_point deadline);
 
   int fd_ = -1;
+  int rcvbuf_ = 0;
   std::string buf_;
   bool eof_ = false;
 };

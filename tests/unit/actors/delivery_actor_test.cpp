@@ -84,6 +84,7 @@ connection_actor::behavior_type owner(connection_actor::pointer,
     [](closed_atom, const std::vector<followed_job>&) {},
     [](tick_atom) {},
     [out](sent_atom, uint64_t n) { out->push_back(n); },
+    [](resume_atom) {},
   };
 }
 

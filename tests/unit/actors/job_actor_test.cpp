@@ -38,6 +38,7 @@ connection_actor::behavior_type recorder(connection_actor::pointer,
     [](closed_atom, const std::vector<followed_job>&) {},
     [](tick_atom) {},
     [](sent_atom, uint64_t) {},
+    [](resume_atom) {},
   };
 }
 

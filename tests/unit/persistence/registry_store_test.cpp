@@ -216,7 +216,7 @@ BOOST_AUTO_TEST_CASE(open_connections_are_closed_after_a_crash) {
   });
   auto back = read([&](lmdb_txn& t) { return db->store.connection(t, "c1"); });
   BOOST_TEST((back->status == connection_status::closed));
-  BOOST_TEST(back->expires_at_ms == 560);
+  BOOST_TEST(back->expires_at_ms == 1060);
   BOOST_TEST(followers("a").empty());
 }
 

@@ -1,0 +1,123 @@
+#include "actors/access.hpp"
+
+#include <cstdlib>
+#include <memory>
+
+#include <jwt.h>
+#include <simdjson.h>
+
+#include "messages/error_code.hpp"
+
+namespace jobwire {
+
+namespace {
+
+caf::error denied(std::string why) {
+  return caf::make_error(error_code::unauthorized, std::move(why));
+}
+
+struct jwt_deleter {
+  void operator()(jwt_t* x) const {
+    jwt_free(x);
+  }
+};
+
+struct str_deleter {
+  void operator()(char* x) const {
+    std::free(x);
+  }
+};
+
+} // namespace
+
+std::string_view to_string(scope x) {
+  switch (x) {
+    case scope::view:
+      return "view";
+    case scope::cancel:
+      return "cancel";
+    case scope::publish:
+      return "publish";
+  }
+  return "view";
+}
+
+bool access_grant::allows(scope what, std::string_view job_id) const {
+  if ((scopes & static_cast<uint8_t>(what)) == 0)
+    return false;
+  for (auto& pattern : jobs) {
+    if (!pattern.empty() && pattern.back() == '*') {
+      if (job_id.starts_with(std::string_view{pattern}.substr(
+            0, pattern.size() - 1)))
+        return true;
+    } else if (pattern == job_id) {
+      return true;
+    }
+  }
+  return false;
+}
+
+token_verifier::token_verifier(std::string secret)
+  : secret_(std::move(secret)) {
+  // nop
+}
+
+caf::expected<access_grant> token_verifier::verify(std::string_view token,
+                                                   int64_t now_ms) const {
+  if (token.empty())
+    return denied("a token is required");
+  std::string text{token};
+  jwt_t* raw = nullptr;
+  if (jwt_decode(&raw, text.c_str(),
+                 reinterpret_cast<const unsigned char*>(secret_.data()),
+                 static_cast<int>(secret_.size()))
+      != 0)
+    return denied("the token is malformed or its signature is wrong");
+  std::unique_ptr<jwt_t, jwt_deleter> jwt{raw};
+  // Only HS256: never `none`, never a key confusion.
+  if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256)
+    return denied("the token must be signed with HS256");
+  access_grant out;
+  if (auto sub = jwt_get_grant(jwt.get(), "sub"))
+    out.subject = sub;
+  errno = 0;
+  auto exp = jwt_get_grant_int(jwt.get(), "exp");
+  if (errno != 0 || exp <= 0)
+    return denied("the token has no 'exp' claim");
+  out.expires_at_ms = static_cast<int64_t>(exp) * 1000;
+  if (out.expires_at_ms <= now_ms)
+    return denied("the token has expired");
+  auto scopes = jwt_get_grant(jwt.get(), "scope");
+  if (scopes == nullptr)
+    return denied("the token has no 'scope' claim");
+  std::string_view rest{scopes};
+  while (!rest.empty()) {
+    auto sp = rest.find(' ');
+    auto word = rest.substr(0, sp);
+    if (word == "view")
+      out.scopes |= static_cast<uint8_t>(scope::view);
+    else if (word == "cancel")
+      out.scopes |= static_cast<uint8_t>(scope::cancel);
+    else if (word == "publish")
+      out.scopes |= static_cast<uint8_t>(scope::publish);
+    rest = sp == std::string_view::npos ? std::string_view{}
+                                        : rest.substr(sp + 1);
+  }
+  std::unique_ptr<char, str_deleter> jobs{
+    jwt_get_grants_json(jwt.get(), "jobs")};
+  if (!jobs)
+    return denied("the token has no 'jobs' claim");
+  simdjson::dom::parser parser;
+  simdjson::dom::array list;
+  if (parser.parse(jobs.get(), std::strlen(jobs.get())).get_array().get(list))
+    return denied("the token's 'jobs' claim must be a list of job ids");
+  for (auto x : list) {
+    std::string_view id;
+    if (x.get_string().get(id))
+      return denied("the token's 'jobs' claim must be a list of job ids");
+    out.jobs.emplace_back(id);
+  }
+  return out;
+}
+
+} // namespace jobwire

@@ -1,0 +1,285 @@
+#include "jobwire_bench/http_publisher.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <limits>
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "jobwire_bench/clock.hpp"
+#include "jobwire_bench/frame_scan.hpp"
+
+namespace jobwire::bench {
+
+namespace {
+
+/// Content-Length of an HTTP head, or -1.
+long content_length(std::string_view head) {
+  static constexpr std::string_view name = "content-length:";
+  for (size_t pos = head.find("\r\n"); pos != std::string_view::npos;
+       pos = head.find("\r\n", pos + 2)) {
+    auto line = head.substr(pos + 2);
+    if (line.size() <= name.size())
+      continue;
+    bool match = true;
+    for (size_t i = 0; i < name.size() && match; ++i)
+      match = std::tolower(static_cast<unsigned char>(line[i])) == name[i];
+    if (!match)
+      continue;
+    auto v = line.substr(name.size());
+    while (!v.empty() && v.front() == ' ')
+      v.remove_prefix(1);
+    long n = -1;
+    std::from_chars(v.data(), v.data() + v.size(), n);
+    return n;
+  }
+  return -1;
+}
+
+} // namespace
+
+http_publisher::http_publisher(worker& w, size_t index,
+                               std::vector<job_slot*> jobs)
+  : w_(w), index_(index), jobs_(std::move(jobs)), last_ack_(jobs_.size(), 0) {
+  // Start each publisher at another job, so they do not march in step.
+  if (!jobs_.empty())
+    next_job_ = index % jobs_.size();
+}
+
+http_publisher::~http_publisher() {
+  if (fd_ >= 0)
+    close(fd_);
+}
+
+void http_publisher::connect() {
+  int err = 0;
+  fd_ = start_connect(w_.run.server.addr, nullptr, err);
+  if (fd_ < 0) {
+    fail(std::string{"connect: "} + std::strerror(err));
+    return;
+  }
+  interest_ = EPOLLOUT;
+  w_.watch(fd_, interest_, this);
+}
+
+void http_publisher::close_now() {
+  if (fd_ < 0)
+    return;
+  w_.forget(fd_);
+  close(fd_);
+  fd_ = -1;
+}
+
+void http_publisher::build_request(size_t j, uint64_t now) {
+  auto& job = *jobs_[j];
+  auto payload = w_.run.opt->payload_bytes;
+  body_.clear();
+  body_ += R"({"type":"progress_update","stage":"bench","progress":)";
+  body_ += std::to_string(sent % 100);
+  body_ += R"(,"estimated_seconds_remaining":5,"message":"t=)";
+  body_ += std::to_string(now);
+  body_ += ' ';
+  // Pad the message so the body has the size asked for.
+  if (body_.size() + 2 < payload)
+    body_.append(payload - body_.size() - 2, 'x');
+  body_ += "\"}";
+  out_ += job.request_head;
+  out_ += std::to_string(body_.size());
+  out_ += "\r\n\r\n";
+  out_ += body_;
+  in_flight_.push_back({j, now});
+  ++sent;
+  bump(w_.counters.published);
+  bump(w_.counters.in_flight);
+}
+
+bool http_publisher::pump(uint64_t now) {
+  if (idle_closed_ && failure.empty()) {
+    idle_closed_ = false;
+    connect();
+    return true;
+  }
+  if (!connected || fd_ < 0 || jobs_.empty())
+    return false;
+  auto window = w_.run.opt->window;
+  if (in_flight_.size() >= window)
+    return false;
+  uint64_t due = std::numeric_limits<uint64_t>::max();
+  auto rate = w_.run.rate_per_publisher;
+  if (rate > 0) {
+    auto start = w_.run.publish_start_ns.load(std::memory_order_relaxed);
+    auto should = static_cast<uint64_t>(
+                    rate * static_cast<double>(now - start) / 1e9)
+                  + 1;
+    due = should > sent ? should - sent : 0;
+  }
+  bool held = false;
+  auto before = sent;
+  while (in_flight_.size() < window && due > 0) {
+    // The next job with room, round robin.
+    bool found = false;
+    for (size_t tries = 0; tries < jobs_.size(); ++tries) {
+      auto j = next_job_;
+      next_job_ = (next_job_ + 1) % jobs_.size();
+      if (w_.run.jobs->try_reserve(*jobs_[j])) {
+        build_request(j, now);
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      held = true;
+      break;
+    }
+    --due;
+  }
+  if (sent != before)
+    flush();
+  return held || (rate > 0 && in_flight_.size() < window);
+}
+
+void http_publisher::on_io(uint32_t events) {
+  if (fd_ < 0)
+    return;
+  if (!connected) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      fail(std::string{"connect: "} + std::strerror(err));
+      return;
+    }
+    connected = true;
+    if (reconnects == 0)
+      bump(w_.counters.publishers_up);
+    interest_ = EPOLLIN;
+    w_.rewatch(fd_, interest_, this);
+    return;
+  }
+  if ((events & EPOLLOUT) && !out_.empty())
+    flush();
+  if (fd_ >= 0 && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+    read_some();
+}
+
+void http_publisher::read_some() {
+  auto n = read(fd_, w_.scratch(), w_.scratch_size());
+  if (n == 0) {
+    if (in_flight_.empty()) {
+      // An idle keep-alive connection timed out: open another when there
+      // is something to send.
+      close_now();
+      connected = false;
+      idle_closed_ = true;
+      ++reconnects;
+      return;
+    }
+    fail("the server closed the publisher's connection with "
+         + std::to_string(in_flight_.size()) + " requests unanswered");
+    return;
+  }
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EINTR)
+      fail(std::string{"read: "} + std::strerror(errno));
+    return;
+  }
+  in_.append(w_.scratch(), static_cast<size_t>(n));
+  size_t off = 0;
+  for (;;) {
+    std::string_view rest{in_.data() + off, in_.size() - off};
+    auto end = rest.find("\r\n\r\n");
+    if (end == std::string_view::npos)
+      break;
+    auto head = rest.substr(0, end + 2);
+    auto len = content_length(head);
+    if (!head.starts_with("HTTP/1.1 ") || len < 0) {
+      fail("malformed HTTP response: "
+           + std::string{head.substr(0, head.find("\r\n"))});
+      return;
+    }
+    auto total = end + 4 + static_cast<size_t>(len);
+    if (rest.size() < total)
+      break;
+    int status = std::atoi(head.data() + 9);
+    on_response(status, rest.substr(end + 4, static_cast<size_t>(len)));
+    if (fd_ < 0)
+      return;
+    off += total;
+  }
+  in_.erase(0, off);
+}
+
+void http_publisher::on_response(int status, std::string_view body) {
+  if (in_flight_.empty()) {
+    fail("a response to no request");
+    return;
+  }
+  auto p = in_flight_.front();
+  in_flight_.pop_front();
+  auto& job = *jobs_[p.job];
+  auto now = now_ns();
+  auto counted_in_flight = w_.counters.in_flight.load(std::memory_order_relaxed);
+  w_.counters.in_flight.store(counted_in_flight - 1, std::memory_order_release);
+  frame_fields f;
+  if (status == 202 && scan_frame(body, f) && f.has_seq && f.job_id == job.id) {
+    w_.run.jobs->acked(job, f.seq);
+    if (w_.run.one_publisher_per_job && last_ack_[p.job] != 0
+        && f.seq != last_ack_[p.job] + 1)
+      ++non_consecutive;
+    last_ack_[p.job] = f.seq;
+    ++acked;
+    bump(w_.counters.acked);
+    w_.ack_latency.record(now - p.sent_ns);
+    return;
+  }
+  ++refused;
+  job.refused.fetch_add(1, std::memory_order_relaxed);
+  w_.run.jobs->unreserve(job);
+  bump(w_.counters.refused);
+  if (first_refusal.empty())
+    first_refusal = "HTTP " + std::to_string(status) + " "
+                    + std::string{body.substr(0, 300)};
+}
+
+void http_publisher::flush() {
+  while (!out_.empty()) {
+    auto n = send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR)
+        break;
+      fail(std::string{"send: "} + std::strerror(errno));
+      return;
+    }
+    out_.erase(0, static_cast<size_t>(n));
+  }
+  uint32_t want = EPOLLIN | (out_.empty() ? 0u : uint32_t{EPOLLOUT});
+  if (want != interest_) {
+    interest_ = want;
+    w_.rewatch(fd_, want, this);
+  }
+}
+
+void http_publisher::fail(std::string why) {
+  if (failure.empty()) {
+    failure = std::move(why);
+    bump(w_.counters.publishers_failed);
+  }
+  // What was in flight is neither acked nor refused: the run's check
+  // reports it.
+  if (!in_flight_.empty()) {
+    auto n = w_.counters.in_flight.load(std::memory_order_relaxed);
+    w_.counters.in_flight.store(n - in_flight_.size(),
+                                std::memory_order_release);
+    for (auto& p : in_flight_)
+      w_.run.jobs->unreserve(*jobs_[p.job]);
+    in_flight_.clear();
+  }
+  connected = false;
+  close_now();
+}
+
+} // namespace jobwire::bench

@@ -1,0 +1,238 @@
+#include "jobwire_bench/options.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+namespace jobwire::bench {
+
+namespace {
+
+template <class T>
+bool to_number(std::string_view s, T& out) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && ptr == s.data() + s.size();
+}
+
+bool to_double(std::string_view s, double& out) {
+  try {
+    size_t used = 0;
+    std::string str{s};
+    out = std::stod(str, &used);
+    return used == str.size() && std::isfinite(out);
+  } catch (...) {
+    return false;
+  }
+}
+
+std::string parse_url(options& x) {
+  std::string_view u = x.url;
+  for (std::string_view scheme : {"http://", "ws://"})
+    if (u.starts_with(scheme))
+      u.remove_prefix(scheme.size());
+  if (u.starts_with("https://") || u.starts_with("wss://"))
+    return "TLS is not supported: use http://";
+  if (auto slash = u.find('/'); slash != std::string_view::npos)
+    u = u.substr(0, slash);
+  auto colon = u.rfind(':');
+  if (colon == std::string_view::npos) {
+    x.host = std::string{u};
+    x.port = 80;
+  } else {
+    x.host = std::string{u.substr(0, colon)};
+    if (!to_number(u.substr(colon + 1), x.port) || x.port == 0)
+      return "--url: bad port in '" + x.url + "'";
+  }
+  if (x.host.empty())
+    return "--url: no host in '" + x.url + "'";
+  return {};
+}
+
+} // namespace
+
+std::string parse_options(int argc, char** argv, options& out) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      out.help = true;
+      continue;
+    }
+    if (arg == "--quiet") {
+      out.quiet = true;
+      continue;
+    }
+    if (!arg.starts_with("--"))
+      return "unexpected argument '" + std::string{arg}
+             + "' (options are --name=value)";
+    arg.remove_prefix(2);
+    auto eq = arg.find('=');
+    if (eq == std::string_view::npos)
+      return "option --" + std::string{arg} + " needs a value (--"
+             + std::string{arg} + "=...)";
+    auto name = arg.substr(0, eq);
+    auto value = arg.substr(eq + 1);
+    bool ok = true;
+    if (name == "url")
+      out.url = std::string{value};
+    else if (name == "scenario")
+      out.scenario = std::string{value};
+    else if (name == "connections")
+      ok = to_number(value, out.connections);
+    else if (name == "jobs")
+      ok = to_number(value, out.jobs);
+    else if (name == "rate")
+      ok = to_double(value, out.rate) && out.rate >= 0;
+    else if (name == "duration")
+      ok = to_double(value, out.duration) && out.duration > 0;
+    else if (name == "payload-bytes")
+      ok = to_number(value, out.payload_bytes);
+    else if (name == "publishers")
+      ok = to_number(value, out.publishers);
+    else if (name == "window")
+      ok = to_number(value, out.window);
+    else if (name == "max-lag")
+      ok = to_number(value, out.max_lag);
+    else if (name == "events")
+      ok = to_number(value, out.events);
+    else if (name == "stalled")
+      ok = to_double(value, out.stalled) && out.stalled >= 0
+           && out.stalled < 1;
+    else if (name == "stalled-rcvbuf")
+      ok = to_number(value, out.stalled_rcvbuf);
+    else if (name == "threads")
+      ok = to_number(value, out.threads) && out.threads > 0
+           && out.threads <= 64;
+    else if (name == "cpu")
+      ok = to_number(value, out.cpu) && out.cpu >= 0;
+    else if (name == "json")
+      out.json = std::string{value};
+    else if (name == "server-pid")
+      ok = to_number(value, out.server_pid) && out.server_pid > 0;
+    else if (name == "connect-concurrency")
+      ok = to_number(value, out.connect_concurrency)
+           && out.connect_concurrency > 0;
+    else if (name == "drain-timeout")
+      ok = to_double(value, out.drain_timeout) && out.drain_timeout > 0;
+    else
+      return "unknown option --" + std::string{name} + " (see --help)";
+    if (!ok)
+      return "bad value '" + std::string{value} + "' for --"
+             + std::string{name} + " (see --help)";
+  }
+  return parse_url(out);
+}
+
+std::string apply_defaults(options& x) {
+  auto def = [](auto& field, auto value) {
+    if (field == 0)
+      field = value;
+  };
+  const auto& s = x.scenario;
+  if (s == "fanout") {
+    def(x.connections, 1000);
+    def(x.jobs, 1);
+    def(x.publishers, 4);
+    def(x.window, 8);
+    def(x.duration, 10.0);
+  } else if (s == "many-jobs" || s == "stalled") {
+    def(x.connections, 1000);
+    def(x.jobs, 100);
+    def(x.publishers, 4);
+    def(x.window, 8);
+    def(x.duration, 10.0);
+    if (s == "stalled" && x.stalled < 0)
+      x.stalled = 0.01;
+  } else if (s == "capacity") {
+    def(x.connections, 10000);
+    def(x.duration, 5.0);
+  } else if (s == "persistence") {
+    def(x.publishers, 4);
+    def(x.window, 1);
+    def(x.duration, 10.0);
+    x.jobs = x.publishers;
+  } else if (s == "reconnect") {
+    def(x.connections, 1000);
+    def(x.jobs, 100);
+    def(x.publishers, 4);
+    def(x.window, 32);
+    def(x.events, 100);
+    def(x.duration, 60.0); // a deadline here, not a run time
+  } else if (s.empty()) {
+    return "no --scenario given (fanout, many-jobs, capacity, persistence, "
+           "reconnect, stalled; see --help)";
+  } else {
+    return "unknown --scenario=" + s
+           + " (fanout, many-jobs, capacity, persistence, reconnect, "
+             "stalled)";
+  }
+  if (x.stalled < 0)
+    x.stalled = 0;
+  if (s != "capacity" && (x.jobs == 0 || x.publishers == 0 || x.window == 0))
+    return "--jobs, --publishers and --window must be at least 1";
+  if (s != "capacity" && s != "persistence" && x.connections < x.jobs)
+    return "--connections must be at least --jobs (each job needs a "
+           "subscriber)";
+  if (x.payload_bytes < 100 || x.payload_bytes > 60000)
+    return "--payload-bytes must be 100 to 60000 (the event body published)";
+  return {};
+}
+
+std::string usage() {
+  return R"(jobwire-bench: load generator for a running jobwire server
+
+usage: jobwire-bench --scenario=NAME [--url=http://127.0.0.1:8080] [knobs]
+
+scenarios
+  fanout       one job, N subscribers, HTTP publishers as fast as the server
+               takes; deliveries/s (frames received by all subscribers)
+  many-jobs    N connections over K jobs (round robin); end-to-end latency
+               p50/p99/p99.9 at --rate (or max) and deliveries/s
+  capacity     N idle connections: connect rate (to the `connected` frame)
+               and the server's memory per connection (--server-pid)
+  persistence  P publishers, each to its own job, waiting for each 202;
+               stored and acknowledged events/s
+  reconnect    N clients subscribe, disconnect, M events per job are
+               published, all N resume at once: time until all caught up
+  stalled      many-jobs where --stalled of the connections stop reading
+               after subscribing; deliveries/s to the others
+
+knobs (0 or absent: the scenario's default)
+  --connections=N        WebSocket clients (fanout/many-jobs/reconnect/
+                         stalled 1000, capacity 10000)
+  --jobs=K               jobs (fanout 1, many-jobs/reconnect/stalled 100)
+  --rate=R               events/s over all publishers, 0 = max (default 0)
+  --duration=S           seconds of publishing (default 10; capacity: seconds
+                         to hold the connections, default 5)
+  --payload-bytes=B      size of each published event body (default 200)
+  --publishers=P         keep-alive HTTP publisher connections (default 4)
+  --window=W             pipelined requests in flight per publisher
+                         (persistence 1, fanout/many-jobs 8, reconnect 32)
+  --max-lag=L            a job's publishers stay at most L events ahead of
+                         its slowest reading subscriber, so "max" means what
+                         the server delivers, not what it queues (default
+                         256; 0 = no limit: expect coalescing and 1013s)
+  --events=M             reconnect: events per job while away (default 100)
+  --stalled=F            stalled: fraction that stops reading (default 0.01)
+  --stalled-rcvbuf=B     SO_RCVBUF of the stalled clients (default 4096, so
+                         their backlog piles up in the server, not in the
+                         kernel; 0 = the kernel's autotuned default)
+
+running
+  --threads=N            io threads of the benchmark (default 1)
+  --cpu=N                pin the benchmark to CPU N
+  --server-pid=PID       the server process, for its CPU and memory (found
+                         by its listening port when it runs on this host)
+  --connect-concurrency=N  handshakes in flight at once (default 1000)
+  --drain-timeout=S      how long to wait for the last deliveries (15)
+  --json=FILE            also write the results as JSON
+  --quiet                no progress line on stderr
+
+Every run checks what it received (per connection and job: seqs increasing,
+no gaps, nothing missing at the end; only stalled clients may see
+progress_updates coalesced) and exits 1 with FAILED when anything was lost.
+For thousands of connections raise `ulimit -n` for both the server and the
+benchmark (the benchmark raises its soft limit to the hard one itself).
+)";
+}
+
+} // namespace jobwire::bench

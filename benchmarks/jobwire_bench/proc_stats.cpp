@@ -1,0 +1,127 @@
+#include "jobwire_bench/proc_stats.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace jobwire::bench {
+
+namespace {
+
+std::optional<uint64_t> field_kib(const std::string& path,
+                                  const std::string& name) {
+  std::ifstream in{path};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with(name))
+      return std::strtoull(line.c_str() + name.size(), nullptr, 10);
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<memory_kib> read_memory(int pid) {
+  auto base = "/proc/" + std::to_string(pid);
+  auto rss = field_kib(base + "/status", "VmRSS:");
+  if (!rss)
+    return std::nullopt;
+  memory_kib out;
+  out.rss = *rss;
+  if (auto pss = field_kib(base + "/smaps_rollup", "Pss:")) {
+    out.pss = *pss;
+    out.has_pss = true;
+  }
+  return out;
+}
+
+std::optional<double> read_cpu_seconds(int pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // The command name may hold spaces: count fields after its ')'.
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return std::nullopt;
+  std::istringstream rest{text.substr(close + 2)};
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; rest >> field; ++i) {
+    if (i == 14)
+      utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 15) {
+      stime = std::strtoull(field.c_str(), nullptr, 10);
+      return static_cast<double>(utime + stime)
+             / static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+  }
+  return std::nullopt;
+}
+
+double own_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
+  };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+double load_average() {
+  std::ifstream in{"/proc/loadavg"};
+  double x = -1;
+  in >> x;
+  return x;
+}
+
+int find_listener_pid(uint16_t port) {
+  // Inodes of listening sockets (state 0A) on `port`.
+  std::set<std::string> inodes;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in{table};
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::istringstream fields{line};
+      std::string sl, local, remote, state, queues, timer, retr, uid, tmo,
+        inode;
+      fields >> sl >> local >> remote >> state >> queues >> timer >> retr
+        >> uid >> tmo >> inode;
+      auto colon = local.rfind(':');
+      if (state != "0A" || colon == std::string::npos)
+        continue;
+      if (std::strtoul(local.c_str() + colon + 1, nullptr, 16) == port)
+        inodes.insert("socket:[" + inode + "]");
+    }
+  }
+  if (inodes.empty())
+    return 0;
+  try {
+  std::error_code ec;
+  for (auto& proc : std::filesystem::directory_iterator{"/proc", ec}) {
+    auto name = proc.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    std::error_code fec;
+    for (auto& fd : std::filesystem::directory_iterator{proc.path() / "fd",
+                                                        fec}) {
+      std::error_code lec;
+      auto link = std::filesystem::read_symlink(fd.path(), lec);
+      if (!lec && inodes.contains(link.string()))
+        return std::atoi(name.c_str());
+    }
+  }
+  } catch (const std::exception&) {
+    // A process went away while we looked: treat as not found.
+  }
+  return 0;
+}
+
+} // namespace jobwire::bench

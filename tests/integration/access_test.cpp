@@ -1,0 +1,212 @@
+#define BOOST_TEST_MODULE access
+#include <boost/test/unit_test.hpp>
+
+// Access control from outside: the real server with --auth-secret-file, and
+// tokens minted here with libjwt (good, expired, wrong secret, wrong scope,
+// other job, alg none), plus origins and the non-loopback refusal.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <jwt.h>
+
+#include "raw_socket.hpp"
+#include "server_process.hpp"
+#include "wire_checks.hpp"
+
+using namespace jobwire::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string secret = "0123456789abcdef0123456789abcdef-secret";
+
+/// An HS256 token with the given claims; `exp_in` seconds from now.
+std::string mint(const std::string& jobs_json, const std::string& scope,
+                 long exp_in = 3600, const std::string& key = secret) {
+  jwt_t* jwt = nullptr;
+  jwt_new(&jwt);
+  jwt_add_grant(jwt, "sub", "tester");
+  jwt_add_grant_int(jwt, "exp", static_cast<long>(std::time(nullptr)) + exp_in);
+  jwt_add_grant(jwt, "scope", scope.c_str());
+  jwt_add_grants_json(jwt, (R"({"jobs":)" + jobs_json + "}").c_str());
+  jwt_set_alg(jwt, JWT_ALG_HS256,
+              reinterpret_cast<const unsigned char*>(key.data()),
+              static_cast<int>(key.size()));
+  char* text = jwt_encode_str(jwt);
+  std::string out{text};
+  std::free(text);
+  jwt_free(jwt);
+  return out;
+}
+
+/// The classic forgery: a token that says it needs no signature.
+std::string alg_none_token() {
+  jwt_t* jwt = nullptr;
+  jwt_new(&jwt);
+  jwt_add_grant(jwt, "sub", "mallory");
+  jwt_add_grant_int(jwt, "exp", static_cast<long>(std::time(nullptr)) + 3600);
+  jwt_add_grant(jwt, "scope", "view cancel publish");
+  jwt_add_grants_json(jwt, R"({"jobs":["*"]})");
+  char* text = jwt_encode_str(jwt); // alg none by default
+  std::string out{text};
+  std::free(text);
+  jwt_free(jwt);
+  return out;
+}
+
+struct fixture {
+  std::string secret_file = [] {
+    char tmpl[] = "/tmp/jobwire-secret-XXXXXX";
+    int fd = mkstemp(tmpl);
+    close(fd);
+    std::ofstream{tmpl} << secret << "\n";
+    return std::string{tmpl};
+  }();
+  server_process server{{"--auth-secret-file=" + secret_file,
+                         "--allowed-origins=https://app.example"}};
+  http_client http{server.port()};
+
+  ~fixture() {
+    std::remove(secret_file.c_str());
+  }
+
+  http_client::header_list bearer(const std::string& token) {
+    return {{"Authorization", "Bearer " + token}};
+  }
+
+  int upgrade_status(const std::string& path) {
+    ws_client ws;
+    return ws.try_connect(server.port(), path);
+  }
+
+  /// A raw upgrade with extra header lines; the response status.
+  int raw_upgrade(const std::string& extra_headers) {
+    raw_socket s;
+    s.connect(server.port());
+    s.send("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           + extra_headers + "\r\n");
+    auto reply = s.read_http_reply();
+    return reply ? reply->status : 0;
+  }
+
+  ws_client open_with(const std::string& token) {
+    ws_client ws;
+    ws.connect(server.port(), "/v1/ws?token=" + token);
+    auto hello = ws.read_json();
+    check_string(hello, "type", "connected");
+    return ws;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(access_rules, fixture)
+
+BOOST_AUTO_TEST_CASE(upgrade_needs_a_valid_token) {
+  auto good = mint(R"(["job_a"])", "view");
+  BOOST_TEST(upgrade_status("/v1/ws") == 401);
+  BOOST_TEST(upgrade_status("/v1/ws?token=" + good) == 101);
+  BOOST_TEST(upgrade_status("/v1/ws?token=" + mint(R"(["job_a"])", "view", -5))
+             == 401); // expired
+  BOOST_TEST(upgrade_status("/v1/ws?token="
+                            + mint(R"(["job_a"])", "view", 3600,
+                                   "another-secret-another-secret-xx"))
+             == 401); // wrong secret
+  BOOST_TEST(upgrade_status("/v1/ws?token=" + alg_none_token()) == 401);
+  BOOST_TEST(upgrade_status("/v1/ws?token=garbage") == 401);
+  BOOST_TEST(raw_upgrade("Authorization: Bearer " + good + "\r\n") == 101);
+}
+
+BOOST_AUTO_TEST_CASE(origins_outside_the_allowlist_are_refused) {
+  auto good = mint(R"(["job_a"])", "view");
+  auto auth = "Authorization: Bearer " + good + "\r\n";
+  BOOST_TEST(raw_upgrade(auth + "Origin: https://app.example\r\n") == 101);
+  BOOST_TEST(raw_upgrade(auth + "Origin: https://evil.example\r\n") == 403);
+}
+
+BOOST_AUTO_TEST_CASE(view_is_not_cancel_and_jobs_are_checked) {
+  auto ws = open_with(mint(R"(["job_a","batch_*"])", "view"));
+  auto sub = [&](const std::string& job) {
+    ws.send_text(R"({"type":"subscribe","job_id":")" + job + R"("})");
+    return ws.read_json();
+  };
+  check_string(sub("job_a"), "type", "subscribed");
+  check_string(sub("batch_17"), "type", "subscribed"); // prefix
+  auto denied = sub("job_b");
+  check_string(denied, "type", "error");
+  check_string(denied, "code", "unauthorized");
+  // Publishing needs the publish scope; then cancel needs cancel.
+  auto pub = mint(R"(["job_a"])", "publish");
+  auto res = http.request("POST", "/v1/jobs/job_a/events",
+                          R"({"type":"progress_update","stage":"s","progress":1})",
+                          bearer(pub));
+  BOOST_TEST_REQUIRE(res.status == 202, res.to_string());
+  ws.read_json(); // the event
+  ws.send_text(R"({"type":"cancel_job","job_id":"job_a"})");
+  auto no_cancel = ws.read_json();
+  check_string(no_cancel, "code", "unauthorized");
+  // A cancel_job may carry its own token for that job.
+  ws.send_text(R"({"type":"cancel_job","job_id":"job_a","token":")"
+               + mint(R"(["job_a"])", "cancel") + R"("})");
+  check_string(ws.read_json(), "type", "cancel_requested");
+  check_string(ws.read_json(), "type", "job_cancelled");
+}
+
+BOOST_AUTO_TEST_CASE(http_needs_the_matching_scope) {
+  auto body = R"({"type":"progress_update","stage":"s","progress":1})";
+  auto none = http.request("POST", "/v1/jobs/job_h/events", body);
+  BOOST_TEST(none.status == 401);
+  check_string(none.json(), "code", "unauthorized");
+  auto view = http.request("POST", "/v1/jobs/job_h/events", body,
+                           bearer(mint(R"(["job_h"])", "view")));
+  BOOST_TEST(view.status == 403);
+  auto other = http.request("POST", "/v1/jobs/job_h/events", body,
+                            bearer(mint(R"(["job_x"])", "publish")));
+  BOOST_TEST(other.status == 403);
+  auto ok = http.request("POST", "/v1/jobs/job_h/events", body,
+                         bearer(mint(R"(["job_*"])", "publish")));
+  BOOST_TEST(ok.status == 202);
+  // Unauthorized whether or not the job exists.
+  BOOST_TEST(http.request("GET", "/v1/jobs/nope", std::nullopt,
+                          bearer(mint(R"(["job_h"])", "view")))
+               .status
+             == 403);
+  BOOST_TEST(http.request("POST", "/v1/jobs/job_h/cancel", std::nullopt,
+                          bearer(mint(R"(["job_h"])", "view publish")))
+               .status
+             == 403);
+  BOOST_TEST(http.request("GET", "/v1/jobs/job_h", std::nullopt,
+                          bearer(mint(R"(["job_h"])", "view")))
+               .status
+             == 200);
+  // Denials are counted.
+  auto metrics = http.get("/metrics");
+  BOOST_TEST(metrics.body.find("jobwire_access_denied_total 0")
+             == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_token_that_expires_while_connected_closes_1008) {
+  auto ws = open_with(mint(R"(["job_a"])", "view", 2));
+  auto closed = ws.wait_close(6s);
+  BOOST_TEST(closed.code == 1008, closed.to_string());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(non_loopback_bind_without_a_secret_refuses_to_start) {
+  bool refused = false;
+  try {
+    server_process s{{"--bind=0.0.0.0"}};
+  } catch (const std::exception& e) {
+    refused = std::string{e.what()}.find("allow-anonymous") != std::string::npos;
+  }
+  BOOST_TEST(refused);
+}

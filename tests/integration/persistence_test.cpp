@@ -1,0 +1,794 @@
+#define BOOST_TEST_MODULE persistence
+#include <boost/test/unit_test.hpp>
+
+// What survives a restart and a crash: seqs, snapshots, stored events and
+// connection records (resume), against the real server on one data dir
+// that several server processes use one after the other.
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http_client.hpp"
+#include "raw_socket.hpp"
+#include "server_fixture.hpp"
+#include "server_process.hpp"
+#include "stream_helpers.hpp"
+#include "wire_checks.hpp"
+#include "ws_client.hpp"
+
+using namespace jobwire::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct ignore_sigpipe {
+  ignore_sigpipe() {
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+};
+
+using clock_type = std::chrono::steady_clock;
+
+long long ms_since(clock_type::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           clock_type::now() - t)
+    .count();
+}
+
+/// A server on a shared data dir; prints its stderr tail when the test has
+/// failed by the time it goes.
+class server_on {
+public:
+  server_on(const temp_data_dir& dir, std::vector<std::string> args = {}) {
+    args.insert(args.begin(), dir.option());
+    proc_ = std::make_unique<server_process>(std::move(args));
+  }
+
+  ~server_on() {
+    if (proc_ && current_test_failed()) {
+      std::cerr << "---- jobwire stderr (last 40 lines), pid " << proc_->pid()
+                << " ----\n"
+                << proc_->stderr_tail(40) << "---- end of stderr ----\n";
+    }
+  }
+
+  server_process& operator*() {
+    return *proc_;
+  }
+
+  server_process* operator->() {
+    return proc_.get();
+  }
+
+  uint16_t port() const {
+    return proc_->port();
+  }
+
+  /// SIGTERM, and the exit must be clean.
+  void stop_clean() {
+    auto st = proc_->stop(SIGTERM, 15s);
+    BOOST_TEST((st.exited && st.code == 0 && !st.timed_out),
+               "jobwire on SIGTERM: " << st.to_string() << "; stderr tail:\n"
+                                      << proc_->stderr_tail(20));
+  }
+
+  void kill9() {
+    proc_->stop(SIGKILL, 10s);
+  }
+
+private:
+  std::unique_ptr<server_process> proc_;
+};
+
+std::string subscribe_cmd(std::string_view job,
+                          std::optional<int64_t> since = std::nullopt) {
+  std::string cmd = R"({"type":"subscribe","job_id":)" + q(job);
+  if (since)
+    cmd += R"(,"since_seq":)" + std::to_string(*since);
+  return cmd + "}";
+}
+
+std::string resume_cmd(std::string_view id) {
+  return R"({"type":"resume","connection_id":)" + q(id) + "}";
+}
+
+/// Reads `count` event frames of `job` (other frames are errors), then a
+/// ping barrier; whatever comes before the pong is appended too, so the
+/// caller sees extras.
+std::vector<json_value> read_events(ws_client& ws, std::string_view job,
+                                    size_t count,
+                                    std::chrono::milliseconds timeout = 10s) {
+  std::vector<json_value> out;
+  auto deadline = clock_type::now() + timeout;
+  while (out.size() < count) {
+    auto left
+      = std::chrono::duration_cast<std::chrono::milliseconds>(deadline
+                                                             - clock_type::now());
+    if (left.count() <= 0)
+      break;
+    auto frame = ws.read_frame(left);
+    if (!frame)
+      break;
+    auto x = json_value::parse(frame->payload);
+    if (!event_stream::is_event_type(type_of(x))) {
+      BOOST_ERROR("expected an event of " << job << ", got " << x);
+      continue;
+    }
+    out.push_back(std::move(x));
+  }
+  BOOST_TEST(out.size() == count, "got " << out.size() << " of " << count
+                                         << " events of " << job << " in time");
+  if (ws.is_open()) {
+    auto extra = ping_barrier(ws);
+    for (auto& x : extra)
+      out.push_back(std::move(x));
+  }
+  return out;
+}
+
+/// The seqs of `frames`.
+std::vector<int64_t> seqs_of(const std::vector<json_value>& frames) {
+  std::vector<int64_t> out;
+  for (auto& x : frames) {
+    auto s = x.find("seq");
+    out.push_back(s != nullptr && s->is_integer() ? s->as_int() : -1);
+  }
+  return out;
+}
+
+std::vector<int64_t> range(int64_t first, int64_t last) {
+  std::vector<int64_t> out;
+  for (auto i = first; i <= last; ++i)
+    out.push_back(i);
+  return out;
+}
+
+/// GET /v1/jobs/{id}; requires 200.
+json_value get_snapshot(uint16_t port, std::string_view job) {
+  http_client http{port};
+  auto res = http.get(job_path(job));
+  BOOST_REQUIRE_MESSAGE(res.status == 200,
+                        "GET " << job_path(job) << ": " << res.to_string());
+  return res.json();
+}
+
+/// Waits until `connection_id` is no longer among the open connections of
+/// `job` (the server has seen the connection end and written its record).
+bool wait_unlisted(uint16_t port, std::string_view job,
+                   std::string_view connection_id,
+                   std::chrono::milliseconds timeout = 5s) {
+  http_client http{port};
+  return eventually(
+    [&] {
+      auto res = http.get(job_path(job) + "/connections");
+      if (res.status != 200)
+        return false;
+      auto body = res.json();
+      for (auto& x : body["connections"].as_array())
+        if (x.as_string() == connection_id)
+          return false;
+      return true;
+    },
+    timeout);
+}
+
+/// Expects `resumed` for `earlier` following exactly `jobs`.
+void expect_resumed(ws_client& ws, std::string_view earlier,
+                    std::vector<std::string> jobs) {
+  auto reply = ws.read_json();
+  BOOST_REQUIRE_MESSAGE(type_of(reply) == "resumed",
+                        "expected resumed, got " << reply);
+  check_string(reply, "connection_id", earlier);
+  std::vector<std::string> listed;
+  if (auto ids = reply.find("job_ids"); ids != nullptr && ids->is_array())
+    for (auto& x : ids->as_array())
+      listed.push_back(x.is_string() ? x.as_string() : x.dump());
+  std::sort(listed.begin(), listed.end());
+  std::sort(jobs.begin(), jobs.end());
+  BOOST_TEST(listed == jobs, "resumed job_ids of " << reply);
+}
+
+/// Sends `resume` of `earlier` and requires the `connection_not_found` error.
+void expect_resume_refused(uint16_t port, std::string_view earlier) {
+  auto ws = open_ws(port);
+  ws.send_text(resume_cmd(earlier));
+  auto reply = ws.read_json();
+  check_error(reply, "connection_not_found");
+  // Nothing else comes: no job was taken over.
+  auto extra = ping_barrier(ws);
+  BOOST_TEST(extra.empty(), "after the refused resume: " << describe(extra));
+}
+
+} // namespace
+
+BOOST_TEST_GLOBAL_FIXTURE(ignore_sigpipe);
+
+BOOST_AUTO_TEST_SUITE(persistence)
+
+// -- restart ----------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(restart_keeps_seqs_snapshots_and_events) {
+  temp_data_dir dir;
+  auto job = unique_job_id("restart");
+  auto other = unique_job_id("restart_other");
+  std::vector<json_value> live;
+  json_value before_http;
+  json_value before_ws;
+  {
+    server_on a{dir};
+    auto ws = open_ws(a.port());
+    subscribe(ws, job);
+    http_client http{a.port()};
+    BOOST_TEST(publish(http, job, progress_event("stage_1", 10, "m1", 30.0))
+               == 1);
+    BOOST_TEST(publish(http, other, progress_event("s", 1, "o1")) == 1);
+    BOOST_TEST(publish(http, job, progress_event("stage_1", 50, "m2")) == 2);
+    BOOST_TEST(publish(http, job,
+                       stage_complete_event("stage_1", R"({"rooms":[1,2]})"))
+               == 3);
+    BOOST_TEST(publish(http, other, progress_event("s", 2, "o2")) == 2);
+    BOOST_TEST(publish(http, job, progress_event("stage_2", 20, "m3", 12.5))
+               == 4);
+    live = read_events(ws, job, 4);
+    BOOST_TEST(seqs_of(live) == range(1, 4));
+    before_http = get_snapshot(a.port(), job);
+    ws.send_text(R"({"type":"request_status","job_id":)" + q(job) + "}");
+    before_ws = ws.read_type("job_status");
+    ws.close();
+    a.stop_clean();
+  }
+  server_on b{dir};
+  // The snapshot, over HTTP and WebSocket, is the one before the restart.
+  auto after_http = get_snapshot(b.port(), job);
+  BOOST_TEST((after_http == before_http),
+             "snapshot before " << before_http << ", after " << after_http);
+  check_snapshot(after_http, {job, "running", "stage_2", 20, "m3", 12.5, false,
+                              4});
+  auto ws = open_ws(b.port());
+  ws.send_text(R"({"type":"request_status","job_id":)" + q(job) + "}");
+  auto after_ws = ws.read_type("job_status");
+  for (auto key : {"job_id", "status", "stage", "progress", "message",
+                   "estimated_seconds_remaining", "cancel_requested",
+                   "last_seq", "updated_at"}) {
+    auto x = before_ws.find(key);
+    auto y = after_ws.find(key);
+    BOOST_TEST((x != nullptr && y != nullptr && *x == *y),
+               "job_status field " << key << ": before " << before_ws
+                                   << ", after " << after_ws);
+  }
+  // since_seq replays the stored events exactly as they went out live.
+  auto replayed = subscribe(ws, job, 0);
+  check_snapshot(replayed["status"],
+                 {job, "running", "stage_2", 20, "m3", 12.5, false, 4});
+  auto events = read_events(ws, job, 4);
+  BOOST_REQUIRE(events.size() == live.size());
+  for (size_t i = 0; i < live.size(); ++i)
+    BOOST_TEST((events[i] == live[i]),
+               "replayed " << events[i] << ", live it was " << live[i]);
+  // A later since_seq replays only the rest; one past the end nothing.
+  auto ws2 = open_ws(b.port());
+  subscribe(ws2, job, 2);
+  auto tail = read_events(ws2, job, 2);
+  BOOST_TEST(seqs_of(tail) == range(3, 4));
+  auto ws3 = open_ws(b.port());
+  subscribe(ws3, job, 4);
+  BOOST_TEST(ping_barrier(ws3).empty());
+  // Seqs go on: no reuse after the restart.
+  http_client http{b.port()};
+  BOOST_TEST(publish(http, job, progress_event("stage_2", 60, "m4")) == 5);
+  BOOST_TEST(publish(http, other, progress_event("s", 3, "o3")) == 3);
+  for (auto* c : {&ws, &ws2, &ws3}) {
+    auto next = read_events(*c, job, 1);
+    BOOST_TEST(seqs_of(next) == std::vector<int64_t>{5});
+    if (!next.empty()) {
+      check_string(next[0], "type", "progress_update");
+      check_string(next[0], "message", "m4");
+      check_string(next[0], "stage", "stage_2");
+    }
+  }
+  auto other_snap = get_snapshot(b.port(), other);
+  check_snapshot_fields(other_snap,
+                        {other, "running", "s", 3, "o3", std::nullopt, false,
+                         3});
+  for (auto* c : {&ws, &ws2, &ws3})
+    c->close();
+  b.stop_clean();
+}
+
+// -- crash ------------------------------------------------------------------------
+
+namespace {
+
+/// What the publisher of one job has had acknowledged, over all cycles.
+struct crash_job {
+  std::string job_id;
+  /// seq -> the tag of the event acknowledged with it.
+  std::map<int64_t, std::string> acked;
+  /// The event whose publish got no answer (it may or may not be stored).
+  std::optional<std::string> in_flight;
+  int64_t last = 0;
+  int next_n = 0;
+  /// Unanswered publishes found stored / not stored after a kill.
+  int in_flight_stored = 0;
+  int in_flight_lost = 0;
+  std::vector<std::string> errors;
+};
+
+/// The event body for tag `tag`: every 7th a stage_complete carrying the
+/// tag in its results, the others progress updates carrying it as message.
+std::string crash_event(int n, const std::string& tag) {
+  if (n % 7 == 6)
+    return stage_complete_event("stage_" + std::to_string(n),
+                                R"({"tag":)" + q(tag) + "}");
+  return progress_event("stage_x", n % 100, tag);
+}
+
+/// The tag an event frame carries, or "" when it has none.
+std::string tag_of(const json_value& x) {
+  if (type_of(x) == "stage_complete") {
+    auto r = x.find("results");
+    if (r != nullptr && r->contains("tag") && (*r)["tag"].is_string())
+      return (*r)["tag"].as_string();
+    return {};
+  }
+  auto m = x.find("message");
+  return m != nullptr && m->is_string() ? m->as_string() : std::string{};
+}
+
+/// Publishes events of `j` until an error or `stop`; records every
+/// acknowledged seq. A publish that fails leaves `in_flight` set.
+void crash_publisher(uint16_t port, int cycle, crash_job& j,
+                     std::atomic<int>& acks, std::atomic<bool>& stop) {
+  http_client http{port};
+  while (!stop) {
+    auto n = j.next_n;
+    auto tag = "c" + std::to_string(cycle) + "-" + j.job_id + "-"
+               + std::to_string(n);
+    j.in_flight = tag;
+    http_response res;
+    try {
+      res = http.post(events_path(j.job_id), crash_event(n, tag));
+    } catch (const std::exception&) {
+      return; // the server went away
+    }
+    if (res.status != 202) {
+      j.errors.push_back("publish " + tag + ": " + res.to_string());
+      return;
+    }
+    int64_t seq = -1;
+    try {
+      seq = res.json()["seq"].as_int();
+    } catch (const std::exception& e) {
+      j.errors.push_back("publish " + tag + ": bad body " + res.body);
+      return;
+    }
+    if (seq != j.last + 1)
+      j.errors.push_back("publish " + tag + " got seq " + std::to_string(seq)
+                         + ", expected " + std::to_string(j.last + 1)
+                         + " (reuse or gap)");
+    if (j.acked.contains(seq))
+      j.errors.push_back("seq " + std::to_string(seq) + " acknowledged twice");
+    j.acked[seq] = tag;
+    j.last = std::max(j.last, seq);
+    j.in_flight.reset();
+    ++j.next_n;
+    ++acks;
+  }
+}
+
+/// After a restart: everything acknowledged is stored, seqs are 1..last
+/// without gaps, the snapshot agrees; adopts a stored in-flight event.
+void verify_after_crash(uint16_t port, crash_job& j, int cycle) {
+  BOOST_TEST_CONTEXT("cycle " << cycle << ", job " << j.job_id) {
+    if (j.last == 0 && !j.in_flight) {
+      return;
+    }
+    http_client http{port};
+    auto res = http.get(job_path(j.job_id));
+    if (j.last == 0 && res.status == 404)
+      return; // only an unacknowledged event, and it was not stored
+    BOOST_REQUIRE_MESSAGE(res.status == 200, "GET snapshot: "
+                                               << res.to_string());
+    auto snap = res.json();
+    auto stored_last = snap["last_seq"].as_int();
+    // Everything acknowledged is there; at most the one unanswered publish
+    // may have been stored on top.
+    BOOST_TEST(stored_last >= j.last,
+               "acknowledged up to seq " << j.last << ", stored last_seq "
+                                         << stored_last << ": " << snap);
+    BOOST_TEST(stored_last <= j.last + (j.in_flight ? 1 : 0),
+               "stored last_seq " << stored_last << " past the acknowledged "
+                                  << j.last << " and the one in flight");
+    auto ws = open_ws(port);
+    subscribe(ws, j.job_id, 0);
+    auto events = read_events(ws, j.job_id, static_cast<size_t>(stored_last),
+                              20s);
+    auto seqs = seqs_of(events);
+    BOOST_TEST(seqs == range(1, stored_last),
+               "replayed seqs are not exactly 1.." << stored_last << " ("
+                                                   << seqs.size()
+                                                   << " frames)");
+    size_t mismatches = 0;
+    for (auto& ev : events) {
+      auto s = ev.find("seq");
+      if (s == nullptr || !s->is_integer())
+        continue;
+      auto seq = s->as_int();
+      auto tag = tag_of(ev);
+      auto it = j.acked.find(seq);
+      std::string expected;
+      if (it != j.acked.end())
+        expected = it->second;
+      else if (seq == j.last + 1 && j.in_flight)
+        expected = *j.in_flight;
+      if (tag != expected && ++mismatches <= 5)
+        BOOST_ERROR("seq " << seq << " carries \"" << tag << "\", expected \""
+                           << expected << "\": " << ev);
+    }
+    BOOST_TEST(mismatches == 0u);
+    if (j.in_flight)
+      ++(stored_last == j.last + 1 ? j.in_flight_stored : j.in_flight_lost);
+    // The unanswered event was stored: it is part of the job now.
+    if (stored_last == j.last + 1 && j.in_flight) {
+      j.acked[stored_last] = *j.in_flight;
+      j.last = stored_last;
+    }
+    j.in_flight.reset();
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(kill9_mid_stream_loses_no_acknowledged_event) {
+  constexpr int cycles = 20;
+  temp_data_dir dir;
+  std::vector<crash_job> jobs(3);
+  for (auto& j : jobs)
+    j.job_id = unique_job_id("crash");
+  std::mt19937 rng{std::random_device{}()};
+  auto start = clock_type::now();
+  int total_acks = 0;
+  for (int cycle = 0; cycle < cycles; ++cycle) {
+    server_on srv{dir};
+    for (auto& j : jobs)
+      verify_after_crash(srv.port(), j, cycle);
+    if (current_test_failed())
+      break;
+    // Publish from one thread per job; kill -9 at a random point.
+    std::atomic<int> acks{0};
+    std::atomic<bool> stop{false};
+    auto kill_after = std::uniform_int_distribution<int>{1, 300}(rng);
+    std::vector<std::thread> threads;
+    for (auto& j : jobs)
+      threads.emplace_back(
+        [&, jp = &j] { crash_publisher(srv.port(), cycle, *jp, acks, stop); });
+    bool reached = eventually([&] { return acks >= kill_after; }, 20s);
+    // A short random extra moment, so the kill lands anywhere in a commit.
+    std::this_thread::sleep_for(std::chrono::microseconds{
+      std::uniform_int_distribution<int>{0, 3000}(rng)});
+    srv.kill9();
+    stop = true;
+    for (auto& t : threads)
+      t.join();
+    total_acks += acks;
+    BOOST_TEST(reached, "cycle " << cycle << ": only " << acks
+                                 << " acknowledgements in 20 s");
+    for (auto& j : jobs)
+      for (auto& e : j.errors)
+        BOOST_ERROR("cycle " << cycle << ": " << e);
+    for (auto& j : jobs)
+      j.errors.clear();
+    if (current_test_failed())
+      break;
+  }
+  // The last crash, checked; then seqs go on at last + 1.
+  server_on srv{dir};
+  for (auto& j : jobs)
+    verify_after_crash(srv.port(), j, cycles);
+  http_client http{srv.port()};
+  for (auto& j : jobs) {
+    auto seq = publish(http, j.job_id, progress_event("after", 1, "after"));
+    BOOST_TEST(seq == j.last + 1, j.job_id << ": the publish after the last "
+                                              "crash got seq "
+                                           << seq << ", expected "
+                                           << j.last + 1);
+    auto snap = get_snapshot(srv.port(), j.job_id);
+    BOOST_TEST(snap["last_seq"].as_int() == seq);
+  }
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+    clock_type::now() - start);
+  BOOST_TEST_MESSAGE(cycles << " kill -9 cycles, " << total_acks
+                            << " acknowledged events, " << elapsed.count()
+                            << " ms; last seqs " << jobs[0].last << ", "
+                            << jobs[1].last << ", " << jobs[2].last
+                            << "; unanswered publishes at the kills: "
+                            << jobs[0].in_flight_stored
+                                 + jobs[1].in_flight_stored
+                                 + jobs[2].in_flight_stored
+                            << " found stored, "
+                            << jobs[0].in_flight_lost + jobs[1].in_flight_lost
+                                 + jobs[2].in_flight_lost
+                            << " not stored");
+  srv.stop_clean();
+}
+
+// -- resume ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(resume_across_restart_gets_exactly_the_missed_events) {
+  temp_data_dir dir;
+  auto job = unique_job_id("resume_restart");
+  std::string old_id;
+  {
+    server_on a{dir};
+    auto ws = open_ws(a.port(), &old_id);
+    subscribe(ws, job);
+    http_client http{a.port()};
+    for (int i = 1; i <= 3; ++i)
+      BOOST_TEST(publish(http, job, progress_event("s", i, "m" + std::to_string(i)))
+                 == i);
+    auto got = read_events(ws, job, 3);
+    BOOST_TEST(seqs_of(got) == range(1, 3));
+    ws.close();
+    BOOST_TEST(wait_unlisted(a.port(), job, old_id),
+               "the closed connection is still listed");
+    a.stop_clean();
+  }
+  server_on b{dir};
+  http_client http{b.port()};
+  for (int i = 4; i <= 7; ++i)
+    BOOST_TEST(publish(http, job, progress_event("s", i, "m" + std::to_string(i)))
+               == i);
+  std::string new_id;
+  auto ws = open_ws(b.port(), &new_id);
+  ws.send_text(resume_cmd(old_id));
+  expect_resumed(ws, old_id, {job});
+  auto sub = ws.read_json();
+  BOOST_TEST(type_of(sub) == "subscribed", "expected subscribed, got " << sub);
+  check_string(sub, "job_id", job);
+  auto missed = read_events(ws, job, 4);
+  BOOST_TEST(seqs_of(missed) == range(4, 7),
+             "after resume: " << describe(missed));
+  for (auto& ev : missed)
+    BOOST_TEST(tag_of(ev) == "m" + std::to_string(ev["seq"].as_int()));
+  // Then live events.
+  BOOST_TEST(publish(http, job, progress_event("s", 8, "m8")) == 8);
+  auto live = read_events(ws, job, 1);
+  BOOST_TEST(seqs_of(live) == std::vector<int64_t>{8});
+  // The record was taken over: a second resume of the old id is refused.
+  expect_resume_refused(b.port(), old_id);
+  ws.close();
+  b.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(resume_of_an_expired_record_is_refused) {
+  temp_data_dir dir;
+  server_on srv{dir, {"--connection-ttl=1"}};
+  auto job = unique_job_id("expired");
+  std::string id;
+  std::string control_id;
+  {
+    auto ws = open_ws(srv.port(), &id);
+    subscribe(ws, job);
+    auto control = open_ws(srv.port(), &control_id);
+    subscribe(control, job);
+    ws.close();
+    control.close();
+  }
+  auto closed = clock_type::now();
+  BOOST_TEST(wait_unlisted(srv.port(), job, id));
+  BOOST_TEST(wait_unlisted(srv.port(), job, control_id));
+  // Within the TTL a closed record resumes (the control)...
+  {
+    auto ws = open_ws(srv.port());
+    ws.send_text(resume_cmd(control_id));
+    auto reply = ws.read_json();
+    BOOST_TEST(type_of(reply) == "resumed",
+               "resume " << ms_since(closed) << " ms after the close with "
+                         << "--connection-ttl=1: " << reply);
+    ws.close();
+  }
+  // ...but 2 s after the close (the TTL is 1 s) it has expired.
+  auto until = closed + 2200ms;
+  eventually([&] { return clock_type::now() >= until; }, 5s);
+  expect_resume_refused(srv.port(), id);
+  srv.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(resume_right_after_close_of_a_long_open_connection) {
+  // "--connection-ttl: seconds a closed connection stays resumable": a
+  // connection that was open for longer than the TTL and has just closed
+  // is still resumable.
+  temp_data_dir dir;
+  server_on srv{dir, {"--connection-ttl=2"}};
+  auto job = unique_job_id("long_open");
+  http_client http{srv.port()};
+  std::string id;
+  {
+    auto ws = open_ws(srv.port(), &id);
+    subscribe(ws, job);
+    BOOST_TEST(publish(http, job, progress_event("s", 1, "m1")) == 1);
+    BOOST_TEST(seqs_of(read_events(ws, job, 1)) == std::vector<int64_t>{1});
+    // Open (and reading, answering pings) for 3 s, longer than the TTL.
+    auto until = clock_type::now() + 3s;
+    while (clock_type::now() < until)
+      if (auto f = ws.read_frame(100ms))
+        BOOST_ERROR("unexpected frame " << f->payload);
+    ws.close();
+  }
+  BOOST_TEST(wait_unlisted(srv.port(), job, id));
+  BOOST_TEST(publish(http, job, progress_event("s", 2, "m2")) == 2);
+  auto ws = open_ws(srv.port());
+  ws.send_text(resume_cmd(id));
+  auto reply = ws.read_json();
+  BOOST_TEST(type_of(reply) == "resumed",
+             "resume right after the close of a connection that was open "
+             "longer than --connection-ttl: expected resumed, got "
+               << reply);
+  if (type_of(reply) == "resumed") {
+    ws.read_type("subscribed");
+    BOOST_TEST(seqs_of(read_events(ws, job, 1)) == std::vector<int64_t>{2});
+  }
+  ws.close();
+  srv.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(client_open_at_sigterm_gets_a_hint_and_resumes) {
+  // PROTOCOL.md: resume_hint, then close 1012, before a restart; the
+  // hinted id resumes on the restarted server.
+  temp_data_dir dir;
+  auto job = unique_job_id("hint");
+  std::string old_id;
+  {
+    server_on a{dir};
+    auto ws = open_ws(a.port(), &old_id);
+    subscribe(ws, job);
+    http_client http{a.port()};
+    for (int i = 1; i <= 2; ++i)
+      BOOST_TEST(publish(http, job, progress_event("s", i, "m" + std::to_string(i)))
+                 == i);
+    BOOST_TEST(seqs_of(read_events(ws, job, 2)) == range(1, 2));
+    ::kill(a->pid(), SIGTERM);
+    auto info = ws.wait_close(15s);
+    BOOST_TEST(info.close_frame, "no close frame: " << info.to_string());
+    BOOST_TEST(info.code == 1012, info.to_string());
+    std::optional<json_value> hint;
+    for (auto& f : info.before) {
+      auto x = json_value::parse(f.payload);
+      if (type_of(x) == "resume_hint")
+        hint = x;
+      else
+        BOOST_ERROR("unexpected frame before the close: " << x);
+    }
+    BOOST_REQUIRE_MESSAGE(hint.has_value(), "no resume_hint before the close: "
+                                              << info.to_string());
+    check_string(*hint, "connection_id", old_id);
+    BOOST_TEST((hint->contains("retry_after_ms")
+                && (*hint)["retry_after_ms"].is_integer()),
+               "retry_after_ms in " << *hint);
+    check_timestamp(*hint);
+    // Gone for good (the harness client stops at the close frame and would
+    // leave the server waiting for the closing handshake).
+    { auto gone = std::move(ws); }
+    a.stop_clean();
+  }
+  server_on b{dir};
+  http_client http{b.port()};
+  for (int i = 3; i <= 5; ++i)
+    BOOST_TEST(publish(http, job, progress_event("s", i, "m" + std::to_string(i)))
+               == i);
+  auto ws = open_ws(b.port());
+  ws.send_text(resume_cmd(old_id));
+  expect_resumed(ws, old_id, {job});
+  auto sub = ws.read_json();
+  BOOST_TEST(type_of(sub) == "subscribed", "got " << sub);
+  auto missed = read_events(ws, job, 3);
+  BOOST_TEST(seqs_of(missed) == range(3, 5), "after resume: " << describe(missed));
+  ws.close();
+  b.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(resume_after_abrupt_drop_gets_exactly_the_missed_events) {
+  temp_data_dir dir;
+  server_on srv{dir};
+  http_client http{srv.port()};
+  // Twice: once reset (RST), once a bare TCP close (FIN, no close frame).
+  for (bool reset : {true, false}) {
+    BOOST_TEST_CONTEXT((reset ? "RST" : "FIN without a close frame")) {
+      auto job = unique_job_id("drop");
+      raw_ws client;
+      client.answer_pings = true;
+      client.open(srv.port());
+      auto old_id = client.connection_id();
+      client.send_text(subscribe_cmd(job));
+      auto sub = client.read_json(5s);
+      BOOST_REQUIRE_MESSAGE((sub && type_of(*sub) == "subscribed"),
+                            "no subscribed");
+      for (int i = 1; i <= 3; ++i)
+        BOOST_TEST(publish(http, job,
+                           progress_event("s", i, "m" + std::to_string(i)))
+                   == i);
+      event_stream seen{job, 1, false};
+      while (seen.last_seq() < 3) {
+        auto x = client.read_json(5s);
+        if (!x)
+          break;
+        seen.on_event(*x);
+      }
+      BOOST_TEST(seen.last_seq() == 3);
+      if (reset)
+        client.socket().abort();
+      else
+        client.socket().close();
+      BOOST_TEST(wait_unlisted(srv.port(), job, old_id),
+                 "the dropped connection is still listed");
+      for (int i = 4; i <= 6; ++i)
+        BOOST_TEST(publish(http, job,
+                           progress_event("s", i, "m" + std::to_string(i)))
+                   == i);
+      auto ws = open_ws(srv.port());
+      ws.send_text(resume_cmd(old_id));
+      expect_resumed(ws, old_id, {job});
+      auto sub2 = ws.read_json();
+      BOOST_TEST(type_of(sub2) == "subscribed", "got " << sub2);
+      auto missed = read_events(ws, job, 3);
+      BOOST_TEST(seqs_of(missed) == range(4, 6),
+                 "after resume: " << describe(missed));
+      BOOST_TEST(publish(http, job, progress_event("s", 7, "m7")) == 7);
+      BOOST_TEST(seqs_of(read_events(ws, job, 1)) == std::vector<int64_t>{7});
+      for (auto& e : seen.errors)
+        BOOST_ERROR(e);
+      ws.close();
+    }
+  }
+  srv.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(resume_of_a_still_open_connection_is_a_takeover) {
+  // A client whose TCP connection died without the server noticing yet
+  // (half-open) resumes on a new connection. The resume takes the earlier
+  // connection's record over: when the server later drops the half-open
+  // connection, its id must not become resumable a second time.
+  temp_data_dir dir;
+  server_on srv{dir};
+  auto job = unique_job_id("takeover");
+  http_client http{srv.port()};
+  raw_ws half_open; // never reads again, answers nothing
+  half_open.open(srv.port());
+  auto old_id = half_open.connection_id();
+  half_open.send_text(subscribe_cmd(job));
+  BOOST_REQUIRE(half_open.read_json(5s).has_value());
+  auto ws = open_ws(srv.port());
+  ws.send_text(resume_cmd(old_id));
+  expect_resumed(ws, old_id, {job});
+  auto sub = ws.read_json();
+  BOOST_TEST(type_of(sub) == "subscribed", "got " << sub);
+  BOOST_TEST(publish(http, job, progress_event("s", 1, "m1")) == 1);
+  BOOST_TEST(seqs_of(read_events(ws, job, 1)) == std::vector<int64_t>{1});
+  // Now the server notices the old connection is gone.
+  half_open.socket().abort();
+  BOOST_TEST(wait_unlisted(srv.port(), job, old_id));
+  auto again = open_ws(srv.port());
+  again.send_text(resume_cmd(old_id));
+  auto reply = again.read_json();
+  BOOST_TEST(type_of(reply) == "error",
+             "a second resume of " << old_id << " (already resumed by "
+                                   << "another connection) was accepted: "
+                                   << reply);
+  if (type_of(reply) == "error")
+    check_error(reply, "connection_not_found");
+  again.close();
+  ws.close();
+  srv.stop_clean();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
