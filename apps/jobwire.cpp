@@ -31,6 +31,7 @@ struct config : caf::actor_system_config {
   std::string log_level = "info";
   size_t max_message_bytes = 65536;
   size_t max_fragments = 1024;
+  uint32_t max_header_bytes = 8192;
   size_t max_queue_bytes = 1 << 20;
   size_t max_queue_frames = 4096;
   size_t heartbeat = 25;
@@ -62,6 +63,8 @@ struct config : caf::actor_system_config {
            "trace, debug, info, warn, error, critical or off")
       .add(max_message_bytes, "max-message-bytes",
            "largest WebSocket message and HTTP body")
+      .add(max_header_bytes, "max-header-bytes",
+           "largest HTTP request head; more is answered 431")
       .add(max_fragments, "max-fragments",
            "frames one WebSocket message may be split into")
       .add(max_queue_bytes, "max-queue-bytes",
@@ -123,12 +126,14 @@ int run(caf::actor_system& sys, const config& cfg) {
   if (cfg.max_message_bytes == 0 || cfg.max_fragments == 0
       || cfg.io_threads == 0 || cfg.handshake_timeout_ms == 0
       || cfg.max_queue_bytes == 0 || cfg.max_queue_frames == 0
+      || cfg.max_header_bytes < 1024
       || cfg.heartbeat == 0 || cfg.retry_base_ms == 0
       || cfg.retry_cap_ms < cfg.retry_base_ms)
     return fail("--max-message-bytes, --max-fragments, --max-queue-bytes, "
                 "--max-queue-frames, --heartbeat, --retry-base-ms, "
                 "--handshake-timeout-ms and --io-threads must be positive, "
-                "and --retry-cap-ms at least --retry-base-ms");
+                "--retry-cap-ms at least --retry-base-ms and "
+                "--max-header-bytes at least 1024");
   jobwire::verifier_ptr verifier;
   if (!cfg.auth_secret_file.empty()) {
     std::ifstream in{cfg.auth_secret_file};
@@ -168,6 +173,7 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.port = cfg.port;
   settings.max_message_bytes = cfg.max_message_bytes;
   settings.max_fragments = cfg.max_fragments;
+  settings.max_header_bytes = cfg.max_header_bytes;
   settings.max_queue_bytes = cfg.max_queue_bytes;
   settings.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
   settings.io_threads = static_cast<unsigned>(cfg.io_threads);

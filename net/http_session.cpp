@@ -79,6 +79,7 @@ void http_session::run() {
 void http_session::do_read() {
   parser_.emplace();
   parser_->body_limit(ctx_.settings.max_message_bytes);
+  parser_->header_limit(ctx_.settings.max_header_bytes);
   // A request (also a WebSocket handshake) must arrive whole in this time.
   stream_.expires_after(ctx_.settings.handshake_timeout);
   http::async_read(stream_, buffer_, *parser_,
@@ -92,6 +93,15 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   if (ec == beast::error::timeout) {
     log::info("http request timed out; closing");
     return; // tcp_stream has closed the socket
+  }
+  if (ec == http::error::header_limit) {
+    return reply(431,
+                 encode_http_error(error_code::message_too_large,
+                                   "the request headers are larger than "
+                                     + std::to_string(
+                                       ctx_.settings.max_header_bytes)
+                                     + " bytes"),
+                 11, false);
   }
   if (ec == http::error::body_limit) {
     return reply(413,

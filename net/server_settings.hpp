@@ -16,6 +16,8 @@ struct server_settings {
   uint16_t port = 8080;
   /// Largest HTTP body and WebSocket message (after joining fragments).
   size_t max_message_bytes = 65536;
+  /// Largest HTTP request head (request line and headers).
+  uint32_t max_header_bytes = 8192;
   /// Frames one WebSocket message may be split into.
   size_t max_fragments = 1024;
   /// Bytes queued for one WebSocket client before it counts as too slow.

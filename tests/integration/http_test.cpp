@@ -263,6 +263,16 @@ BOOST_AUTO_TEST_CASE(connections_of_a_job) {
                          << ": " << (listed.empty() ? "" : listed.front()));
 }
 
+BOOST_AUTO_TEST_CASE(oversized_headers_are_431) {
+  http_client fresh{port()};
+  auto res = fresh.request("GET", "/healthz", std::nullopt,
+                           {{"X-Padding", std::string(9000, 'x')}});
+  BOOST_TEST(res.status == 431, res.to_string());
+  check_http_error(res, 431, "message_too_large");
+  // Everyone else is still served.
+  BOOST_TEST(http.get("/healthz").status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(healthz_is_200) {
   auto res = http.get("/healthz");
   BOOST_TEST(res.status == 200, res.to_string());
