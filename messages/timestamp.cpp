@@ -17,7 +17,7 @@ std::string format_timestamp(int64_t unix_ms) {
   auto day = floor<days>(tp);
   year_month_day ymd{day};
   hh_mm_ss hms{tp - day};
-  char buf[32];
+  char buf[64]; // roomy: the compiler cannot see the fields' ranges
   std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ",
                 static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()),
