@@ -50,6 +50,17 @@ void merge_written(connection_state& st,
 
 void reply_error(self_ptr self, const client_command& cmd, error_code code,
                  std::string_view message) {
+  auto& st = self->state;
+  // Past the limit a client is broken or hostile: stop answering it.
+  if (++st.errors > st.settings.max_errors) {
+    if (st.errors == st.settings.max_errors + 1) {
+      log::warn("too many refused commands; closing",
+                {{"connection_id", st.connection_id}});
+      if (auto sink = st.sink.lock())
+        sink->close(1008, "too many errors");
+    }
+    return;
+  }
   log::debug("command refused", {{"connection_id", self->state.connection_id},
                                  {"job_id", cmd.job_id},
                                  {"request_id", cmd.request_id},
@@ -180,6 +191,14 @@ void resume(self_ptr self, const client_command& cmd) {
 
 void handle(self_ptr self, client_command& cmd) {
   auto& st = self->state;
+  if (!st.commands.take(std::chrono::steady_clock::now())) {
+    reply_error(self, cmd, error_code::rate_limited,
+                "more than "
+                  + std::to_string(
+                    static_cast<int>(st.settings.commands_per_second))
+                  + " commands per second; slow down");
+    return;
+  }
   st.last_activity_ms = unix_now_ms();
   st.dirty = true;
   switch (cmd.type) {
@@ -230,6 +249,8 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   st.registry = std::move(registry);
   st.delivery = std::move(delivery);
   st.settings = settings;
+  st.commands = token_bucket{settings.commands_per_second,
+                             settings.command_burst};
   st.grant = std::move(grant);
   st.created_at_ms = st.last_activity_ms = unix_now_ms();
   send_text(self, encode_connected(st.connection_id,

@@ -14,6 +14,7 @@
 #include "actors/delivery_actor.hpp"
 #include "actors/frame_sink.hpp"
 #include "actors/metrics.hpp"
+#include "actors/token_bucket.hpp"
 #include "messages/interfaces.hpp"
 
 namespace jobwire {
@@ -32,6 +33,13 @@ struct connection_settings {
   size_t max_queue_frames = 4096;
   /// Null: access control is off.
   verifier_ptr verifier;
+  /// Commands per second on average, and at once; past them a command is
+  /// answered `rate_limited`.
+  double commands_per_second = 50;
+  double command_burst = 100;
+  /// Refused commands (errors, rate limits) a connection may collect before
+  /// it is closed with 1008.
+  unsigned max_errors = 100;
 };
 
 /// The state of one connection actor.
@@ -52,6 +60,8 @@ struct connection_state {
   std::unordered_map<std::string, uint64_t> followed;
   /// The record has changed since it was last written.
   bool dirty = false;
+  token_bucket commands{50, 100};
+  unsigned errors = 0;
   /// Another connection resumed this one: the record is not ours to write.
   bool taken_over = false;
   /// The upgrade's grant, when access control is on.

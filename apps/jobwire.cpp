@@ -39,6 +39,11 @@ struct config : caf::actor_system_config {
   size_t retry_base_ms = 50;
   size_t retry_cap_ms = 5000;
   size_t max_subscriptions = 128;
+  size_t max_connections = 100000;
+  size_t max_connections_per_address = 10000;
+  size_t max_pending_handshakes = 1024;
+  size_t max_commands_per_second = 50;
+  size_t max_errors = 100;
   size_t handshake_timeout_ms = 10000;
   size_t io_threads = 1;
   size_t drain_seconds = 10;
@@ -79,6 +84,15 @@ struct config : caf::actor_system_config {
       .add(retry_cap_ms, "retry-cap-ms", "longest delivery retry delay (ms)")
       .add(max_subscriptions, "max-subscriptions",
            "jobs one connection may follow")
+      .add(max_connections, "max-connections", "WebSocket connections in all")
+      .add(max_connections_per_address, "max-connections-per-address",
+           "WebSocket connections from one client address")
+      .add(max_pending_handshakes, "max-pending-handshakes",
+           "TCP connections still in HTTP at once")
+      .add(max_commands_per_second, "max-commands-per-second",
+           "commands per connection per second (bursts of twice that)")
+      .add(max_errors, "max-errors",
+           "refused commands before a connection is closed with 1008")
       .add(handshake_timeout_ms, "handshake-timeout-ms",
            "time to send a whole HTTP request or WebSocket handshake")
       .add(io_threads, "io-threads", "threads serving sockets")
@@ -126,11 +140,12 @@ int run(caf::actor_system& sys, const config& cfg) {
   if (cfg.max_message_bytes == 0 || cfg.max_fragments == 0
       || cfg.io_threads == 0 || cfg.handshake_timeout_ms == 0
       || cfg.max_queue_bytes == 0 || cfg.max_queue_frames == 0
-      || cfg.max_header_bytes < 1024
+      || cfg.max_header_bytes < 1024 || cfg.max_commands_per_second == 0
       || cfg.heartbeat == 0 || cfg.retry_base_ms == 0
       || cfg.retry_cap_ms < cfg.retry_base_ms)
     return fail("--max-message-bytes, --max-fragments, --max-queue-bytes, "
-                "--max-queue-frames, --heartbeat, --retry-base-ms, "
+                "--max-queue-frames, --max-commands-per-second, --heartbeat, "
+                "--retry-base-ms, "
                 "--handshake-timeout-ms and --io-threads must be positive, "
                 "--retry-cap-ms at least --retry-base-ms and "
                 "--max-header-bytes at least 1024");
@@ -180,6 +195,14 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.drain = std::chrono::seconds(cfg.drain_seconds);
   settings.connection.max_subscriptions = cfg.max_subscriptions;
   settings.connection.verifier = verifier;
+  settings.connection.commands_per_second
+    = static_cast<double>(cfg.max_commands_per_second);
+  settings.connection.command_burst
+    = 2.0 * static_cast<double>(cfg.max_commands_per_second);
+  settings.connection.max_errors = static_cast<unsigned>(cfg.max_errors);
+  settings.max_connections = cfg.max_connections;
+  settings.max_connections_per_address = cfg.max_connections_per_address;
+  settings.max_pending_handshakes = cfg.max_pending_handshakes;
   {
     std::stringstream list{cfg.allowed_origins};
     for (std::string origin; std::getline(list, origin, ',');)

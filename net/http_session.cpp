@@ -66,7 +66,11 @@ void audit_denial(std::string_view subject, std::string_view what,
 
 http_session::http_session(asio::ip::tcp::socket&& socket, server_context& ctx)
   : stream_(std::move(socket)), ctx_(ctx) {
-  // nop
+  ++ctx_.http_sessions;
+}
+
+http_session::~http_session() {
+  --ctx_.http_sessions;
 }
 
 void http_session::run() {
@@ -241,6 +245,20 @@ void http_session::upgrade(request req) {
                                    "this Origin may not open a WebSocket"),
                  req.version(), false);
   }
+  if (ctx_.sessions.size() >= ctx_.settings.max_connections)
+    return reply(503,
+                 encode_http_error(error_code::rate_limited,
+                                   "the server has all the WebSocket "
+                                   "connections it takes; retry later"),
+                 req.version(), false);
+  beast::error_code ignored;
+  auto peer = stream_.socket().remote_endpoint(ignored).address().to_string();
+  if (ctx_.sessions.from(peer) >= ctx_.settings.max_connections_per_address)
+    return reply(429,
+                 encode_http_error(error_code::rate_limited,
+                                   "too many WebSocket connections from "
+                                   "this address"),
+                 req.version(), false);
   std::optional<access_grant> grant;
   if (auto& verifier = ctx_.settings.connection.verifier) {
     auto checked = verifier->verify(bearer_token(req), unix_now_ms());

@@ -24,6 +24,8 @@ public:
 
   http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx);
 
+  ~http_session();
+
   void run();
 
 private:

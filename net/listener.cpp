@@ -58,8 +58,16 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     // Out of descriptors and the like: log and keep accepting.
     log::warn("accept failed", {{"reason", ec.message()}});
   } else {
-    socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<http_session>(std::move(socket), ctx_)->run();
+    if (ctx_.http_sessions >= ctx_.settings.max_pending_handshakes) {
+      // Many idle or half-sent requests at once: someone is holding
+      // sockets open. Turn newcomers away rather than run out of fds.
+      log::warn("too many pending HTTP sessions; refusing a connection");
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    } else {
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<http_session>(std::move(socket), ctx_)->run();
+    }
   }
   do_accept();
 }

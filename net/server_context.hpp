@@ -25,6 +25,8 @@ struct server_context {
   session_set sessions;
   /// Closed before the io_context goes; sessions and API callbacks keep it.
   io_gate_ptr gate = std::make_shared<io_gate>();
+  /// HTTP sessions alive (handshakes and API clients).
+  std::atomic<size_t> http_sessions{0};
   /// Set on SIGTERM/SIGINT: /healthz answers 503.
   std::atomic<bool> draining{false};
   /// Connection actors still running; shared, since they may outlive us.

@@ -31,6 +31,12 @@ struct server_settings {
   /// The `retry_after_ms` of the resume hint.
   unsigned resume_after_ms = 1000;
   connection_settings connection;
+  /// WebSocket connections in all, and from one client address.
+  size_t max_connections = 100000;
+  size_t max_connections_per_address = 10000;
+  /// TCP connections still in HTTP (not upgraded) at once; more are closed
+  /// at accept (slowloris).
+  size_t max_pending_handshakes = 1024;
   /// Origins a browser's upgrade may come from; empty: any.
   std::vector<std::string> allowed_origins;
 };

@@ -4,22 +4,36 @@
 
 namespace jobwire {
 
-void session_set::add(const ws_session* key, std::weak_ptr<ws_session> session) {
+void session_set::add(const ws_session* key, std::weak_ptr<ws_session> session,
+                      std::string address) {
   std::lock_guard<std::mutex> guard{mtx_};
-  sessions_.emplace(key, std::move(session));
+  ++per_address_[address];
+  sessions_.emplace(key, entry{std::move(session), std::move(address)});
 }
 
 void session_set::remove(const ws_session* key) {
   std::lock_guard<std::mutex> guard{mtx_};
-  sessions_.erase(key);
+  auto i = sessions_.find(key);
+  if (i == sessions_.end())
+    return;
+  auto j = per_address_.find(i->second.address);
+  if (j != per_address_.end() && --j->second == 0)
+    per_address_.erase(j);
+  sessions_.erase(i);
+}
+
+size_t session_set::from(const std::string& address) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = per_address_.find(address);
+  return i == per_address_.end() ? 0 : i->second;
 }
 
 void session_set::for_each(const std::function<void(ws_session&)>& f) {
   std::vector<std::shared_ptr<ws_session>> open;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    for (auto& [key, weak] : sessions_)
-      if (auto strong = weak.lock())
+    for (auto& [key, e] : sessions_)
+      if (auto strong = e.session.lock())
         open.push_back(std::move(strong));
   }
   // Outside the lock: a session may remove itself meanwhile.

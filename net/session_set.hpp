@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 namespace jobwire {
@@ -14,7 +15,8 @@ class ws_session;
 /// Sessions add and remove themselves from any io thread.
 class session_set {
 public:
-  void add(const ws_session* key, std::weak_ptr<ws_session> session);
+  void add(const ws_session* key, std::weak_ptr<ws_session> session,
+           std::string address);
 
   void remove(const ws_session* key);
 
@@ -23,9 +25,18 @@ public:
 
   size_t size() const;
 
+  /// Open sessions from the client address `address`.
+  size_t from(const std::string& address) const;
+
 private:
+  struct entry {
+    std::weak_ptr<ws_session> session;
+    std::string address;
+  };
+
   mutable std::mutex mtx_;
-  std::unordered_map<const ws_session*, std::weak_ptr<ws_session>> sessions_;
+  std::unordered_map<const ws_session*, entry> sessions_;
+  std::unordered_map<std::string, size_t> per_address_;
 };
 
 } // namespace jobwire

@@ -73,7 +73,9 @@ void ws_session::on_accept(beast::error_code ec) {
     return;
   }
   connection_id_ = make_connection_id(unix_now_ms());
-  ctx_.sessions.add(this, weak_from_this());
+  beast::error_code ignored;
+  auto peer = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
+  ctx_.sessions.add(this, weak_from_this(), peer.address().to_string());
   actor_ = ctx_.sys.spawn(connection_impl,
                           std::weak_ptr<frame_sink>{shared_from_this()},
                           connection_id_, ctx_.directory, ctx_.registry,

@@ -1,0 +1,110 @@
+#define BOOST_TEST_MODULE limits
+#include <boost/test/unit_test.hpp>
+
+// Each limit from outside, against the real server: answered with the
+// protocol's error or close code, and nobody else is slowed down.
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "raw_socket.hpp"
+#include "server_process.hpp"
+#include "wire_checks.hpp"
+
+using namespace jobwire::test;
+using namespace std::chrono_literals;
+
+BOOST_AUTO_TEST_CASE(a_command_flood_is_rate_limited_then_closed) {
+  server_process server{{"--max-commands-per-second=20", "--max-errors=30"}};
+  auto flooder = open_ws(server.port());
+  auto bystander = open_ws(server.port());
+  // 200 at once: a burst of 40 is allowed, then refusals.
+  for (int i = 0; i < 200; ++i)
+    flooder.send_text(R"({"type":"ping","request_id":"f)" + std::to_string(i)
+                      + R"("})");
+  int pongs = 0;
+  int limited = 0;
+  auto closed = flooder.wait_close(5s);
+  for (auto& f : closed.before) {
+    auto j = json_value::parse(f.payload);
+    if (j["type"].as_string() == "pong")
+      ++pongs;
+    else if (j["type"].as_string() == "error"
+             && j["code"].as_string() == "rate_limited")
+      ++limited;
+  }
+  BOOST_TEST(pongs >= 40);
+  BOOST_TEST(pongs < 200);
+  BOOST_TEST(limited == 30); // then the connection is closed
+  BOOST_TEST(closed.code == 1008, closed.to_string());
+  // The other client never noticed.
+  bystander.send_text(R"({"type":"ping","request_id":"b"})");
+  check_string(bystander.read_json(), "type", "pong");
+}
+
+BOOST_AUTO_TEST_CASE(a_subscribe_flood_does_not_slow_other_clients) {
+  server_process server{{"--max-subscriptions=8"}};
+  auto flooder = open_ws(server.port());
+  auto watcher = open_ws(server.port());
+  subscribe(watcher, "calm_job");
+  for (int i = 0; i < 100; ++i)
+    flooder.send_text(R"({"type":"subscribe","job_id":"flood_)"
+                      + std::to_string(i) + R"("})");
+  http_client http{server.port()};
+  publish(http, "calm_job", progress_event("s", 1, "m"));
+  auto event = watcher.read_json(2s);
+  check_string(event, "type", "progress_update");
+  // The flooder got 8 subscriptions and too_many_subscriptions for the rest.
+  int subscribed = 0;
+  int refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto j = flooder.read_json();
+    if (j["type"].as_string() == "subscribed")
+      ++subscribed;
+    else if (j["code"].as_string() == "too_many_subscriptions")
+      ++refused;
+  }
+  BOOST_TEST(subscribed == 8);
+  BOOST_TEST(refused == 92);
+}
+
+BOOST_AUTO_TEST_CASE(connections_per_address_are_capped) {
+  server_process server{{"--max-connections-per-address=3"}};
+  std::vector<ws_client> open;
+  for (int i = 0; i < 3; ++i)
+    open.push_back(open_ws(server.port()));
+  ws_client one_more;
+  BOOST_TEST(one_more.try_connect(server.port()) == 429);
+  // When one goes, there is room again.
+  open.back().close();
+  open.pop_back();
+  bool admitted = false;
+  for (int i = 0; i < 50 && !admitted; ++i) {
+    ws_client retry;
+    admitted = retry.try_connect(server.port()) == 101;
+    if (!admitted)
+      std::this_thread::sleep_for(20ms);
+  }
+  BOOST_TEST(admitted);
+}
+
+BOOST_AUTO_TEST_CASE(sockets_that_never_finish_a_request_are_turned_away) {
+  server_process server{
+    {"--max-pending-handshakes=4", "--handshake-timeout-ms=1500"}};
+  std::vector<raw_socket> slow(4);
+  for (auto& s : slow) {
+    s.connect(server.port());
+    s.send("GET /v1/ws HTTP/1.1\r\nHost: x\r\n"); // and never more
+  }
+  // A fifth is closed at once rather than left to hang...
+  raw_socket fifth;
+  fifth.connect(server.port());
+  BOOST_TEST(fifth.wait_eof(1s));
+  // ...and once the slow ones time out, service resumes.
+  for (auto& s : slow)
+    BOOST_TEST(s.wait_eof(3s));
+  http_client http{server.port()};
+  BOOST_TEST(http.get("/healthz").status == 200);
+}
