@@ -622,7 +622,8 @@ BOOST_AUTO_TEST_CASE(invalid_event_bodies_are_400) {
     BOOST_TEST_CONTEXT("body " << body) {
       auto res = post(body);
       check_http_error(res, 400);
-      auto code = res.json().find("code");
+      auto code_body = res.json(); // find() points into it
+      auto code = code_body.find("code");
       BOOST_TEST((code != nullptr && code->is_string()
                   && (code->as_string() == "invalid_message"
                       || code->as_string() == "invalid_json")),

@@ -262,7 +262,8 @@ BOOST_AUTO_TEST_CASE(server_estimates_eta_when_publisher_leaves_it_out) {
   // The snapshot carries the estimate too.
   auto res = http.get(job_path(job));
   BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
-  auto snap_eta = res.json().find("estimated_seconds_remaining");
+  auto snap_eta_body = res.json(); // find() points into it
+  auto snap_eta = snap_eta_body.find("estimated_seconds_remaining");
   BOOST_TEST((snap_eta != nullptr && snap_eta->is_number()),
              "snapshot ETA: " << res.body);
 }
