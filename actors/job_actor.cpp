@@ -139,14 +139,15 @@ void on_stored(self_ptr self, const std::shared_ptr<batch>& b) {
   st.snapshot = b->after;
   st.snapshot.cancel_requested |= st.cancel_requested;
   st.in_flight.reset();
+  // Publishers first: their acknowledgement need not wait for the fan-out.
+  for (auto& [reply, seq] : b->replies)
+    reply(caf::error{}, seq, st.snapshot);
   for (auto& frame : b->frames)
     for (auto& [addr, sub] : st.subscribers)
       if (sub.last_sent < frame->seq) {
         self->send(sub.handle, frame_atom::value, frame);
         sub.last_sent = frame->seq;
       }
-  for (auto& [reply, seq] : b->replies)
-    reply(caf::error{}, seq, st.snapshot);
   for (auto type : b->types)
     ++metrics::global().events_published[static_cast<size_t>(type)];
   if (log::enabled(spdlog::level::debug))

@@ -1,5 +1,6 @@
 // The jobwire server: HTTP and WebSocket on --port, job actors behind them.
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -7,6 +8,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -121,6 +123,10 @@ struct config : caf::actor_system_config {
            "largest LMDB map size in bytes; past it publishes get "
            "storage_full");
     jobwire::register_types(*this);
+    // CAF's default of at least 4 workers makes idle ones spin on a small
+    // machine; one per core (--scheduler.max-threads overrides).
+    set("scheduler.max-threads",
+        static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
     // Notice a pipeline process whose link went silent.
     set("middleman.heartbeat-interval",
         caf::timespan{std::chrono::seconds(1)});

@@ -20,8 +20,9 @@ namespace jobwire::bench {
 
 namespace {
 
-/// Source addresses per 127.0.0.x: below the 28k ephemeral ports.
-constexpr size_t connections_per_source = 25000;
+/// Connections per source address 127.0.0.x: within jobwire's default
+/// --max-connections-per-address (10,000) and the ~28k ephemeral ports.
+constexpr size_t connections_per_source = 10000;
 
 std::string fixed(double x, int precision) {
   char buf[64];
@@ -255,6 +256,7 @@ bench_run::publish_for(double seconds,
   window w;
   auto cpu0 = own_cpu_seconds();
   auto scpu0 = server_cpu();
+  auto all0 = machine_busy_seconds();
   w.before = sum();
   auto t0 = now_ns();
   run_.publish_start_ns.store(t0, std::memory_order_relaxed);
@@ -271,9 +273,13 @@ bench_run::publish_for(double seconds,
   auto t1 = now_ns();
   run_.publishing.store(false, std::memory_order_release);
   w.seconds = seconds_between(t0, t1);
-  w.bench_cpu = (own_cpu_seconds() - cpu0) / w.seconds;
-  if (auto scpu1 = server_cpu(); scpu0 && scpu1)
+  auto own = own_cpu_seconds() - cpu0;
+  w.bench_cpu = own / w.seconds;
+  auto all = machine_busy_seconds() - all0;
+  if (auto scpu1 = server_cpu(); scpu0 && scpu1) {
     w.server_cpu = (*scpu1 - *scpu0) / w.seconds;
+    w.others_cpu = std::max(0.0, (all - own - (*scpu1 - *scpu0)) / w.seconds);
+  }
   return w;
 }
 
@@ -288,7 +294,12 @@ int bench_run::run() {
   report r;
   r.scenario = opt_.scenario;
   r.url = opt_.url;
-  auto load0 = load_average();
+  // How busy the machine is before we add to it.
+  auto idle0 = machine_busy_seconds();
+  auto idle_t0 = now_ns();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto busy_before = (machine_busy_seconds() - idle0)
+                     / seconds_between(idle_t0, now_ns());
   if (opt_.scenario == "capacity")
     capacity(r);
   else if (opt_.scenario == "persistence")
@@ -298,15 +309,12 @@ int bench_run::run() {
   else
     traffic(r);
   stop_workers();
-  auto load1 = load_average();
-  r.add("load_average_start", "machine load average (1 min) at start",
-        load0, {}, 2);
-  r.add("load_average_end", "machine load average (1 min) at end", load1,
-        {}, 2);
-  auto cpus = std::thread::hardware_concurrency();
-  if (load0 > cpus)
-    r.note("the machine was busy before the run (load " + fixed(load0, 2)
-           + " on " + std::to_string(cpus)
+  r.add("busy_before_pct", "machine CPU busy just before (% of one core)",
+        busy_before * 100, "%", 0);
+  if (busy_before > 0.15)
+    r.note("the machine was already busy before the run ("
+           + fixed(busy_before * 100, 0) + "% of a core, "
+           + std::to_string(std::thread::hardware_concurrency())
            + " CPUs): other processes competed for the CPUs");
   r.print(stdout);
   if (!opt_.json.empty())
@@ -362,8 +370,13 @@ void bench_run::verify_clients(
                   "server treated it as a slow consumer; lower --max-lag)");
     }
     if (c->server_closed)
-      v.problem(who + ": closed by the server (code "
-                + std::to_string(c->close_code) + " " + c->close_reason + ")");
+      v.problem(who + ": closed by the server ("
+                + (c->close_code == 0
+                     ? std::string{"the connection dropped without a close "
+                                   "frame"}
+                     : "code " + std::to_string(c->close_code) + " "
+                         + c->close_reason)
+                + ")");
     if (c->job != nullptr) {
       auto want = last(*c);
       if (ch.last < want) {
@@ -447,6 +460,15 @@ void bench_run::add_cpu(report& r, const window& w) {
              + "% of a core: it is CPU-bound here");
   } else {
     r.note("server CPU and memory unknown: pass --server-pid=PID");
+  }
+  if (w.others_cpu) {
+    r.add("others_cpu_pct", "other processes' CPU (% of one core)",
+          *w.others_cpu * 100, "%", 0);
+    if (*w.others_cpu > 0.15)
+      r.note("other processes used " + fixed(*w.others_cpu * 100, 0)
+             + "% of a core during the run: they competed with the server "
+               "and the benchmark, and the figures are lower than they "
+               "would be");
   }
 }
 

@@ -82,6 +82,8 @@ private:
     totals before, after;
     double bench_cpu = 0;
     std::optional<double> server_cpu;
+    /// CPU the rest of the machine used meanwhile (fraction of one core).
+    std::optional<double> others_cpu;
   };
   window publish_for(double seconds,
                      const std::function<bool(const totals&)>& done = {});

@@ -210,19 +210,21 @@ knobs (0 or absent: the scenario's default)
   --max-lag=L            a job's publishers stay at most L events ahead of
                          its slowest reading subscriber, so "max" means what
                          the server delivers, not what it queues (default
-                         256; 0 = no limit: expect coalescing and 1013s)
+                         256; 0 = no limit)
   --events=M             reconnect: events per job while away (default 100)
   --stalled=F            stalled: fraction that stops reading (default 0.01)
   --stalled-rcvbuf=B     SO_RCVBUF of the stalled clients (default 4096, so
-                         their backlog piles up in the server, not in the
-                         kernel; 0 = the kernel's autotuned default)
+                         their own buffers stay small; the server's socket
+                         send buffer still takes up to tcp_wmem's maximum;
+                         0 = the kernel's autotuned default)
 
 running
   --threads=N            io threads of the benchmark (default 1)
   --cpu=N                pin the benchmark to CPU N
   --server-pid=PID       the server process, for its CPU and memory (found
                          by its listening port when it runs on this host)
-  --connect-concurrency=N  handshakes in flight at once (default 1000)
+  --connect-concurrency=N  handshakes in flight at once (default 500; jobwire
+                         closes connections past --max-pending-handshakes)
   --drain-timeout=S      how long to wait for the last deliveries (15)
   --json=FILE            also write the results as JSON
   --quiet                no progress line on stderr

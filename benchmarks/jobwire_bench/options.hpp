@@ -31,15 +31,16 @@ struct options {
   size_t events = 100;
   /// stalled: the fraction of connections that stop reading.
   double stalled = -1;
-  /// stalled: SO_RCVBUF of the stalled clients, so that what they do not
-  /// read piles up in the server rather than in the kernel; 0 = default.
+  /// stalled: SO_RCVBUF of the stalled clients, so that little of what
+  /// they do not read waits on their side; 0 = the kernel's default.
   size_t stalled_rcvbuf = 4096;
   size_t threads = 1;
   int cpu = -1;
   std::string json;
   /// 0: look the server up by its listening port (local servers only).
   int server_pid = 0;
-  size_t connect_concurrency = 1000;
+  /// Below jobwire's --max-pending-handshakes (1024 by default).
+  size_t connect_concurrency = 500;
   double drain_timeout = 15;
   bool quiet = false;
   bool help = false;

@@ -21,8 +21,9 @@ std::optional<double> read_cpu_seconds(int pid);
 /// CPU time of this process so far, in seconds.
 double own_cpu_seconds();
 
-/// The 1-minute load average of the machine (-1 when unknown).
-double load_average();
+/// CPU seconds all CPUs of the machine spent in processes (user, system)
+/// or stolen by the hypervisor so far (/proc/stat).
+double machine_busy_seconds();
 
 /// The pid of the process listening on TCP `port` (searches /proc; 0 when
 /// none is found or not allowed).

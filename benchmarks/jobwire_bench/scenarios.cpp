@@ -107,7 +107,7 @@ void bench_run::traffic(report& r) {
   wait_for("finishing", 30, [](const totals& t) { return t.in_flight == 0; });
   auto t_drain = now_ns();
   bool drained = wait_for("draining", o.drain_timeout, [&](const totals& t) {
-    return t.events >= jobs_->expected_deliveries();
+    return t.events >= jobs_->expected_deliveries() || t.closed >= n;
   });
   auto drain_s = seconds_between(t_drain, now_ns());
   if (stalled_count > 0) {
@@ -162,6 +162,9 @@ void bench_run::traffic(report& r) {
         "MiB/s", 1);
   add_cpu(r, w);
   add_server_deltas(r, metrics0, metrics1);
+  if (o.rate == 0 && lat.count() > 0)
+    r.note("at --rate=0 (max) the latency is mostly queueing in the "
+           "server; measure latency at a --rate below the maximum");
   if (!drained)
     r.note("the readers did not catch up within --drain-timeout="
            + fmt(o.drain_timeout) + "s");
@@ -454,18 +457,16 @@ void bench_run::reconnect(report& r) {
     c->check.last = old->check.last;
     second.push_back(c);
   }
-  // Hand the new clients to their workers (they own them from now on).
-  for (auto* c : second) {
-    size_t index = static_cast<size_t>(
-      std::find(clients_.begin(), clients_.end(), c) - clients_.begin());
-    auto* wk = workers_[index % workers_.size()].get();
+  // Hand the new clients to their workers (they own them from now on);
+  // client n + i went to worker (n + i) mod threads.
+  for (size_t i = 0; i < second.size(); ++i) {
+    auto* c = second[i];
+    auto* wk = workers_[(n + i) % workers_.size()].get();
     wk->post([wk, c] {
       wk->clients.emplace_back(c);
       wk->queue_connect(c);
     });
   }
-  auto connected_before = sum().connected - n;
-  (void) connected_before;
   auto t_reconnect = now_ns();
   wait_for("reconnecting", connect_timeout(n), [&](const totals& t) {
     return t.connected + t.connect_failed >= 2 * n;

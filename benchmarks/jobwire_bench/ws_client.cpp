@@ -83,8 +83,8 @@ ws_client::~ws_client() {
 void ws_client::connect() {
   connect_start_ns = now_ns();
   int err = 0;
-  // A stalled client's small window makes the server's queue, not the
-  // kernel's buffers, take what it does not read.
+  // A stalled client keeps a small receive buffer, so that what it does
+  // not read waits at the server (its socket and its queues), not here.
   fd_ = start_connect(w_.run.server.addr, w_.run.source_for(index_), err,
                       stalled ? static_cast<int>(w_.run.opt->stalled_rcvbuf)
                               : 0);
@@ -92,7 +92,7 @@ void ws_client::connect() {
     failure = std::string{"connect: "} + std::strerror(err);
     state = phase::closed;
     bump(w_.counters.connect_failed);
-    w_.connect_done();
+    release_slot();
     return;
   }
   state = phase::connecting;
@@ -371,7 +371,7 @@ void ws_client::on_message(std::string_view text) {
     connection_id.assign(f.connection_id);
     w_.connect_latency.record(now_ns() - connect_start_ns);
     bump(w_.counters.connected);
-    w_.connect_done();
+    release_slot();
     if (subscribe_on_connect)
       subscribe();
     return;
@@ -544,12 +544,11 @@ void ws_client::fail(std::string why) {
     fd_ = -1;
   }
   state = phase::closed;
-  if (handshaking) {
+  if (handshaking)
     bump(w_.counters.connect_failed);
-    w_.connect_done();
-  } else {
+  else
     bump(w_.counters.closed);
-  }
+  release_slot();
 }
 
 void ws_client::finish(bool by_server) {
@@ -567,6 +566,15 @@ void ws_client::finish(bool by_server) {
   fd_ = -1;
   state = phase::closed;
   bump(w_.counters.closed);
+  release_slot();
+}
+
+void ws_client::release_slot() {
+  // Once per connect: at `connected`, or when it ended before that.
+  if (!slot_released_) {
+    slot_released_ = true;
+    w_.connect_done();
+  }
 }
 
 } // namespace jobwire::bench

@@ -107,12 +107,14 @@ private:
   void update_interest();
   void fail(std::string why);
   void finish(bool by_server);
+  void release_slot();
 
   worker& w_;
   size_t index_;
   int fd_ = -1;
   bool reading_ = true;
   bool registered_ = false;
+  bool slot_released_ = false;
   uint32_t interest_ = 0;
   std::string in_;
   std::string out_;
