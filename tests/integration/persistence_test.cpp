@@ -31,20 +31,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct ignore_sigpipe {
-  ignore_sigpipe() {
-    std::signal(SIGPIPE, SIG_IGN);
-  }
-};
-
-using clock_type = std::chrono::steady_clock;
-
-long long ms_since(clock_type::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           clock_type::now() - t)
-    .count();
-}
-
 /// A server on a shared data dir; prints its stderr tail when the test has
 /// failed by the time it goes.
 class server_on {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -25,6 +26,21 @@
 #include "raw_socket.hpp"
 
 namespace jobwire::test {
+
+/// Writes to a socket the server closed must fail, not kill the test.
+struct ignore_sigpipe {
+  ignore_sigpipe() {
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+};
+
+using clock_type = std::chrono::steady_clock;
+
+inline long long ms_since(clock_type::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           clock_type::now() - t)
+    .count();
+}
 
 // -- temp dirs ----------------------------------------------------------------
 
