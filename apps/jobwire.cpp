@@ -12,6 +12,7 @@
 
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
+#include "caf/openssl/all.hpp"
 
 #include "actors/access.hpp"
 #include "actors/delivery_actor.hpp"
@@ -50,6 +51,9 @@ struct config : caf::actor_system_config {
   size_t io_threads = 1;
   size_t drain_seconds = 10;
   std::string auth_secret_file;
+  std::string caf_tls_cert;
+  std::string caf_tls_key;
+  std::string caf_tls_ca;
   std::string allowed_origins;
   bool allow_anonymous = false;
   std::string durability = "sync";
@@ -98,6 +102,12 @@ struct config : caf::actor_system_config {
       .add(handshake_timeout_ms, "handshake-timeout-ms",
            "time to send a whole HTTP request or WebSocket handshake")
       .add(io_threads, "io-threads", "threads serving sockets")
+      .add(caf_tls_cert, "caf-tls-cert",
+           "PEM certificate of the CAF port: with the key and CA, pipelines "
+           "must present a certificate from that CA")
+      .add(caf_tls_key, "caf-tls-key", "PEM private key of --caf-tls-cert")
+      .add(caf_tls_ca, "caf-tls-ca",
+           "PEM CA file that pipeline certificates must come from")
       .add(auth_secret_file, "auth-secret-file",
            "file holding the HS256 secret: every request then needs a JWT")
       .add(allowed_origins, "allowed-origins",
@@ -243,12 +253,16 @@ int run(caf::actor_system& sys, const config& cfg) {
   int result = EXIT_SUCCESS;
   {
     jobwire::server srv{sys, directory, registry, delivery, settings};
-    // Pipelines have no TLS yet: the CAF port stays on loopback whatever
-    // --bind says.
-    auto caf_port = sys.middleman().publish(ingest, cfg.caf_port,
-                                            "127.0.0.1");
+    // Without TLS the CAF port stays on loopback whatever --bind says;
+    // with it, only peers with a certificate from --caf-tls-ca get in.
+    auto tls = !cfg.caf_tls_cert.empty();
+    auto caf_host = tls ? cfg.bind : std::string{"127.0.0.1"};
+    auto caf_port = tls ? caf::openssl::publish(ingest, cfg.caf_port,
+                                                caf_host.c_str())
+                        : sys.middleman().publish(ingest, cfg.caf_port,
+                                                  caf_host.c_str());
     if (!caf_port) {
-      result = fail("cannot publish the ingest actor on 127.0.0.1:"
+      result = fail("cannot publish the ingest actor on " + caf_host + ":"
                     + std::to_string(cfg.caf_port) + ": "
                     + sys.render(caf_port.error()));
     } else if (!srv.open(error)) {
@@ -293,6 +307,21 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   cfg.load<caf::io::middleman>();
+  auto tls_parts = !cfg.caf_tls_cert.empty() + !cfg.caf_tls_key.empty()
+                   + !cfg.caf_tls_ca.empty();
+  if (tls_parts != 0 && tls_parts != 3) {
+    std::cerr << "jobwire: --caf-tls-cert, --caf-tls-key and --caf-tls-ca go "
+                 "together"
+              << std::endl;
+    return EXIT_FAILURE;
+  }
+  if (tls_parts == 3) {
+    // CAF's OpenSSL module verifies peers against the CA once one is set.
+    cfg.openssl_certificate = cfg.caf_tls_cert;
+    cfg.openssl_key = cfg.caf_tls_key;
+    cfg.openssl_cafile = cfg.caf_tls_ca;
+    cfg.load<caf::openssl::manager>();
+  }
   int result = EXIT_SUCCESS;
   {
     caf::actor_system sys{cfg};

@@ -40,6 +40,7 @@ commands:
 options for both:
   --host=HOST               jobwire's host (default 127.0.0.1)
   --caf-port=PORT           jobwire's --caf-port (default 4242)
+  --caf-tls-cert=F --caf-tls-key=F --caf-tls-ca=F   TLS to a server started with the same options
   --connect-attempts=N      connection attempts before giving up (default 3)
   --request-timeout-ms=MS   wait for each reply before retrying (default 5000)
   --log-level=LEVEL         trace, debug, info, warn (default), error, off
@@ -100,6 +101,9 @@ struct config : caf::actor_system_config {
   std::string reason;
   std::string event_id;
   std::string correlation_id;
+  std::string caf_tls_cert;
+  std::string caf_tls_key;
+  std::string caf_tls_ca;
 
   config() {
     opt_group{custom_options_, "global"}
@@ -124,7 +128,10 @@ struct config : caf::actor_system_config {
       .add(error_message, "error-message", "publish: error message")
       .add(reason, "reason", "publish: cancel reason")
       .add(event_id, "event-id", "publish: event id")
-      .add(correlation_id, "correlation-id", "publish: correlation id");
+      .add(correlation_id, "correlation-id", "publish: correlation id")
+      .add(caf_tls_cert, "caf-tls-cert", "PEM certificate for a TLS CAF port")
+      .add(caf_tls_key, "caf-tls-key", "PEM private key of --caf-tls-cert")
+      .add(caf_tls_ca, "caf-tls-ca", "PEM CA the server's certificate is from");
     set("scheduler.max-threads", 2);
     pl::configure(*this);
   }
@@ -336,8 +343,18 @@ int main(int argc, char** argv) {
     return usage_error("unknown --log-level '" + cfg.log_level + "'");
   if (command == "publish" && (cfg.job.empty() || cfg.type.empty()))
     return usage_error("publish needs --job=ID and --type=TYPE");
+  auto tls = !cfg.caf_tls_cert.empty() || !cfg.caf_tls_key.empty()
+             || !cfg.caf_tls_ca.empty();
+  if (tls) {
+    if (cfg.caf_tls_cert.empty() || cfg.caf_tls_key.empty()
+        || cfg.caf_tls_ca.empty())
+      return usage_error(
+        "--caf-tls-cert, --caf-tls-key and --caf-tls-ca go together");
+    pl::configure_tls(cfg, cfg.caf_tls_cert, cfg.caf_tls_key, cfg.caf_tls_ca);
+  }
   caf::actor_system sys{cfg};
   pl::client_settings settings;
+  settings.tls = tls;
   settings.host = cfg.host;
   settings.port = cfg.caf_port;
   settings.connect_attempts = static_cast<unsigned>(cfg.connect_attempts);

@@ -13,6 +13,7 @@
 #include "caf/actor_system_config.hpp"
 #include "caf/after.hpp"
 #include "caf/io/middleman.hpp"
+#include "caf/openssl/manager.hpp"
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 
@@ -69,6 +70,14 @@ void configure(caf::actor_system_config& cfg, const link_settings& link) {
   cfg.set("middleman.connection-timeout", link.connection_timeout);
 }
 
+void configure_tls(caf::actor_system_config& cfg, std::string certificate,
+                   std::string key, std::string ca_file) {
+  cfg.openssl_certificate = std::move(certificate);
+  cfg.openssl_key = std::move(key);
+  cfg.openssl_cafile = std::move(ca_file);
+  cfg.load<caf::openssl::manager>();
+}
+
 // -- state shared by the copies of a client --------------------------------------
 
 namespace detail {
@@ -100,7 +109,9 @@ struct client_state {
   caf::expected<ingest_actor> connect_once(caf::scoped_actor& self) {
     std::optional<caf::expected<ingest_actor>> result;
     self
-      ->request(sys.middleman().actor_handle(), settings.connect_timeout,
+      ->request(settings.tls ? sys.openssl_manager().actor_handle()
+                             : sys.middleman().actor_handle(),
+                settings.connect_timeout,
                 caf::connect_atom::value, settings.host, settings.port)
       .receive(
         [&](caf::node_id&, caf::strong_actor_ptr& ptr,

@@ -52,7 +52,15 @@ struct client_settings {
   unsigned request_attempts = 5;
   /// Spacing of connection attempts and of retries.
   backoff_policy backoff;
+  /// Connect over TLS (CAF's OpenSSL module, loaded with `configure_tls`).
+  bool tls = false;
 };
+
+/// Loads CAF's OpenSSL module with this process's certificate, key and the
+/// CA the server's certificate must come from. Call after `configure` and
+/// before the `actor_system` is made; then set `client_settings::tls`.
+void configure_tls(caf::actor_system_config& cfg, std::string certificate,
+                   std::string key, std::string ca_file);
 
 namespace detail {
 

@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libcaf-dev libboost1.81-dev libboost-test1.81-dev
   libsimdjson-dev liblmdb-dev libspdlog-dev lmdb-utils libjwt-dev
-  curl python3-websockets
+  curl python3-websockets openssl
 )
 
 missing=()
