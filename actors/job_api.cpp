@@ -33,51 +33,50 @@ job_api::job_api(caf::actor_system& sys, directory_actor directory)
   // nop
 }
 
-void job_api::publish(job_event ev, api_callback cb) const {
-  sys_.spawn([dir = directory_, ev = std::move(ev),
-              cb = std::move(cb)](caf::event_based_actor* self) mutable {
-    auto job_id = ev.job_id;
-    self->request(dir, request_timeout, publish_atom::value, std::move(ev))
-      .then(
-        [job_id, cb](uint64_t seq) {
-          cb({202, encode_publish_ack(job_id, seq)});
-        },
-        [cb](caf::error& err) { cb(error_response(err)); });
+namespace {
+
+/// Asks the directory `xs...` from a short-lived actor (code outside
+/// actors cannot wait for replies): `on_ok` gets the answer, errors become
+/// their HTTP response.
+template <class OnOk, class... Ts>
+void ask(caf::actor_system& sys, const directory_actor& dir,
+         const api_callback& cb, OnOk on_ok, Ts... xs) {
+  sys.spawn([=](caf::event_based_actor* self) {
+    self->request(dir, request_timeout, xs...)
+      .then(on_ok, [cb](caf::error& err) { cb(error_response(err)); });
   });
 }
 
+} // namespace
+
+void job_api::publish(job_event ev, api_callback cb) const {
+  auto job_id = ev.job_id;
+  ask(sys_, directory_, cb,
+      [job_id, cb](uint64_t seq) {
+        cb({202, encode_publish_ack(job_id, seq)});
+      },
+      publish_atom::value, std::move(ev));
+}
+
 void job_api::status(std::string job_id, api_callback cb) const {
-  sys_.spawn([dir = directory_, job_id = std::move(job_id),
-              cb = std::move(cb)](caf::event_based_actor* self) {
-    self->request(dir, request_timeout, status_atom::value, job_id)
-      .then(
-        [cb](const job_snapshot& snap) { cb({200, encode_snapshot(snap)}); },
-        [cb](caf::error& err) { cb(error_response(err)); });
-  });
+  ask(sys_, directory_, cb,
+      [cb](const job_snapshot& snap) { cb({200, encode_snapshot(snap)}); },
+      status_atom::value, std::move(job_id));
 }
 
 void job_api::cancel(std::string job_id, std::string reason,
                      api_callback cb) const {
-  sys_.spawn([dir = directory_, job_id = std::move(job_id),
-              reason = std::move(reason),
-              cb = std::move(cb)](caf::event_based_actor* self) {
-    self->request(dir, request_timeout, cancel_atom::value, job_id, reason)
-      .then(
-        [cb](const job_snapshot& snap) { cb({202, encode_snapshot(snap)}); },
-        [cb](caf::error& err) { cb(error_response(err)); });
-  });
+  ask(sys_, directory_, cb,
+      [cb](const job_snapshot& snap) { cb({202, encode_snapshot(snap)}); },
+      cancel_atom::value, std::move(job_id), std::move(reason));
 }
 
 void job_api::connections(std::string job_id, api_callback cb) const {
-  sys_.spawn([dir = directory_, job_id = std::move(job_id),
-              cb = std::move(cb)](caf::event_based_actor* self) {
-    self->request(dir, request_timeout, conns_atom::value, job_id)
-      .then(
-        [job_id, cb](const std::vector<std::string>& ids) {
-          cb({200, encode_connections(job_id, ids)});
-        },
-        [cb](caf::error& err) { cb(error_response(err)); });
-  });
+  ask(sys_, directory_, cb,
+      [job_id, cb](const std::vector<std::string>& ids) {
+        cb({200, encode_connections(job_id, ids)});
+      },
+      conns_atom::value, job_id);
 }
 
 } // namespace jobwire
