@@ -5,6 +5,7 @@
 // protocol's error or close code, and nobody else is slowed down.
 
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,9 +22,15 @@ BOOST_AUTO_TEST_CASE(a_command_flood_is_rate_limited_then_closed) {
   auto flooder = open_ws(server.port());
   auto bystander = open_ws(server.port());
   // 200 at once: a burst of 40 is allowed, then refusals.
-  for (int i = 0; i < 200; ++i)
-    flooder.send_text(R"({"type":"ping","request_id":"f)" + std::to_string(i)
-                      + R"("})");
+  // The server may close the flooder before all 200 are written (a slow,
+  // sanitized build): a failed write then ends the flood.
+  try {
+    for (int i = 0; i < 200; ++i)
+      flooder.send_text(R"({"type":"ping","request_id":"f)" + std::to_string(i)
+                        + R"("})");
+  } catch (const std::runtime_error&) {
+    // closed by the server, as it should once the errors pile up
+  }
   int pongs = 0;
   int limited = 0;
   auto closed = flooder.wait_close(5s);
