@@ -2,6 +2,7 @@
 // net/http_session.cpp does (Beast request_parser<string_body> with the
 // server's default body and header limits), then the target through
 // jobwire::route_target and the body through jobwire::parse_cancel_request.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,25 +22,27 @@ namespace {
 constexpr std::size_t max_message_bytes = 65536;
 constexpr std::uint32_t max_header_bytes = 8192;
 
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+// One request read the way http::read does it (boost/beast/http/impl/read.hpp):
+// put() everything buffered, consume what was used, and on need_more read
+// more from the stream before calling put() again; the parser's contract
+// forbids offering the same bytes again without new ones. The "stream"
+// hands out the input `step` bytes at a time; at its end, put_eof() if the
+// parser got anything, else end_of_stream.
+void parse_as_read(std::string_view input, std::size_t step) {
   http::request_parser<http::string_body> parser;
   parser.body_limit(max_message_bytes);
   parser.header_limit(max_header_bytes);
   parser.eager(true);
   boost::beast::error_code ec;
-  std::string_view rest{reinterpret_cast<const char*>(data), size};
-  // Feed as a socket would: whatever is there, until done, error or no
-  // progress (need_more at the end of the input).
-  while (!parser.is_done()) {
-    auto used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
-    rest.remove_prefix(used);
-    if (ec == http::error::need_more) {
-      if (used != 0 && !rest.empty())
-        continue; // a body chunk was taken; offer the rest
-      // The input is all there is: the peer closed. As http::read does,
-      // an empty request is end_of_stream, not put_eof (which asserts).
+  std::string buffered;
+  for (;;) {
+    if (!buffered.empty()) {
+      auto used = parser.put(boost::asio::buffer(buffered), ec);
+      buffered.erase(0, used);
+      if (ec != http::error::need_more)
+        break;
+    }
+    if (input.empty()) {
       ec = {};
       if (parser.got_some())
         parser.put_eof(ec);
@@ -47,13 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ec = http::error::end_of_stream;
       break;
     }
-    if (ec)
-      break;
-    if (used == 0)
-      break;
+    auto n = std::min(step, input.size());
+    buffered.append(input.substr(0, n));
+    input.remove_prefix(n);
   }
   if (!parser.is_header_done())
-    return 0;
+    return;
   auto& req = parser.get();
   auto target = req.target();
   auto route = jobwire::route_target(std::string_view{target.data(), target.size()});
@@ -62,5 +64,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto reason = jobwire::parse_cancel_request(req.body());
     (void) reason;
   }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input{reinterpret_cast<const char*>(data), size};
+  // All at once, then in small reads, as a socket may deliver it.
+  parse_as_read(input, input.size() + 1);
+  parse_as_read(input, 1 + size % 13);
   return 0;
 }

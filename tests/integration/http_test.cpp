@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "http_client.hpp"
+#include "raw_socket.hpp"
 #include "server_fixture.hpp"
 #include "server_process.hpp"
 #include "wire_checks.hpp"
@@ -271,6 +272,44 @@ BOOST_AUTO_TEST_CASE(oversized_headers_are_431) {
   check_http_error(res, 431, "message_too_large");
   // Everyone else is still served.
   BOOST_TEST(http.get("/healthz").status == 200);
+}
+
+// Malformed chunked bodies (the first found by fuzz/http_request_fuzz.cpp),
+// sent whole and a byte at a time: a 400 or a close, never a crash.
+BOOST_AUTO_TEST_CASE(malformed_chunked_bodies_are_400) {
+  std::string head = "POST " + job_path("chunky") + "/events HTTP/1.1\r\n"
+                     "Host: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string bodies[] = {
+    std::string{"0\0\r\n", 4},
+    "zz\r\n{}\r\n0\r\n\r\n",
+    "2;\x01\r\n{}\r\n0\r\n\r\n",
+    "ffffffffffffffffff\r\n",
+    "2\r\n{}XX0\r\n\r\n",
+  };
+  for (const auto& body : bodies) {
+    for (size_t step : {size_t{0}, size_t{1}}) {
+      auto request = head + body;
+      raw_socket s;
+      s.connect(port());
+      if (step == 0) {
+        s.send(request);
+      } else {
+        for (char c : request)
+          if (!s.send(std::string_view{&c, 1}))
+            break;
+      }
+      s.shutdown_send();
+      auto reply = s.read_http_reply();
+      BOOST_TEST_CONTEXT("body " << json_quote(body) << ", step " << step) {
+        BOOST_REQUIRE(reply.has_value());
+        BOOST_TEST(reply->status == 400);
+        BOOST_TEST(json_value::parse(reply->body)["code"].as_string()
+                   == "invalid_message");
+      }
+    }
+  }
+  BOOST_TEST(http.get("/healthz").status == 200);
+  BOOST_TEST(http.get(job_path("chunky")).status == 404);
 }
 
 BOOST_AUTO_TEST_CASE(healthz_is_200) {

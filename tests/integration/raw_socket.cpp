@@ -105,6 +105,11 @@ void raw_socket::close() {
   }
 }
 
+void raw_socket::shutdown_send() {
+  if (fd_ >= 0)
+    ::shutdown(fd_, SHUT_WR);
+}
+
 void raw_socket::abort() {
   if (fd_ >= 0) {
     linger lg{1, 0};

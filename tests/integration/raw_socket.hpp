@@ -87,6 +87,10 @@ public:
     rcvbuf_ = bytes;
   }
 
+  /// Ends the sending side (shutdown SHUT_WR): the peer reads EOF, replies
+  /// can still be read.
+  void shutdown_send();
+
   /// Resets the connection (SO_LINGER 0, then close): the peer sees RST,
   /// not an orderly FIN.
   void abort();
