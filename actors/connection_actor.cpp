@@ -32,6 +32,26 @@ void deliver(self_ptr self, frame_ptr frame) {
              st.sink, std::move(frame), ++st.parked_total);
 }
 
+void deliver(self_ptr self, const frame_batch& frames) {
+  auto& st = self->state;
+  auto sink = st.sink.lock();
+  if (!sink || sink->closing())
+    return;
+  size_t bytes = 0;
+  for (auto& f : *frames)
+    bytes += f->text.size();
+  if (!st.parked
+      && sink->queued_frames() + frames->size() <= st.settings.max_queue_frames
+      && sink->queued_bytes() + bytes <= st.settings.max_queue_bytes) {
+    sink->send(frames);
+    return;
+  }
+  // Not all of it fits: frame by frame, parking from the first that does
+  // not.
+  for (auto& f : *frames)
+    deliver(self, f);
+}
+
 void send_text(self_ptr self, std::string text) {
   deliver(self, make_frame(std::move(text)));
 }
@@ -264,6 +284,7 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   return {
     [self](command_atom, client_command& cmd) { handle(self, cmd); },
     [self](frame_atom, frame_ptr& frame) { deliver(self, std::move(frame)); },
+    [self](frame_atom, const frame_batch& frames) { deliver(self, frames); },
     [self](sent_atom, uint64_t passed) {
       if (passed == self->state.parked_total)
         self->state.parked = false;

@@ -23,6 +23,9 @@ public:
   /// Queues `frame` for sending, after every frame queued before it.
   virtual void send(frame_ptr frame) = 0;
 
+  /// Queues `frames` in order, after every frame queued before them.
+  virtual void send(frame_batch frames) = 0;
+
   /// Sends the close frame `code` with `reason` after the queued frames.
   virtual void close(uint16_t code, std::string reason) = 0;
 

@@ -134,6 +134,34 @@ struct batch {
 
 void send_batch(self_ptr self);
 
+/// Sends each subscriber the stored `frames` (seq order) it has not been
+/// sent, as one message; most get the same shared batch.
+void fan_out(self_ptr self, const std::vector<frame_ptr>& frames) {
+  if (frames.empty())
+    return;
+  auto& st = self->state;
+  auto first = frames.front()->seq;
+  auto last = frames.back()->seq;
+  frame_batch all;
+  for (auto& [addr, sub] : st.subscribers) {
+    if (sub.last_sent >= last)
+      continue;
+    if (sub.last_sent < first) {
+      if (!all)
+        all = std::make_shared<const std::vector<frame_ptr>>(frames);
+      self->send(sub.handle, frame_atom::value, all);
+    } else {
+      // Replayed part of the batch already (subscribed meanwhile).
+      auto rest = std::make_shared<std::vector<frame_ptr>>();
+      for (auto& f : frames)
+        if (f->seq > sub.last_sent)
+          rest->push_back(f);
+      self->send(sub.handle, frame_atom::value, frame_batch{std::move(rest)});
+    }
+    sub.last_sent = last;
+  }
+}
+
 void on_stored(self_ptr self, const std::shared_ptr<batch>& b) {
   auto& st = self->state;
   st.snapshot = b->after;
@@ -142,12 +170,7 @@ void on_stored(self_ptr self, const std::shared_ptr<batch>& b) {
   // Publishers first: their acknowledgement need not wait for the fan-out.
   for (auto& [reply, seq] : b->replies)
     reply(caf::error{}, seq, st.snapshot);
-  for (auto& frame : b->frames)
-    for (auto& [addr, sub] : st.subscribers)
-      if (sub.last_sent < frame->seq) {
-        self->send(sub.handle, frame_atom::value, frame);
-        sub.last_sent = frame->seq;
-      }
+  fan_out(self, b->frames);
   for (auto type : b->types)
     ++metrics::global().events_published[static_cast<size_t>(type)];
   if (log::enabled(spdlog::level::debug))

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "caf/allowed_unsafe_message_type.hpp"
 
@@ -25,6 +26,11 @@ struct frame {
 
 using frame_ptr = std::shared_ptr<const frame>;
 
+/// Frames of one job in seq order, sent to many subscribers as one message
+/// each: one CAF message and one hand-over to the session per batch, not
+/// per frame.
+using frame_batch = std::shared_ptr<const std::vector<frame_ptr>>;
+
 /// A reply frame (no job event).
 inline frame_ptr make_frame(std::string text) {
   return std::make_shared<const frame>(
@@ -43,3 +49,4 @@ inline frame_ptr make_event_frame(std::string text, std::string job_id,
 
 // A frame never leaves the process: connection actors are local.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobwire::frame_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobwire::frame_batch)

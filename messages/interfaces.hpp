@@ -27,6 +27,9 @@ namespace jobwire {
 /// // A frame to send to the client, in the order received.
 /// (frame_atom, frame_ptr frame) -> void
 ///
+/// // Several frames of one job, in seq order, as if sent one by one.
+/// (frame_atom, frame_batch frames) -> void
+///
 /// // The session has gone, having written up to `written` of each job;
 /// // the actor records that and quits.
 /// (closed_atom, std::vector<followed_job> written) -> void
@@ -47,6 +50,7 @@ namespace jobwire {
 using connection_actor = caf::typed_actor<
   caf::reacts_to<command_atom, client_command>,
   caf::reacts_to<frame_atom, frame_ptr>,
+  caf::reacts_to<frame_atom, frame_batch>,
   caf::reacts_to<closed_atom, std::vector<followed_job>>,
   caf::reacts_to<tick_atom>, caf::reacts_to<sent_atom, uint64_t>,
   caf::reacts_to<resume_atom>>;

@@ -144,6 +144,28 @@ void ws_session::send(frame_ptr frame) {
   });
 }
 
+void ws_session::send(frame_batch frames) {
+  if (closing_ || frames->empty())
+    return;
+  size_t bytes = 0;
+  for (auto& f : *frames)
+    bytes += f->text.size();
+  queued_bytes_ += bytes;
+  queued_frames_ += frames->size();
+  gate_->post(ws_.get_executor(), [self = shared_from_this(),
+                                  frames = std::move(frames), bytes] {
+    if (self->closing_) {
+      self->queued_bytes_ -= bytes;
+      self->queued_frames_ -= frames->size();
+      return;
+    }
+    auto idle = self->queue_.empty();
+    self->queue_.insert(self->queue_.end(), frames->begin(), frames->end());
+    if (idle)
+      self->do_write();
+  });
+}
+
 void ws_session::close(uint16_t code, std::string reason) {
   gate_->post(ws_.get_executor(), [self = shared_from_this(), code,
                                   reason = std::move(reason)] {
@@ -196,6 +218,9 @@ std::vector<followed_job> ws_session::written() const {
 
 void ws_session::do_write() {
   ws_.text(true);
+  // Frames behind this one: it can share their syscall.
+  if (queue_.size() > 1)
+    ws_.next_layer().hold_next_write();
   ws_.async_write(asio::buffer(queue_.front()->text),
                   beast::bind_front_handler(&ws_session::on_write,
                                             shared_from_this()));
@@ -207,6 +232,8 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
       log::info("websocket write failed",
                 {{"connection_id", connection_id_}, {"reason", ec.message()}});
     closing_ = true;
+    // Not known to have arrived: a resume sends them again.
+    unflushed_.clear();
     drop_queue();
     queued_bytes_ -= queue_.empty() ? 0 : queue_.front()->text.size();
     queued_frames_ -= queue_.empty() ? 0 : 1;
@@ -214,14 +241,10 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     return;
   }
   auto& done = queue_.front();
-  auto& m = metrics::global();
-  ++m.messages_delivered;
-  if (done->seq != 0) {
-    m.observe_latency(std::chrono::steady_clock::now() - done->created);
-    std::lock_guard<std::mutex> guard{written_mtx_};
-    auto& last = written_[done->job_id];
-    last = std::max(last, done->seq);
-  }
+  unflushed_.push_back(done);
+  // Held frames count as written once they reached the socket.
+  if (ws_.next_layer().held_bytes() == 0)
+    record_written();
   queued_bytes_ -= done->text.size();
   --queued_frames_;
   queue_.pop_front();
@@ -229,6 +252,21 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     do_write();
   else if (close_pending_)
     do_close();
+}
+
+void ws_session::record_written() {
+  auto& m = metrics::global();
+  m.messages_delivered += unflushed_.size();
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> guard{written_mtx_};
+  for (auto& f : unflushed_) {
+    if (f->seq == 0)
+      continue;
+    m.observe_latency(now - f->created);
+    auto& last = written_[f->job_id];
+    last = std::max(last, f->seq);
+  }
+  unflushed_.clear();
 }
 
 void ws_session::drop_queue() {

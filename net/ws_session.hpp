@@ -47,6 +47,8 @@ public:
 
   void send(frame_ptr frame) override;
 
+  void send(frame_batch frames) override;
+
   void close(uint16_t code, std::string reason) override;
 
   size_t queued_bytes() const override {
@@ -77,6 +79,7 @@ private:
   void do_close();
   void start_heartbeat();
   void on_heartbeat(boost::beast::error_code ec);
+  void record_written();
   void drop_queue();
   void send_raw_close(uint16_t code);
   void force_close();
@@ -92,6 +95,8 @@ private:
   std::optional<access_grant> grant_;
   // -- on the strand --
   std::deque<frame_ptr> queue_;
+  /// Written frames not yet known to be on the socket (held for a gather).
+  std::vector<frame_ptr> unflushed_;
   bool close_pending_ = false;
   boost::beast::websocket::close_reason close_reason_;
   boost::asio::steady_timer heartbeat_;

@@ -53,6 +53,11 @@ public:
     sent.push_back(f->text);
   }
 
+  void send(frame_batch fs) override {
+    for (auto& f : *fs)
+      sent.push_back(f->text);
+  }
+
   void close(uint16_t code, std::string) override {
     close_code = code;
     is_closing = true;
@@ -81,6 +86,7 @@ connection_actor::behavior_type owner(connection_actor::pointer,
   return {
     [](command_atom, client_command&) {},
     [](frame_atom, frame_ptr&) {},
+    [](frame_atom, const frame_batch&) {},
     [](closed_atom, const std::vector<followed_job>&) {},
     [](tick_atom) {},
     [out](sent_atom, uint64_t n) { out->push_back(n); },

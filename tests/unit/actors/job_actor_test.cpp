@@ -35,6 +35,10 @@ connection_actor::behavior_type recorder(connection_actor::pointer,
   return {
     [](command_atom, client_command&) {},
     [frames](frame_atom, frame_ptr& f) { frames->push_back(f->text); },
+    [frames](frame_atom, const frame_batch& fs) {
+      for (auto& f : *fs)
+        frames->push_back(f->text);
+    },
     [](closed_atom, const std::vector<followed_job>&) {},
     [](tick_atom) {},
     [](sent_atom, uint64_t) {},
