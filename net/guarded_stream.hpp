@@ -1,15 +1,14 @@
 #pragma once
 
 #include <cstddef>
-#include <string>
+#include <deque>
+#include <memory>
 #include <utility>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
@@ -17,18 +16,16 @@
 
 namespace jobwire {
 
-/// The TCP stream under a WebSocket session. Reads: fails the read once a
-/// client message exceeds the fragment limit. Writes: a write made after
-/// `hold_next_write()` is copied aside and reported done at once; the next
-/// write that is not held sends the held bytes and its own in one syscall.
-/// The session holds a frame only when another is queued behind it, so held
-/// bytes never wait for long, and every write Beast makes on its own (pong,
-/// ping, close) flushes them.
+/// The TCP stream under a WebSocket session.
+///
+/// Reads: fails the read once a client message exceeds the fragment limit.
+///
+/// Writes: one at a time, each sent whole before it completes, in the order
+/// they were made, whether Beast's (its pings, pongs and close) or the
+/// session's own (`async_write_all`: many data frames in one syscall,
+/// framed by the session). So no write ever lands inside another.
 class guarded_stream {
 public:
-  /// Bytes held at most; a write that would pass it is sent with the rest.
-  static constexpr size_t max_held_bytes = 64 * 1024;
-
   using next_layer_type = boost::beast::tcp_stream;
   using executor_type = next_layer_type::executor_type;
 
@@ -65,58 +62,71 @@ public:
       token, buffers);
   }
 
-  /// Holds the next write (one only), if it fits.
-  void hold_next_write() {
-    hold_next_ = true;
-  }
-
-  /// Bytes reported written that have not reached the socket yet.
-  size_t held_bytes() const {
-    return held_.size();
-  }
-
+  /// Beast's writes: sent whole (one call per frame Beast writes), after
+  /// the writes made before.
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code,
                                                    std::size_t)>(
       [this](auto handler, const ConstBuffers& bufs) {
-        auto n = boost::asio::buffer_size(bufs);
-        auto hold = hold_next_ && held_.size() + n <= max_held_bytes;
-        hold_next_ = false;
-        if (hold) {
-          auto old = held_.size();
-          held_.resize(old + n);
-          boost::asio::buffer_copy(boost::asio::buffer(held_.data() + old, n),
-                                   bufs);
-          boost::asio::post(next_.get_executor(),
-                            [h = std::move(handler), n]() mutable {
-                              std::move(h)(boost::system::error_code{}, n);
-                            });
-          return;
-        }
-        if (held_.empty()) {
-          next_.async_write_some(bufs, std::move(handler));
-          return;
-        }
-        // All of it: the caller may only learn of its own bytes.
-        boost::asio::async_write(
-          next_, boost::beast::buffers_cat(boost::asio::buffer(held_), bufs),
-          [this, n, h = std::move(handler)](boost::system::error_code ec,
-                                            std::size_t) mutable {
-            release_held();
-            std::move(h)(ec, ec ? 0 : n);
-          });
+        write_in_turn(bufs, std::move(handler));
       },
       token, buffers);
   }
 
+  /// The session's writes: all of `buffers`, after the writes made before;
+  /// `handler(error_code, size_t)` runs on the stream's executor.
+  template <class ConstBuffers, class Handler>
+  void async_write_all(const ConstBuffers& buffers, Handler&& handler) {
+    write_in_turn(buffers, std::forward<Handler>(handler));
+  }
+
+  /// A write is on its way to the socket.
+  bool writing() const {
+    return writing_;
+  }
+
 private:
-  void release_held() {
-    // A burst's buffer is not kept by an idle connection.
-    if (held_.capacity() > 4096)
-      std::string{}.swap(held_);
+  // A write that waits for the one in flight.
+  struct waiting_write {
+    virtual ~waiting_write() = default;
+    virtual void start() = 0;
+  };
+
+  template <class F>
+  struct waiting_write_impl : waiting_write {
+    explicit waiting_write_impl(F f) : fn(std::move(f)) {
+      // nop
+    }
+    void start() override {
+      std::move(fn)();
+    }
+    F fn;
+  };
+
+  template <class ConstBuffers, class Handler>
+  void write_in_turn(const ConstBuffers& bufs, Handler&& handler) {
+    auto go = [this, bufs, h = std::forward<Handler>(handler)]() mutable {
+      writing_ = true;
+      boost::asio::async_write(
+        next_, bufs,
+        [this, h = std::move(h)](boost::system::error_code ec,
+                                 std::size_t n) mutable {
+          writing_ = false;
+          // The next in line goes before the caller can make another.
+          if (!waiting_.empty()) {
+            auto next = std::move(waiting_.front());
+            waiting_.pop_front();
+            next->start();
+          }
+          std::move(h)(ec, n);
+        });
+    };
+    if (writing_)
+      waiting_.push_back(
+        std::make_unique<waiting_write_impl<decltype(go)>>(std::move(go)));
     else
-      held_.clear();
+      go();
   }
 
   template <class MutableBuffers>
@@ -135,8 +145,9 @@ private:
 
   next_layer_type next_;
   frame_counter counter_;
-  bool hold_next_ = false;
-  std::string held_;
+  bool writing_ = false;
+  // At most two: Beast writes one at a time, the session too.
+  std::deque<std::unique_ptr<waiting_write>> waiting_;
 };
 
 inline void teardown(boost::beast::role_type role, guarded_stream& s,

@@ -79,8 +79,9 @@ private:
   void do_close();
   void start_heartbeat();
   void on_heartbeat(boost::beast::error_code ec);
-  void record_written();
+  void pop_front(size_t n);
   void drop_queue();
+  void drop_all();
   void send_raw_close(uint16_t code);
   void force_close();
   void finish();
@@ -95,14 +96,14 @@ private:
   std::optional<access_grant> grant_;
   // -- on the strand --
   std::deque<frame_ptr> queue_;
-  /// Written frames not yet known to be on the socket (held for a gather).
-  std::vector<frame_ptr> unflushed_;
+  /// The first `in_flight_` frames of `queue_`, framed, are being written.
+  size_t in_flight_ = 0;
+  std::string write_buffer_;
   bool close_pending_ = false;
   boost::beast::websocket::close_reason close_reason_;
   boost::asio::steady_timer heartbeat_;
   boost::asio::steady_timer close_deadline_;
   unsigned pings_unanswered_ = 0;
-  bool ping_in_flight_ = false;
   // -- read from any thread --
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<size_t> queued_frames_{0};
