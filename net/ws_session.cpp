@@ -33,8 +33,12 @@ constexpr auto close_timeout = std::chrono::seconds(5);
 // frame, however large).
 constexpr size_t write_budget = 64 * 1024;
 
-// A write buffer larger than this is freed once the queue is empty.
+// A read or write buffer larger than this is freed once done with.
 constexpr size_t kept_buffer_bytes = 4096;
+
+// Commands are small: most fit the first read of a message.
+constexpr size_t first_read_bytes = 256;
+constexpr size_t more_read_bytes = 4096;
 
 } // namespace
 
@@ -96,8 +100,13 @@ void ws_session::on_accept(beast::error_code ec) {
 }
 
 void ws_session::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read,
-                                                    shared_from_this()));
+  // Beast's whole-message read reserves 1.5 KiB up front, even on a
+  // connection that never sends anything; a first read of a few bytes
+  // reserves only those, and a message that does not fit is read on.
+  auto limit = buffer_.size() == 0 ? first_read_bytes : more_read_bytes;
+  ws_.async_read_some(buffer_, limit,
+                      beast::bind_front_handler(&ws_session::on_read,
+                                                shared_from_this()));
 }
 
 void ws_session::on_read(beast::error_code ec, std::size_t) {
@@ -120,6 +129,10 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
   }
   // Any message shows the peer is alive.
   pings_unanswered_ = 0;
+  if (!ws_.is_message_done()) {
+    do_read();
+    return;
+  }
   client_command cmd;
   if (ws_.got_text()) {
     cmd = parse_command(beast::buffers_to_string(buffer_.data()));
@@ -129,6 +142,8 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
     cmd.error_message = "binary frames are not supported; send JSON as text";
   }
   buffer_.consume(buffer_.size());
+  if (buffer_.capacity() > kept_buffer_bytes)
+    buffer_.shrink_to_fit();
   caf::anon_send(actor_, command_atom::value, std::move(cmd));
   do_read();
 }
@@ -168,7 +183,7 @@ void ws_session::send(frame_batch frames) {
       return;
     }
     auto idle = self->queue_.empty();
-    self->queue_.insert(self->queue_.end(), frames->begin(), frames->end());
+    self->queue_.append(frames->begin(), frames->end());
     if (idle)
       self->do_write();
   });

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,6 +17,7 @@
 #include "actors/access.hpp"
 #include "actors/frame_sink.hpp"
 #include "messages/interfaces.hpp"
+#include "net/frame_queue.hpp"
 #include "net/guarded_stream.hpp"
 #include "net/server_context.hpp"
 
@@ -95,7 +95,7 @@ private:
   io_gate_ptr gate_;
   std::optional<access_grant> grant_;
   // -- on the strand --
-  std::deque<frame_ptr> queue_;
+  frame_queue queue_;
   /// The first `in_flight_` frames of `queue_`, framed, are being written.
   size_t in_flight_ = 0;
   std::string write_buffer_;
