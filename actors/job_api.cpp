@@ -1,6 +1,8 @@
 #include "actors/job_api.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <vector>
 
 #include "caf/all.hpp"
 
@@ -28,30 +30,73 @@ api_response error_response(const caf::error& err) {
   return {http_status(code), encode_http_error(code, message)};
 }
 
+/// One request to make from a bridge actor.
+struct api_task {
+  std::function<void(caf::event_based_actor*)> run;
+};
+
+} // namespace jobwire
+
+// Local only: the bridges are in this process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobwire::api_task)
+
+namespace jobwire {
+
+// Code outside actors cannot wait for replies, so requests are made from a
+// few long-lived actors; spawning one per request cost more than the
+// request itself.
+class job_api::bridges {
+public:
+  bridges(caf::actor_system& sys, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+      actors_.push_back(sys.spawn([](caf::event_based_actor* self) {
+        return caf::behavior{[self](api_task& task) { task.run(self); }};
+      }));
+  }
+
+  ~bridges() {
+    for (auto& a : actors_)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+
+  bridges(const bridges&) = delete;
+  bridges& operator=(const bridges&) = delete;
+
+  void run(api_task task) {
+    auto i = next_.fetch_add(1, std::memory_order_relaxed) % actors_.size();
+    caf::anon_send(actors_[i], std::move(task));
+  }
+
+private:
+  std::vector<caf::actor> actors_;
+  std::atomic<size_t> next_{0};
+};
+
 job_api::job_api(caf::actor_system& sys, directory_actor directory)
-  : sys_(sys), directory_(std::move(directory)) {
+  : directory_(std::move(directory)),
+    bridges_(std::make_shared<bridges>(
+      sys, std::max<size_t>(1, sys.scheduler().num_workers()))) {
   // nop
 }
 
 namespace {
 
-/// Asks the directory `xs...` from a short-lived actor (code outside
-/// actors cannot wait for replies): `on_ok` gets the answer, errors become
-/// their HTTP response.
+/// Asks the directory `xs...` from a bridge: `on_ok` gets the answer,
+/// errors become their HTTP response.
 template <class OnOk, class... Ts>
-void ask(caf::actor_system& sys, const directory_actor& dir,
+void ask(job_api::bridges& bridges, const directory_actor& dir,
          const api_callback& cb, OnOk on_ok, Ts... xs) {
-  sys.spawn([=](caf::event_based_actor* self) {
+  bridges.run({[=](caf::event_based_actor* self) {
     self->request(dir, request_timeout, xs...)
       .then(on_ok, [cb](caf::error& err) { cb(error_response(err)); });
-  });
+  }});
 }
 
 } // namespace
 
 void job_api::publish(job_event ev, api_callback cb) const {
   auto job_id = ev.job_id;
-  ask(sys_, directory_, cb,
+  ask(*bridges_, directory_, cb,
       [job_id, cb](uint64_t seq) {
         cb({202, encode_publish_ack(job_id, seq)});
       },
@@ -59,20 +104,20 @@ void job_api::publish(job_event ev, api_callback cb) const {
 }
 
 void job_api::status(std::string job_id, api_callback cb) const {
-  ask(sys_, directory_, cb,
+  ask(*bridges_, directory_, cb,
       [cb](const job_snapshot& snap) { cb({200, encode_snapshot(snap)}); },
       status_atom::value, std::move(job_id));
 }
 
 void job_api::cancel(std::string job_id, std::string reason,
                      api_callback cb) const {
-  ask(sys_, directory_, cb,
+  ask(*bridges_, directory_, cb,
       [cb](const job_snapshot& snap) { cb({202, encode_snapshot(snap)}); },
       cancel_atom::value, std::move(job_id), std::move(reason));
 }
 
 void job_api::connections(std::string job_id, api_callback cb) const {
-  ask(sys_, directory_, cb,
+  ask(*bridges_, directory_, cb,
       [job_id, cb](const std::vector<std::string>& ids) {
         cb({200, encode_connections(job_id, ids)});
       },

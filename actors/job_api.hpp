@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "caf/fwd.hpp"
@@ -36,9 +37,13 @@ public:
   /// 200 `{"job_id","connections":[..]}`.
   void connections(std::string job_id, api_callback cb) const;
 
+  /// The actors that make the requests; they stop when the last copy of
+  /// this object goes.
+  class bridges;
+
 private:
-  caf::actor_system& sys_;
   directory_actor directory_;
+  std::shared_ptr<bridges> bridges_;
 };
 
 /// The response for an error from an actor: its protocol code's HTTP status
