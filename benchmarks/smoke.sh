@@ -10,35 +10,23 @@ set -u
 server=${1:?usage: smoke.sh JOBWIRE JOBWIRE_BENCH}
 bench=${2:?usage: smoke.sh JOBWIRE JOBWIRE_BENCH}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/jobwire-bench-smoke.XXXXXX")
-pid=
+# shellcheck source=benchmarks/server_lib.sh
+. "$(dirname "$0")/server_lib.sh"
+server_pid=
 
 cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-  fi
+  stop_process "$server_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-"$server" --port=0 --caf-port=0 --data-dir="$tmp/data" --log-level=warn \
-  >"$tmp/server.out" 2>"$tmp/server.err" &
-pid=$!
-
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's#^jobwire listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' \
-           "$tmp/server.out")
-  [ -n "$port" ] && break
-  if ! kill -0 "$pid" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-if [ -z "$port" ]; then
+if ! start_jobwire "$tmp" "$server"; then
   echo "smoke: jobwire did not start; its output:" >&2
   cat "$tmp/server.out" "$tmp/server.err" >&2
   exit 1
 fi
+pid=$server_pid
+port=$server_port
 echo "smoke: jobwire (pid $pid) on port $port"
 
 failed=0

@@ -53,14 +53,21 @@ std::string bench_run::prepare() {
   if (opt_.cpu >= 0)
     if (auto err = pin_to_cpu(opt_.cpu); !err.empty())
       return err;
-  auto health = http_request(run_.server, "GET", "/healthz");
-  if (!health.error.empty())
+  if (opt_.nchan()) {
+    // nginx answers anything; a reply at all says it is there.
+    auto probe = http_request(run_.server, "GET", opt_.base_path + "/");
+    if (!probe.error.empty())
+      return "no nchan at " + opt_.url + ": " + probe.error
+             + " (start nginx with benchmarks/nchan/nginx.conf)";
+  } else if (auto health = http_request(run_.server, "GET", "/healthz");
+             !health.error.empty()) {
     return "no jobwire at " + opt_.url + ": " + health.error
-           + " (start it with: build/jobwire --port=" + std::to_string(opt_.port)
-           + ")";
-  if (health.status != 200)
+           + " (start it with: build/jobwire --port="
+           + std::to_string(opt_.port) + ")";
+  } else if (health.status != 200) {
     return "jobwire at " + opt_.url + " is not ready: GET /healthz gave "
            + std::to_string(health.status) + " " + health.body;
+  }
   server_pid_ = opt_.server_pid;
   if (server_pid_ == 0 && run_.server.loopback)
     server_pid_ = find_listener_pid(opt_.port);
@@ -92,8 +99,13 @@ void bench_run::make_jobs(size_t count, bool flow_control) {
   std::string prefix = "bench-" + opt_.scenario + "-"
                        + std::to_string(::getpid()) + "-"
                        + std::to_string(std::time(nullptr)) + "-";
-  jobs_ = std::make_unique<job_table>(count, prefix, run_.server.host_header,
-                                      flow_control ? opt_.max_lag : 0);
+  auto lag = flow_control ? opt_.max_lag : 0;
+  if (opt_.nchan())
+    jobs_ = std::make_unique<job_table>(count, prefix, run_.server.host_header,
+                                        lag, opt_.base_path + "/pub/", "");
+  else
+    jobs_ = std::make_unique<job_table>(count, prefix, run_.server.host_header,
+                                        lag, "/v1/jobs/", "/events");
   run_.jobs = jobs_.get();
 }
 
@@ -227,6 +239,8 @@ bool bench_run::wait_for(const char* phase, double timeout_s,
 
 bench_run::metrics_map bench_run::server_metrics() {
   metrics_map out;
+  if (opt_.nchan())
+    return out;
   auto res = http_request(run_.server, "GET", "/metrics");
   if (res.status != 200)
     return out;
@@ -423,6 +437,10 @@ void bench_run::verify_publishers(report& r) {
 
 void bench_run::add_server_deltas(report& r, const metrics_map& before,
                                   const metrics_map& after) {
+  if (opt_.nchan()) {
+    r.note("nchan has no jobwire /metrics: no server-side counters");
+    return;
+  }
   if (after.empty()) {
     r.note("GET /metrics failed: no server-side counters");
     return;

@@ -44,7 +44,11 @@ long content_length(std::string_view head) {
 
 http_publisher::http_publisher(worker& w, size_t index,
                                std::vector<job_slot*> jobs)
-  : w_(w), index_(index), jobs_(std::move(jobs)), last_ack_(jobs_.size(), 0) {
+  : w_(w),
+    index_(index),
+    jobs_(std::move(jobs)),
+    last_ack_(jobs_.size(), 0),
+    last_seq_(jobs_.size(), 0) {
   // Start each publisher at another job, so they do not march in step.
   if (!jobs_.empty())
     next_job_ = index % jobs_.size();
@@ -77,8 +81,20 @@ void http_publisher::close_now() {
 void http_publisher::build_request(size_t j, uint64_t now) {
   auto& job = *jobs_[j];
   auto payload = w_.run.opt->payload_bytes;
+  uint64_t seq = 0;
   body_.clear();
-  body_ += R"({"type":"progress_update","stage":"bench","progress":)";
+  body_ += R"({"type":"progress_update",)";
+  if (w_.run.opt->nchan()) {
+    // nchan passes the body on as it is, so it carries what jobwire's
+    // frames add: the job id and a seq (this is the job's only publisher).
+    seq = ++last_seq_[j];
+    body_ += R"("job_id":")";
+    body_ += job.id;
+    body_ += R"(","seq":)";
+    body_ += std::to_string(seq);
+    body_ += ',';
+  }
+  body_ += R"("stage":"bench","progress":)";
   body_ += std::to_string(sent % 100);
   body_ += R"(,"estimated_seconds_remaining":5,"message":"t=)";
   body_ += std::to_string(now);
@@ -91,7 +107,7 @@ void http_publisher::build_request(size_t j, uint64_t now) {
   out_ += std::to_string(body_.size());
   out_ += "\r\n\r\n";
   out_ += body_;
-  in_flight_.push_back({j, now});
+  in_flight_.push_back({j, now, seq});
   ++sent;
   bump(w_.counters.published);
   bump(w_.counters.in_flight);
@@ -225,12 +241,21 @@ void http_publisher::on_response(int status, std::string_view body) {
   auto counted_in_flight = w_.counters.in_flight.load(std::memory_order_relaxed);
   w_.counters.in_flight.store(counted_in_flight - 1, std::memory_order_release);
   frame_fields f;
-  if (status == 202 && scan_frame(body, f) && f.has_seq && f.job_id == job.id) {
-    w_.run.jobs->acked(job, f.seq);
+  uint64_t seq = 0;
+  if (w_.run.opt->nchan()) {
+    // 201 or 202 with the channel's info: the message is in the channel.
+    if (status >= 200 && status < 300)
+      seq = p.seq;
+  } else if (status == 202 && scan_frame(body, f) && f.has_seq
+             && f.job_id == job.id) {
+    seq = f.seq;
+  }
+  if (seq != 0) {
+    w_.run.jobs->acked(job, seq);
     if (w_.run.one_publisher_per_job && last_ack_[p.job] != 0
-        && f.seq != last_ack_[p.job] + 1)
+        && seq != last_ack_[p.job] + 1)
       ++non_consecutive;
-    last_ack_[p.job] = f.seq;
+    last_ack_[p.job] = seq;
     ++acked;
     bump(w_.counters.acked);
     w_.ack_latency.record(now - p.sent_ns);

@@ -45,6 +45,8 @@ private:
   struct pending {
     size_t job; // index into jobs_
     uint64_t sent_ns;
+    /// nchan: the seq put into the body (jobwire gives it in the reply).
+    uint64_t seq;
   };
 
   void build_request(size_t job, uint64_t now);
@@ -57,6 +59,8 @@ private:
   size_t index_;
   std::vector<job_slot*> jobs_;
   std::vector<uint64_t> last_ack_;
+  /// nchan: the last seq put into a body, per job.
+  std::vector<uint64_t> last_seq_;
   size_t next_job_ = 0;
   bool idle_closed_ = false;
   int fd_ = -1;

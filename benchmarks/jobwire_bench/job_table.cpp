@@ -5,14 +5,16 @@
 namespace jobwire::bench {
 
 job_table::job_table(size_t count, const std::string& prefix,
-                     const std::string& host_header, size_t max_lag)
+                     const std::string& host_header, size_t max_lag,
+                     const std::string& path_before,
+                     const std::string& path_after)
   : max_lag_(max_lag) {
   jobs_.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     auto job = std::make_unique<job_slot>();
     job->id = prefix + std::to_string(i);
-    job->request_head = "POST /v1/jobs/" + job->id
-                        + "/events HTTP/1.1\r\nHost: " + host_header
+    job->request_head = "POST " + path_before + job->id + path_after
+                        + " HTTP/1.1\r\nHost: " + host_header
                         + "\r\nContent-Type: application/json\r\n"
                           "Content-Length: ";
     if (max_lag > 0) {

@@ -12,8 +12,8 @@ namespace jobwire::bench {
 /// had acknowledged, and how far its subscribers got (for flow control).
 struct job_slot {
   std::string id;
-  /// "POST /v1/jobs/<id>/events HTTP/1.1\r\nHost: ...\r\n..." up to the
-  /// Content-Length value.
+  /// "POST /v1/jobs/<id>/events HTTP/1.1\r\nHost: ...\r\n..." (or nchan's
+  /// publish path) up to the Content-Length value.
   std::string request_head;
   /// Subscribers that read (stalled ones are not waited for).
   uint32_t readers = 0;
@@ -38,8 +38,10 @@ struct job_slot {
 /// `max_lag` events ahead of each job's slowest reader.
 class job_table {
 public:
+  /// Jobs are published to with `POST <path_before><id><path_after>`.
   job_table(size_t count, const std::string& prefix,
-            const std::string& host_header, size_t max_lag);
+            const std::string& host_header, size_t max_lag,
+            const std::string& path_before, const std::string& path_after);
 
   size_t size() const {
     return jobs_.size();

@@ -32,8 +32,13 @@ std::string parse_url(options& x) {
       u.remove_prefix(scheme.size());
   if (u.starts_with("https://") || u.starts_with("wss://"))
     return "TLS is not supported: use http://";
-  if (auto slash = u.find('/'); slash != std::string_view::npos)
+  if (auto slash = u.find('/'); slash != std::string_view::npos) {
+    auto path = u.substr(slash);
+    while (!path.empty() && path.back() == '/')
+      path.remove_suffix(1);
+    x.base_path = std::string{path};
     u = u.substr(0, slash);
+  }
   auto colon = u.rfind(':');
   if (colon == std::string_view::npos) {
     x.host = std::string{u};
@@ -76,6 +81,8 @@ std::string parse_options(int argc, char** argv, options& out) {
       out.url = std::string{value};
     else if (name == "scenario")
       out.scenario = std::string{value};
+    else if (name == "target")
+      out.target = std::string{value};
     else if (name == "connections")
       ok = to_number(value, out.connections);
     else if (name == "jobs")
@@ -129,10 +136,12 @@ std::string apply_defaults(options& x) {
   };
   const auto& s = x.scenario;
   if (s == "fanout") {
+    // nchan: the one channel has one publisher connection (see below),
+    // with the 32 publishes in flight of jobwire's 4 x 8.
     def(x.connections, 1000);
     def(x.jobs, 1);
-    def(x.publishers, 4);
-    def(x.window, 8);
+    def(x.publishers, x.nchan() ? 1 : 4);
+    def(x.window, x.nchan() ? 32 : 8);
     def(x.duration, 10.0);
   } else if (s == "many-jobs" || s == "stalled") {
     def(x.connections, 1000);
@@ -165,6 +174,17 @@ std::string apply_defaults(options& x) {
            + " (fanout, many-jobs, capacity, persistence, reconnect, "
              "stalled)";
   }
+  if (x.target != "jobwire" && x.target != "nchan")
+    return "unknown --target=" + x.target + " (jobwire, nchan)";
+  if (x.nchan()) {
+    if (s != "fanout" && s != "many-jobs")
+      return "--target=nchan runs only the fanout and many-jobs scenarios, "
+             "not " + s;
+    // A channel has one publisher connection, so that its messages reach
+    // nchan in the order of the seqs the publisher put in them.
+    if (x.publishers > x.jobs)
+      x.publishers = x.jobs;
+  }
   if (x.stalled < 0)
     x.stalled = 0;
   if (s != "capacity" && (x.jobs == 0 || x.publishers == 0 || x.window == 0))
@@ -181,6 +201,7 @@ std::string usage() {
   return R"(jobwire-bench: load generator for a running jobwire server
 
 usage: jobwire-bench --scenario=NAME [--url=http://127.0.0.1:8080] [knobs]
+       [--target=jobwire|nchan]
 
 scenarios
   fanout       one job, N subscribers, HTTP publishers as fast as the server
@@ -217,6 +238,16 @@ knobs (0 or absent: the scenario's default)
                          their own buffers stay small; the server's socket
                          send buffer still takes up to tcp_wmem's maximum;
                          0 = the kernel's autotuned default)
+
+target
+  --target=jobwire       the server under test (default)
+  --target=nchan         nginx with the nchan module, for comparison (fanout
+                         and many-jobs only): subscribers open a WebSocket to
+                         URL/sub/<job id>, publishers POST URL/pub/<job id>;
+                         the body carries the job id, a seq the publisher
+                         gives and the time stamp, and is checked as for
+                         jobwire. Each channel has one publisher connection
+                         (fanout default: --publishers=1 --window=32)
 
 running
   --threads=N            io threads of the benchmark (default 1)

@@ -10,9 +10,15 @@ namespace jobwire::bench {
 struct options {
   std::string url = "http://127.0.0.1:8080";
   std::string scenario;
+  /// The server under test: "jobwire", or "nchan" (nginx with the nchan
+  /// module, fanout and many-jobs only).
+  std::string target = "jobwire";
   /// From `url`.
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
+  /// The path of `url` without its trailing '/' (nchan's locations are
+  /// below it).
+  std::string base_path;
 
   size_t connections = 0;
   size_t jobs = 0;
@@ -44,6 +50,10 @@ struct options {
   double drain_timeout = 15;
   bool quiet = false;
   bool help = false;
+
+  bool nchan() const {
+    return target == "nchan";
+  }
 };
 
 /// Parses `--name=value` arguments into `out`; an error text on failure.

@@ -65,6 +65,8 @@ void bench_run::traffic(report& r) {
     add_publisher(std::move(mine));
   }
   run_.rate_per_publisher = o.rate / static_cast<double>(o.publishers);
+  if (o.nchan())
+    r.param("target", o.target);
   r.param("connections", std::to_string(n));
   r.param("jobs", std::to_string(k));
   r.param("publishers", std::to_string(o.publishers));
@@ -367,6 +369,8 @@ void bench_run::reconnect(report& r) {
   auto k = o.jobs;
   constexpr uint64_t warm = 2; // events each client sees before leaving
   auto m = static_cast<uint64_t>(o.events);
+  if (o.nchan())
+    r.param("target", o.target);
   r.param("connections", std::to_string(n));
   r.param("jobs", std::to_string(k));
   r.param("events-per-job", std::to_string(m));

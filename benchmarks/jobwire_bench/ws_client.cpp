@@ -111,7 +111,12 @@ void ws_client::finish_connect() {
   }
   auto key = make_ws_key();
   accept_ = ws_accept_for(key);
-  out_ = "GET /v1/ws HTTP/1.1\r\nHost: " + w_.run.server.host_header
+  // nchan: one WebSocket per channel, subscribed by its URL.
+  auto& opt = *w_.run.opt;
+  auto path = opt.nchan() && job != nullptr
+                ? opt.base_path + "/sub/" + job->id
+                : std::string{"/v1/ws"};
+  out_ = "GET " + path + " HTTP/1.1\r\nHost: " + w_.run.server.host_header
          + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: "
          + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -247,6 +252,8 @@ void ws_client::on_handshake() {
   }
   state = phase::open;
   in_.erase(0, end + 4);
+  if (w_.run.opt->nchan())
+    on_nchan_open();
   if (!in_.empty()) {
     std::string rest;
     rest.swap(in_);
@@ -405,6 +412,19 @@ void ws_client::on_message(std::string_view text) {
       || f.type == "resume_hint" || f.type == "cancel_requested")
     return;
   ++check.misplaced;
+}
+
+void ws_client::on_nchan_open() {
+  // The upgrade is the subscription: no `connected`, no `subscribed`, and
+  // the channel is new, so its first message has seq 1.
+  w_.connect_latency.record(now_ns() - connect_start_ns);
+  bump(w_.counters.connected);
+  release_slot();
+  check.has_base = true;
+  subscribed = true;
+  bump(w_.counters.subscribed);
+  if (stalled)
+    stop_reading();
 }
 
 void ws_client::on_event(const frame_fields& f) {

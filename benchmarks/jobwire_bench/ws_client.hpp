@@ -98,6 +98,7 @@ private:
   void finish_connect();
   void read_some();
   void on_handshake();
+  void on_nchan_open();
   size_t parse_frames(std::string_view data);
   void on_frame(bool fin, uint8_t opcode, std::string_view payload);
   void on_message(std::string_view text);
