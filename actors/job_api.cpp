@@ -62,9 +62,12 @@ public:
   bridges(const bridges&) = delete;
   bridges& operator=(const bridges&) = delete;
 
-  void run(api_task task) {
-    auto i = next_.fetch_add(1, std::memory_order_relaxed) % actors_.size();
-    caf::anon_send(actors_[i], std::move(task));
+  size_t pick() {
+    return next_.fetch_add(1, std::memory_order_relaxed) % actors_.size();
+  }
+
+  void run(size_t bridge, api_task task) {
+    caf::anon_send(actors_[bridge % actors_.size()], std::move(task));
   }
 
 private:
@@ -84,9 +87,9 @@ namespace {
 /// Asks the directory `xs...` from a bridge: `on_ok` gets the answer,
 /// errors become their HTTP response.
 template <class OnOk, class... Ts>
-void ask(job_api::bridges& bridges, const directory_actor& dir,
+void ask(job_api::bridges& bridges, size_t bridge, const directory_actor& dir,
          const api_callback& cb, OnOk on_ok, Ts... xs) {
-  bridges.run({[=](caf::event_based_actor* self) {
+  bridges.run(bridge, {[=](caf::event_based_actor* self) {
     self->request(dir, request_timeout, xs...)
       .then(on_ok, [cb](caf::error& err) { cb(error_response(err)); });
   }});
@@ -94,30 +97,36 @@ void ask(job_api::bridges& bridges, const directory_actor& dir,
 
 } // namespace
 
-void job_api::publish(job_event ev, api_callback cb) const {
+size_t job_api::pick_bridge() const {
+  return bridges_->pick();
+}
+
+void job_api::publish(size_t bridge, job_event ev, api_callback cb) const {
   auto job_id = ev.job_id;
-  ask(*bridges_, directory_, cb,
+  ask(*bridges_, bridge, directory_, cb,
       [job_id, cb](uint64_t seq) {
         cb({202, encode_publish_ack(job_id, seq)});
       },
       publish_atom::value, std::move(ev));
 }
 
-void job_api::status(std::string job_id, api_callback cb) const {
-  ask(*bridges_, directory_, cb,
+void job_api::status(size_t bridge, std::string job_id,
+                     api_callback cb) const {
+  ask(*bridges_, bridge, directory_, cb,
       [cb](const job_snapshot& snap) { cb({200, encode_snapshot(snap)}); },
       status_atom::value, std::move(job_id));
 }
 
-void job_api::cancel(std::string job_id, std::string reason,
+void job_api::cancel(size_t bridge, std::string job_id, std::string reason,
                      api_callback cb) const {
-  ask(*bridges_, directory_, cb,
+  ask(*bridges_, bridge, directory_, cb,
       [cb](const job_snapshot& snap) { cb({202, encode_snapshot(snap)}); },
       cancel_atom::value, std::move(job_id), std::move(reason));
 }
 
-void job_api::connections(std::string job_id, api_callback cb) const {
-  ask(*bridges_, directory_, cb,
+void job_api::connections(size_t bridge, std::string job_id,
+                          api_callback cb) const {
+  ask(*bridges_, bridge, directory_, cb,
       [job_id, cb](const std::vector<std::string>& ids) {
         cb({200, encode_connections(job_id, ids)});
       },

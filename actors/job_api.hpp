@@ -21,21 +21,27 @@ using api_callback = std::function<void(api_response)>;
 
 /// The HTTP API's operations as actor requests, for code that is not an
 /// actor (net/'s HTTP sessions). Each call returns at once; `cb` runs once.
+/// Requests made through the same `bridge` (from `pick_bridge`) reach the
+/// directory, and so each job, in the order made.
 class job_api {
 public:
   job_api(caf::actor_system& sys, directory_actor directory);
 
   /// 202 `{"job_id","seq"}`; 409 job_finished; 400 for a bad event.
-  void publish(job_event ev, api_callback cb) const;
+  void publish(size_t bridge, job_event ev, api_callback cb) const;
 
   /// 200 with the snapshot; 404 job_not_found.
-  void status(std::string job_id, api_callback cb) const;
+  void status(size_t bridge, std::string job_id, api_callback cb) const;
 
   /// 202 with the snapshot after the cancel; 404 or 409.
-  void cancel(std::string job_id, std::string reason, api_callback cb) const;
+  void cancel(size_t bridge, std::string job_id, std::string reason,
+              api_callback cb) const;
 
   /// 200 `{"job_id","connections":[..]}`.
-  void connections(std::string job_id, api_callback cb) const;
+  void connections(size_t bridge, std::string job_id, api_callback cb) const;
+
+  /// A bridge for a new client connection, round robin.
+  size_t pick_bridge() const;
 
   /// The actors that make the requests; they stop when the last copy of
   /// this object goes.

@@ -65,7 +65,7 @@ void audit_denial(std::string_view subject, std::string_view what,
 } // namespace
 
 http_session::http_session(asio::ip::tcp::socket&& socket, server_context& ctx)
-  : stream_(std::move(socket)), ctx_(ctx) {
+  : stream_(std::move(socket)), ctx_(ctx), bridge_(ctx.api.pick_bridge()) {
   ++ctx_.http_sessions;
 }
 
@@ -81,6 +81,9 @@ void http_session::run() {
 }
 
 void http_session::do_read() {
+  if (reading_ || last_read_ || deferred_ || slots_.size() >= max_pipelined)
+    return;
+  reading_ = true;
   parser_.emplace();
   parser_->body_limit(ctx_.settings.max_message_bytes);
   parser_->header_limit(ctx_.settings.max_header_bytes);
@@ -92,40 +95,72 @@ void http_session::do_read() {
 }
 
 void http_session::on_read(beast::error_code ec, std::size_t) {
-  if (ec == http::error::end_of_stream || ec == asio::error::eof)
-    return do_close();
-  if (ec == beast::error::timeout) {
-    log::info("http request timed out; closing");
-    return; // tcp_stream has closed the socket
-  }
-  if (ec == http::error::header_limit) {
-    return reply(431,
-                 encode_http_error(error_code::message_too_large,
-                                   "the request headers are larger than "
-                                     + std::to_string(
-                                       ctx_.settings.max_header_bytes)
-                                     + " bytes"),
-                 11, false);
-  }
-  if (ec == http::error::body_limit) {
-    return reply(413,
-                 encode_http_error(error_code::message_too_large,
-                                   "the body is larger than "
-                                     + std::to_string(
-                                       ctx_.settings.max_message_bytes)
-                                     + " bytes"),
-                 11, false);
-  }
-  if (ec) {
-    if (ec != asio::error::operation_aborted
-        && ec != asio::error::connection_reset)
-      reply(400,
-            encode_http_error(error_code::invalid_message,
-                              "malformed HTTP request: " + ec.message()),
-            11, false);
+  reading_ = false;
+  if (ec == http::error::end_of_stream || ec == asio::error::eof) {
+    last_read_ = true;
+    // Answers still owed go first.
+    if (slots_.empty() && !deferred_)
+      do_close();
     return;
   }
-  handle(parser_->release());
+  if (ec == beast::error::timeout) {
+    log::info("http request timed out; closing");
+    last_read_ = true;
+    return; // tcp_stream has closed the socket
+  }
+  if (ec == asio::error::operation_aborted
+      || ec == asio::error::connection_reset) {
+    last_read_ = true;
+    return;
+  }
+  if (ec) {
+    open_slot();
+    if (ec == http::error::header_limit)
+      return reply(431,
+                   encode_http_error(error_code::message_too_large,
+                                     "the request headers are larger than "
+                                       + std::to_string(
+                                         ctx_.settings.max_header_bytes)
+                                       + " bytes"),
+                   11, false);
+    if (ec == http::error::body_limit)
+      return reply(413,
+                   encode_http_error(error_code::message_too_large,
+                                     "the body is larger than "
+                                       + std::to_string(
+                                         ctx_.settings.max_message_bytes)
+                                       + " bytes"),
+                   11, false);
+    return reply(400,
+                 encode_http_error(error_code::invalid_message,
+                                   "malformed HTTP request: " + ec.message()),
+                 11, false);
+  }
+  auto req = parser_->release();
+  // Only publishes are handled while earlier requests are unanswered: a
+  // status, cancel or upgrade must see what the requests before it did.
+  if (!slots_.empty()
+      && route_target(req.target()).target != endpoint::job_events) {
+    deferred_ = std::move(req);
+    return;
+  }
+  dispatch(std::move(req));
+}
+
+void http_session::open_slot() {
+  current_ = first_slot_ + slots_.size();
+  slots_.emplace_back();
+}
+
+void http_session::dispatch(request req) {
+  open_slot();
+  auto keep_alive = req.keep_alive();
+  handle(std::move(req));
+  if (!keep_alive)
+    last_read_ = true;
+  // An upgrade has taken the stream.
+  if (stream_.socket().is_open())
+    do_read();
 }
 
 void http_session::handle(request req) {
@@ -197,11 +232,11 @@ void http_session::handle(request req) {
         auto res = error_response(ev.error());
         return reply(res.status, std::move(res.body), version, keep_alive);
       }
-      ctx_.api.publish(std::move(*ev), std::move(done));
+      ctx_.api.publish(bridge_, std::move(*ev), std::move(done));
       break;
     }
     case endpoint::job:
-      ctx_.api.status(std::move(route.job_id), std::move(done));
+      ctx_.api.status(bridge_, std::move(route.job_id), std::move(done));
       break;
     case endpoint::job_cancel: {
       auto reason = parse_cancel_request(req.body());
@@ -209,12 +244,12 @@ void http_session::handle(request req) {
         auto res = error_response(reason.error());
         return reply(res.status, std::move(res.body), version, keep_alive);
       }
-      ctx_.api.cancel(std::move(route.job_id), std::move(*reason),
+      ctx_.api.cancel(bridge_, std::move(route.job_id), std::move(*reason),
                       std::move(done));
       break;
     }
     case endpoint::job_connections:
-      ctx_.api.connections(std::move(route.job_id), std::move(done));
+      ctx_.api.connections(bridge_, std::move(route.job_id), std::move(done));
       break;
     default:
       reply(500, encode_http_error(error_code::internal, "unrouted endpoint"),
@@ -272,16 +307,19 @@ void http_session::upgrade(request req) {
     grant = std::move(*checked);
   }
   // The WebSocket session takes over the socket and its timers.
+  slots_.pop_back();
+  last_read_ = true;
   stream_.expires_never();
   std::make_shared<ws_session>(std::move(stream_), ctx_, std::move(grant))
     ->run(std::move(req));
 }
 
 api_callback http_session::reply_later(unsigned version, bool keep_alive) {
-  return [self = shared_from_this(), gate = ctx_.gate, version,
-          keep_alive](api_response res) {
+  return [self = shared_from_this(), gate = ctx_.gate, version, keep_alive,
+          id = current_](api_response res) {
     gate->post(self->stream_.get_executor(),
-               [self, version, keep_alive, res = std::move(res)]() mutable {
+               [self, version, keep_alive, id, res = std::move(res)]() mutable {
+                 self->current_ = id;
                  self->reply(res.status, std::move(res.body), version,
                              keep_alive);
                });
@@ -291,27 +329,55 @@ api_callback http_session::reply_later(unsigned version, bool keep_alive) {
 void http_session::reply(unsigned status, std::string body, unsigned version,
                          bool keep_alive, std::string_view allow,
                          std::string_view content_type) {
-  res_ = std::make_shared<response>(static_cast<http::status>(status), version);
-  res_->set(http::field::server, "jobwire");
-  res_->set(http::field::content_type, content_type);
+  auto res = std::make_shared<response>(static_cast<http::status>(status),
+                                        version);
+  res->set(http::field::server, "jobwire");
+  res->set(http::field::content_type, content_type);
   if (!allow.empty())
-    res_->set(http::field::allow, allow);
-  res_->keep_alive(keep_alive);
-  res_->body() = std::move(body);
-  res_->prepare_payload();
+    res->set(http::field::allow, allow);
+  res->keep_alive(keep_alive);
+  res->body() = std::move(body);
+  res->prepare_payload();
+  if (!keep_alive)
+    last_read_ = true;
+  slots_[current_ - first_slot_].res = std::move(res);
+  write_ready();
+}
+
+void http_session::write_ready() {
+  if (writing_ || slots_.empty() || !slots_.front().res)
+    return;
+  writing_ = true;
+  auto& res = *slots_.front().res;
   stream_.expires_after(ctx_.settings.handshake_timeout);
-  http::async_write(stream_, *res_,
+  http::async_write(stream_, res,
                     beast::bind_front_handler(&http_session::on_write,
-                                              shared_from_this(), keep_alive));
+                                              shared_from_this(),
+                                              res.keep_alive()));
 }
 
 void http_session::on_write(bool keep_alive, beast::error_code ec,
                             std::size_t) {
-  res_.reset();
+  writing_ = false;
+  slots_.pop_front();
+  ++first_slot_;
   if (ec)
     return;
   if (!keep_alive)
     return do_close();
+  if (!slots_.empty())
+    return write_ready();
+  if (deferred_) {
+    auto req = std::move(*deferred_);
+    deferred_.reset();
+    return dispatch(std::move(req));
+  }
+  if (last_read_)
+    return do_close();
+  // Reading may have waited for room, and an idle connection gets its
+  // timeout from the read.
+  if (reading_)
+    stream_.expires_after(ctx_.settings.handshake_timeout);
   do_read();
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 
@@ -14,10 +16,18 @@
 
 namespace jobwire {
 
-/// One HTTP/1.1 connection: answers the API one request at a time, with
-/// keep-alive, and hands a WebSocket upgrade on /v1/ws to a ws_session.
+/// One HTTP/1.1 connection, with keep-alive and pipelining: while
+/// publishes are with the actors it reads and sends on the publishes
+/// behind them (up to `max_pipelined`); any other request waits until the
+/// requests before it are answered. Answers go in request order. All of a connection's
+/// requests go through the same bridge actor, so its publishes to one job
+/// are stored in the order sent. A WebSocket upgrade on /v1/ws goes to a
+/// ws_session.
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
+  /// Requests read and not yet answered, at most; then reading waits.
+  static constexpr size_t max_pipelined = 16;
+
   using request = boost::beast::http::request<boost::beast::http::string_body>;
   using response
     = boost::beast::http::response<boost::beast::http::string_body>;
@@ -31,6 +41,9 @@ public:
 private:
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void open_slot();
+  /// Handles `req` in a new slot, then reads on.
+  void dispatch(request req);
   void handle(request req);
   void upgrade(request req);
   /// Answers from an actor thread: hops onto this session's strand.
@@ -38,9 +51,14 @@ private:
   void reply(unsigned status, std::string body, unsigned version,
              bool keep_alive, std::string_view allow = {},
              std::string_view content_type = "application/json");
-  void do_write();
+  void write_ready();
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t);
   void do_close();
+
+  // One request's answer, in request order; empty until it is known.
+  struct slot {
+    std::shared_ptr<response> res;
+  };
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -48,7 +66,20 @@ private:
   std::optional<boost::beast::http::request_parser<
     boost::beast::http::string_body>>
     parser_;
-  std::shared_ptr<response> res_;
+  /// Answers owed, oldest first; `first_slot_` numbers the front one.
+  std::deque<slot> slots_;
+  uint64_t first_slot_ = 0;
+  /// The slot of the request being handled.
+  uint64_t current_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  /// A request without keep-alive (or an error) ends the connection: no
+  /// more reads.
+  bool last_read_ = false;
+  /// A request that waits until every earlier one is answered.
+  std::optional<request> deferred_;
+  /// The bridge this connection's requests go through.
+  size_t bridge_;
 };
 
 } // namespace jobwire

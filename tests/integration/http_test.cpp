@@ -312,6 +312,50 @@ BOOST_AUTO_TEST_CASE(malformed_chunked_bodies_are_400) {
   BOOST_TEST(http.get(job_path("chunky")).status == 404);
 }
 
+// Requests sent back to back without waiting (pipelining) are answered in
+// the order sent, and publishes to one job are stored in that order; more
+// than the server reads ahead (16) are all answered too.
+BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
+  auto job = unique_job_id("pipelined");
+  constexpr int publishes = 40;
+  std::string batch;
+  auto request = [&](std::string_view method, const std::string& path,
+                     const std::string& body) {
+    batch += std::string{method} + " " + path + " HTTP/1.1\r\nHost: x\r\n";
+    if (!body.empty())
+      batch += "Content-Type: application/json\r\nContent-Length: "
+               + std::to_string(body.size()) + "\r\n";
+    batch += "\r\n" + body;
+  };
+  for (int i = 1; i <= publishes; ++i) {
+    request("POST", job_path(job) + "/events",
+            progress_event("s", i, "m" + std::to_string(i)));
+    if (i == 20)
+      request("GET", "/no/such/path", "");
+  }
+  request("GET", job_path(job), "");
+  raw_socket s;
+  s.connect(port());
+  BOOST_REQUIRE(s.send(batch));
+  for (int i = 1; i <= publishes; ++i) {
+    auto reply = s.read_http_reply();
+    BOOST_REQUIRE_MESSAGE(reply.has_value(), "no reply " << i);
+    BOOST_TEST(reply->status == 202);
+    BOOST_TEST(json_value::parse(reply->body)["seq"].as_number() == i);
+    if (i == 20) {
+      auto missing = s.read_http_reply();
+      BOOST_REQUIRE(missing.has_value());
+      BOOST_TEST(missing->status == 404);
+    }
+  }
+  auto status = s.read_http_reply();
+  BOOST_REQUIRE(status.has_value());
+  BOOST_TEST(status->status == 200);
+  auto snap = json_value::parse(status->body);
+  BOOST_TEST(snap["last_seq"].as_number() == publishes);
+  BOOST_TEST(snap["progress"].as_number() == publishes);
+}
+
 BOOST_AUTO_TEST_CASE(healthz_is_200) {
   auto res = http.get("/healthz");
   BOOST_TEST(res.status == 200, res.to_string());
