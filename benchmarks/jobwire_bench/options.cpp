@@ -136,12 +136,13 @@ std::string apply_defaults(options& x) {
   };
   const auto& s = x.scenario;
   if (s == "fanout") {
-    // nchan: the one channel has one publisher connection (see below),
-    // with the 32 publishes in flight of jobwire's 4 x 8.
+    // jobwire: enough publishers that the job always has a batch waiting
+    // (a job stores one batch at a time; fewer in flight make it wait).
+    // nchan: the one channel has one publisher connection (see below).
     def(x.connections, 1000);
     def(x.jobs, 1);
-    def(x.publishers, x.nchan() ? 1 : 4);
-    def(x.window, x.nchan() ? 32 : 8);
+    def(x.publishers, x.nchan() ? 1 : 128);
+    def(x.window, x.nchan() ? 32 : 2);
     def(x.duration, 10.0);
   } else if (s == "many-jobs" || s == "stalled") {
     def(x.connections, 1000);
