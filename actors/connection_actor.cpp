@@ -15,8 +15,11 @@ using self_ptr = connection_actor::stateful_pointer<connection_state>;
 
 /// Sends a frame to the session now if its queue has room, else hands it
 /// to the delivery actor, which retries.
+void keep_ticking(self_ptr self);
+
 void deliver(self_ptr self, frame_ptr frame) {
   auto& st = self->state;
+  keep_ticking(self);
   auto sink = st.sink.lock();
   if (!sink || sink->closing())
     return; // gone or going: the record says what was written
@@ -34,6 +37,7 @@ void deliver(self_ptr self, frame_ptr frame) {
 
 void deliver(self_ptr self, const frame_batch& frames) {
   auto& st = self->state;
+  keep_ticking(self);
   auto sink = st.sink.lock();
   if (!sink || sink->closing())
     return;
@@ -66,6 +70,16 @@ void merge_written(connection_state& st,
       st.dirty = true;
     }
   }
+}
+
+/// Makes sure a tick comes: something was sent or changed, so the session's
+/// progress and the record need looking after.
+void keep_ticking(self_ptr self) {
+  auto& st = self->state;
+  if (st.ticking)
+    return;
+  st.ticking = true;
+  self->delayed_send(self, st.settings.record_interval, tick_atom::value);
 }
 
 void reply_error(self_ptr self, const client_command& cmd, error_code code,
@@ -221,6 +235,7 @@ void handle(self_ptr self, client_command& cmd) {
   }
   st.last_activity_ms = unix_now_ms();
   st.dirty = true;
+  keep_ticking(self);
   switch (cmd.type) {
     case command_type::invalid:
       reply_error(self, cmd, cmd.error, cmd.error_message);
@@ -277,7 +292,6 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
                                    st.settings.heartbeat_seconds,
                                    st.created_at_ms));
   write_record(self);
-  self->delayed_send(self, st.settings.record_interval, tick_atom::value);
   log::info("connection opened", {{"connection_id", st.connection_id},
                                   {"subject", st.grant ? st.grant->subject
                                                        : std::string{}}});
@@ -291,9 +305,13 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
     },
     [self](tick_atom) {
       auto& st = self->state;
+      st.ticking = false;
       auto sink = st.sink.lock();
       if (sink)
         merge_written(st, sink->written());
+      // Frames went out since the last tick, or still may: tick on.
+      auto busy = st.dirty || st.parked
+                  || (sink && sink->queued_frames() > 0);
       // Checked on this tick rather than by a timer of its own: a pending
       // CAF 0.17 timer would hold the actor until the token's expiry.
       if (sink && st.grant && unix_now_ms() >= st.grant->expires_at_ms
@@ -304,7 +322,9 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
       }
       if (st.dirty)
         write_record(self);
-      self->delayed_send(self, st.settings.record_interval, tick_atom::value);
+      // With a token, its expiry is checked on the tick.
+      if (busy || st.grant)
+        keep_ticking(self);
     },
     [self](resume_atom) {
       auto& st = self->state;

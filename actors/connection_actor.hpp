@@ -60,6 +60,9 @@ struct connection_state {
   std::unordered_map<std::string, uint64_t> followed;
   /// The record has changed since it was last written.
   bool dirty = false;
+  /// A tick is pending. An idle connection has none: ten thousand idle
+  /// connections would otherwise cost ten thousand timer messages a second.
+  bool ticking = false;
   token_bucket commands{50, 100};
   unsigned errors = 0;
   /// Another connection resumed this one: the record is not ours to write.
