@@ -256,9 +256,13 @@ struct fixture {
     return std::move(*res);
   }
 
-  stand_in_server server;
   pipeline_config client_cfg;
   caf::actor_system client_sys;
+  // Declared after the client's system, so it goes first: the stand-in keeps
+  // the workers' handles, and a client system torn down while its peer still
+  // holds them hung now and then in CAF's await_detached_threads (about 1
+  // run in 10 under load, none in 112 with this order).
+  stand_in_server server;
   pl::client_settings settings;
 };
 
