@@ -319,9 +319,8 @@ api_callback http_session::reply_later(unsigned version, bool keep_alive) {
           id = current_](api_response res) {
     gate->post(self->stream_.get_executor(),
                [self, version, keep_alive, id, res = std::move(res)]() mutable {
-                 self->current_ = id;
-                 self->reply(res.status, std::move(res.body), version,
-                             keep_alive);
+                 self->answer(id, res.status, std::move(res.body), version,
+                              keep_alive);
                });
   };
 }
@@ -329,6 +328,14 @@ api_callback http_session::reply_later(unsigned version, bool keep_alive) {
 void http_session::reply(unsigned status, std::string body, unsigned version,
                          bool keep_alive, std::string_view allow,
                          std::string_view content_type) {
+  answer(current_, status, std::move(body), version, keep_alive, allow,
+         content_type);
+}
+
+void http_session::answer(uint64_t slot_id, unsigned status, std::string body,
+                          unsigned version, bool keep_alive,
+                          std::string_view allow,
+                          std::string_view content_type) {
   auto res = std::make_shared<response>(static_cast<http::status>(status),
                                         version);
   res->set(http::field::server, "jobwire");
@@ -340,7 +347,7 @@ void http_session::reply(unsigned status, std::string body, unsigned version,
   res->prepare_payload();
   if (!keep_alive)
     last_read_ = true;
-  slots_[current_ - first_slot_].res = std::move(res);
+  slots_[slot_id - first_slot_].res = std::move(res);
   write_ready();
 }
 

@@ -48,9 +48,14 @@ private:
   void upgrade(request req);
   /// Answers from an actor thread: hops onto this session's strand.
   api_callback reply_later(unsigned version, bool keep_alive);
+  /// Answers the request being handled.
   void reply(unsigned status, std::string body, unsigned version,
              bool keep_alive, std::string_view allow = {},
              std::string_view content_type = "application/json");
+  /// Fills the answer slot `slot_id` and writes what is ready in order.
+  void answer(uint64_t slot_id, unsigned status, std::string body,
+              unsigned version, bool keep_alive, std::string_view allow = {},
+              std::string_view content_type = "application/json");
   void write_ready();
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t);
   void do_close();

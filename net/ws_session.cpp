@@ -151,20 +151,8 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
 void ws_session::send(frame_ptr frame) {
   if (closing_)
     return;
-  // Counted here, on the producer's thread, so its next room check sees it.
-  queued_bytes_ += frame->text.size();
-  ++queued_frames_;
-  gate_->post(ws_.get_executor(), [self = shared_from_this(),
-                                  frame = std::move(frame)]() mutable {
-    if (self->closing_) {
-      self->queued_bytes_ -= frame->text.size();
-      --self->queued_frames_;
-      return;
-    }
-    self->queue_.push_back(std::move(frame));
-    if (self->queue_.size() == 1)
-      self->do_write();
-  });
+  auto bytes = frame->text.size();
+  post_frames(std::move(frame), 1, bytes);
 }
 
 void ws_session::send(frame_batch frames) {
@@ -173,20 +161,40 @@ void ws_session::send(frame_batch frames) {
   size_t bytes = 0;
   for (auto& f : *frames)
     bytes += f->text.size();
+  auto count = frames->size();
+  post_frames(std::move(frames), count, bytes);
+}
+
+template <class Frames>
+void ws_session::post_frames(Frames frames, size_t count, size_t bytes) {
+  // Counted here, on the producer's thread, so its next room check sees
+  // them; taken back if the session closes before they are queued.
   queued_bytes_ += bytes;
-  queued_frames_ += frames->size();
+  queued_frames_ += count;
   gate_->post(ws_.get_executor(), [self = shared_from_this(),
-                                  frames = std::move(frames), bytes] {
+                                  frames = std::move(frames), count,
+                                  bytes]() mutable {
     if (self->closing_) {
       self->queued_bytes_ -= bytes;
-      self->queued_frames_ -= frames->size();
+      self->queued_frames_ -= count;
       return;
     }
-    auto idle = self->queue_.empty();
-    self->queue_.append(frames->begin(), frames->end());
-    if (idle)
-      self->do_write();
+    self->enqueue(std::move(frames));
   });
+}
+
+void ws_session::enqueue(frame_ptr frame) {
+  auto idle = queue_.empty();
+  queue_.push_back(std::move(frame));
+  if (idle)
+    do_write();
+}
+
+void ws_session::enqueue(frame_batch frames) {
+  auto idle = queue_.empty();
+  queue_.append(frames->begin(), frames->end());
+  if (idle)
+    do_write();
 }
 
 void ws_session::close(uint16_t code, std::string reason) {
@@ -223,9 +231,7 @@ void ws_session::drain(unsigned retry_after_ms) {
                                               retry_after_ms, unix_now_ms()));
     self->queued_bytes_ += hint->text.size();
     ++self->queued_frames_;
-    self->queue_.push_back(std::move(hint));
-    if (self->queue_.size() == 1)
-      self->do_write();
+    self->enqueue(std::move(hint));
     self->close(websocket::close_code::service_restart, "server restarting");
   });
 }
@@ -250,7 +256,8 @@ void ws_session::do_write() {
   write_buffer_.clear();
   size_t n = 0;
   for (auto& f : queue_) {
-    if (n > 0 && write_buffer_.size() + f->text.size() > write_budget)
+    auto framed = text_frame_header_size(f->text.size()) + f->text.size();
+    if (n > 0 && write_buffer_.size() + framed > write_budget)
       break;
     append_text_frame(write_buffer_, f->text);
     ++n;

@@ -71,6 +71,11 @@ public:
   void drain(unsigned retry_after_ms);
 
 private:
+  template <class Frames>
+  void post_frames(Frames frames, size_t count, size_t bytes);
+  /// On the strand: queues, and starts writing if nothing was being written.
+  void enqueue(frame_ptr frame);
+  void enqueue(frame_batch frames);
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);

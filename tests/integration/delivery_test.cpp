@@ -220,23 +220,6 @@ void expect_resumed(ws_client& ws, std::string_view earlier,
   check_string(sub, "job_id", job);
 }
 
-bool wait_unlisted(uint16_t port, std::string_view job,
-                   std::string_view connection_id,
-                   std::chrono::milliseconds timeout = 10s) {
-  http_client http{port};
-  return eventually(
-    [&] {
-      auto res = http.get(job_path(job) + "/connections");
-      if (res.status != 200)
-        return false;
-      auto body = res.json();
-      for (auto& x : body["connections"].as_array())
-        if (x.as_string() == connection_id)
-          return false;
-      return true;
-    },
-    timeout);
-}
 
 /// Reads a raw client's frames until `subscribed` (returns it) or nothing.
 std::optional<json_value> raw_read_type(raw_ws& c, std::string_view type,

@@ -148,25 +148,6 @@ json_value get_snapshot(uint16_t port, std::string_view job) {
   return res.json();
 }
 
-/// Waits until `connection_id` is no longer among the open connections of
-/// `job` (the server has seen the connection end and written its record).
-bool wait_unlisted(uint16_t port, std::string_view job,
-                   std::string_view connection_id,
-                   std::chrono::milliseconds timeout = 5s) {
-  http_client http{port};
-  return eventually(
-    [&] {
-      auto res = http.get(job_path(job) + "/connections");
-      if (res.status != 200)
-        return false;
-      auto body = res.json();
-      for (auto& x : body["connections"].as_array())
-        if (x.as_string() == connection_id)
-          return false;
-      return true;
-    },
-    timeout);
-}
 
 /// Expects `resumed` for `earlier` following exactly `jobs`.
 void expect_resumed(ws_client& ws, std::string_view earlier,

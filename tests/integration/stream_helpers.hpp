@@ -1,7 +1,8 @@
 #pragma once
 
 // Header-only helpers for the persistence and delivery tests: temp data dirs
-// that outlive one server process, /proc and /metrics readings, a raw
+// that outlive one server process, /proc and /metrics readings, a wait for
+// a connection to leave a job's list, a raw
 // WebSocket client that never answers pings on its own, and a checker for
 // one job's event stream on one connection.
 
@@ -24,6 +25,8 @@
 #include "http_client.hpp"
 #include "json_value.hpp"
 #include "raw_socket.hpp"
+#include "server_fixture.hpp"
+#include "wire_checks.hpp"
 
 namespace jobwire::test {
 
@@ -35,6 +38,27 @@ struct ignore_sigpipe {
 };
 
 using clock_type = std::chrono::steady_clock;
+
+/// Waits until `connection_id` is no longer among the open connections of
+/// `job` (the server has seen the connection end and written its record).
+inline bool wait_unlisted(uint16_t port, std::string_view job,
+                          std::string_view connection_id,
+                          std::chrono::milliseconds timeout
+                          = std::chrono::seconds{10}) {
+  http_client http{port};
+  return eventually(
+    [&] {
+      auto res = http.get(job_path(job) + "/connections");
+      if (res.status != 200)
+        return false;
+      auto body = res.json();
+      for (auto& x : body["connections"].as_array())
+        if (x.as_string() == connection_id)
+          return false;
+      return true;
+    },
+    timeout);
+}
 
 inline long long ms_since(clock_type::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
