@@ -274,7 +274,7 @@ void handle(self_ptr self, client_command& cmd) {
 connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
-                directory_actor directory, registry_actor registry,
+                int64_t created_at_ms, directory_actor directory, registry_actor registry,
                 delivery_actor delivery, connection_settings settings,
                 std::optional<access_grant> grant) {
   auto& st = self->state;
@@ -287,11 +287,13 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   st.commands = token_bucket{settings.commands_per_second,
                              settings.command_burst};
   st.grant = std::move(grant);
-  st.created_at_ms = st.last_activity_ms = unix_now_ms();
-  send_text(self, encode_connected(st.connection_id,
-                                   st.settings.heartbeat_seconds,
-                                   st.created_at_ms));
-  write_record(self);
+  // The session has sent `connected`. No record yet: most connections
+  // subscribe at once, which writes it, and a connect costs no commit.
+  st.created_at_ms = st.last_activity_ms = created_at_ms;
+  self->send(st.registry, conn_open_atom::value, st.connection_id);
+  // A token's expiry is checked on the tick.
+  if (st.grant)
+    keep_ticking(self);
   log::info("connection opened", {{"connection_id", st.connection_id},
                                   {"subject", st.grant ? st.grant->subject
                                                        : std::string{}}});

@@ -159,6 +159,11 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                                     {"reason", error_message(err)}});
                      }});
     },
+    [self](conn_open_atom, std::string& id) {
+      auto& st = self->state;
+      if (!st.taken_over.contains(id))
+        st.open[id] = caf::actor_cast<connection_actor>(self->current_sender());
+    },
     [self](resume_atom, std::string& earlier, std::string& current) {
       auto rp = self->make_response_promise<connection_record>();
       auto db = self->state.db;
@@ -176,13 +181,21 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                  *found = std::move(*rec);
                  return caf::error{};
                },
-               [self, rp, found, earlier](const caf::error& err) mutable {
-                 if (err) {
-                   rp.deliver(err);
-                   return;
-                 }
+               [self, rp, found, earlier,
+                current](const caf::error& err) mutable {
                  auto& st = self->state;
-                 if (auto i = st.open.find(earlier); i != st.open.end()) {
+                 auto i = st.open.find(earlier);
+                 if (err) {
+                   // Open but not stored yet: nothing to take over but the
+                   // connection itself.
+                   if (i == st.open.end() || earlier == current
+                       || err != error_code::connection_not_found) {
+                     rp.deliver(err);
+                     return;
+                   }
+                   found->connection_id = earlier;
+                 }
+                 if (i != st.open.end()) {
                    // Still open (half-open TCP, most likely): it must go.
                    self->send(i->second, resume_atom::value);
                    st.open.erase(i);

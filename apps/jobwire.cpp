@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include <sched.h>
+
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 #include "caf/openssl/all.hpp"
@@ -25,6 +27,16 @@
 #include "net/server.hpp"
 
 namespace {
+
+/// The cores this process may run on (taskset, cgroup cpusets), not the
+/// machine's.
+size_t usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<size_t>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 struct config : caf::actor_system_config {
   uint16_t port = 8080;
@@ -134,9 +146,9 @@ struct config : caf::actor_system_config {
            "storage_full");
     jobwire::register_types(*this);
     // CAF's default of at least 4 workers makes idle ones spin on a small
-    // machine; one per core (--scheduler.max-threads overrides).
-    set("scheduler.max-threads",
-        static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
+    // machine; one per core we may run on (--scheduler.max-threads
+    // overrides). Workers sharing a core only hand messages to each other.
+    set("scheduler.max-threads", usable_cores());
     // Notice a pipeline process whose link went silent.
     set("middleman.heartbeat-interval",
         caf::timespan{std::chrono::seconds(1)});

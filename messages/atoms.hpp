@@ -27,6 +27,8 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using store_atom = caf::atom_constant<caf::atom("store")>;
 /// Write a connection record (registry).
 using conn_put_atom = caf::atom_constant<caf::atom("connput")>;
+/// A connection opened, nothing to store yet (registry).
+using conn_open_atom = caf::atom_constant<caf::atom("connopen")>;
 /// Take over an earlier connection's record (registry).
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 /// Commit what has gathered (registry, to itself: group commit).

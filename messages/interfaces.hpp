@@ -144,6 +144,10 @@ using directory_actor
 /// // entries.
 /// (conn_put_atom, connection_record rec) -> void
 ///
+/// // A connection opened: known for `resume` while open, stored once it
+/// // has something to keep (a subscription, activity, its close).
+/// (conn_open_atom, std::string connection_id) -> void
+///
 /// // Takes over the record of `earlier` for the connection `current`: the
 /// // earlier record is removed and returned; if `earlier` is still open,
 /// // it is told to close.
@@ -161,6 +165,7 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<store_atom, job_record, std::vector<stored_event>>::with<
     uint64_t>,
   caf::reacts_to<conn_put_atom, connection_record>,
+  caf::reacts_to<conn_open_atom, std::string>,
   caf::replies_to<resume_atom, std::string, std::string>::with<
     connection_record>,
   caf::reacts_to<flush_atom>, caf::reacts_to<sweep_atom>>;

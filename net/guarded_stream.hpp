@@ -2,13 +2,16 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
@@ -86,6 +89,30 @@ public:
     return writing_;
   }
 
+  /// From now until `release`, writes are kept, not sent, and complete at
+  /// once: the handshake's 101 then leaves with the first frame after it,
+  /// one syscall and one packet instead of two.
+  void hold() {
+    holding_ = true;
+  }
+
+  /// The kept bytes go in front of the next write.
+  void release() {
+    holding_ = false;
+  }
+
+  /// Sends what was kept (a failed handshake's error response), if any;
+  /// `handler(error_code)` runs once it is out.
+  template <class Handler>
+  void flush_held(Handler&& handler) {
+    holding_ = false;
+    write_in_turn(boost::asio::const_buffer{},
+                  [h = std::forward<Handler>(handler)](
+                    boost::system::error_code ec, std::size_t) mutable {
+                    std::move(h)(ec);
+                  });
+  }
+
 private:
   // A write that waits for the one in flight.
   struct waiting_write {
@@ -106,21 +133,40 @@ private:
 
   template <class ConstBuffers, class Handler>
   void write_in_turn(const ConstBuffers& bufs, Handler&& handler) {
+    if (holding_ && !writing_) {
+      auto n = boost::asio::buffer_size(bufs);
+      held_.resize(held_.size() + n);
+      boost::asio::buffer_copy(
+        boost::asio::buffer(held_.data() + held_.size() - n, n), bufs);
+      boost::asio::post(next_.get_executor(),
+                        [h = std::forward<Handler>(handler), n]() mutable {
+                          std::move(h)(boost::system::error_code{}, n);
+                        });
+      return;
+    }
     auto go = [this, bufs, h = std::forward<Handler>(handler)]() mutable {
       writing_ = true;
-      boost::asio::async_write(
-        next_, bufs,
-        [this, h = std::move(h)](boost::system::error_code ec,
-                                 std::size_t n) mutable {
-          writing_ = false;
-          // The next in line goes before the caller can make another.
-          if (!waiting_.empty()) {
-            auto next = std::move(waiting_.front());
-            waiting_.erase(waiting_.begin());
-            next->start();
-          }
-          std::move(h)(ec, n);
-        });
+      auto kept = held_.size();
+      auto done = [this, kept, h = std::move(h)](boost::system::error_code ec,
+                                                 std::size_t n) mutable {
+        if (kept > 0)
+          std::string{}.swap(held_);
+        n = n > kept ? n - kept : 0;
+        writing_ = false;
+        // The next in line goes before the caller can make another.
+        if (!waiting_.empty()) {
+          auto next = std::move(waiting_.front());
+          waiting_.erase(waiting_.begin());
+          next->start();
+        }
+        std::move(h)(ec, n);
+      };
+      if (kept > 0)
+        boost::asio::async_write(
+          next_, boost::beast::buffers_cat(boost::asio::buffer(held_), bufs),
+          std::move(done));
+      else
+        boost::asio::async_write(next_, bufs, std::move(done));
     };
     if (writing_)
       waiting_.push_back(
@@ -146,6 +192,8 @@ private:
   next_layer_type next_;
   frame_counter counter_;
   bool writing_ = false;
+  bool holding_ = false;
+  std::string held_;
   // At most two: Beast writes one at a time, the session too. (A vector:
   // a deque would allocate 576 bytes per connection up front.)
   std::vector<std::unique_ptr<waiting_write>> waiting_;

@@ -75,6 +75,8 @@ void ws_session::run(request req) {
     if (kind == websocket::frame_type::pong)
       pings_unanswered_ = 0;
   });
+  // The 101 waits for `connected` and leaves with it.
+  ws_.next_layer().hold();
   ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept,
                                                   shared_from_this()));
 }
@@ -82,15 +84,26 @@ void ws_session::run(request req) {
 void ws_session::on_accept(beast::error_code ec) {
   if (ec) {
     log::info("websocket handshake failed", {{"reason", ec.message()}});
+    // Beast's error response (400, 426) was kept: it must still go out.
+    ws_.next_layer().flush_held([self = shared_from_this()](
+                                  beast::error_code) {});
     return;
   }
-  connection_id_ = make_connection_id(unix_now_ms());
+  ws_.next_layer().release();
+  auto now = unix_now_ms();
+  connection_id_ = make_connection_id(now);
+  // Queued here, not by the actor, so it is first and the 101 goes with it.
+  auto hello = make_frame(encode_connected(
+    connection_id_, ctx_.settings.connection.heartbeat_seconds, now));
+  queued_bytes_ += hello->text.size();
+  ++queued_frames_;
+  enqueue(std::move(hello));
   beast::error_code ignored;
   auto peer = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
   ctx_.sessions.add(this, weak_from_this(), peer.address().to_string());
   actor_ = ctx_.sys.spawn(connection_impl,
                           std::weak_ptr<frame_sink>{shared_from_this()},
-                          connection_id_, ctx_.directory, ctx_.registry,
+                          connection_id_, now, ctx_.directory, ctx_.registry,
                           ctx_.delivery, ctx_.settings.connection, grant_);
   ++*ctx_.live_connections;
   caf::actor_cast<caf::abstract_actor*>(actor_)->attach_functor(

@@ -758,4 +758,76 @@ BOOST_AUTO_TEST_CASE(resume_of_a_still_open_connection_is_a_takeover) {
   srv.stop_clean();
 }
 
+BOOST_AUTO_TEST_CASE(a_connection_that_never_subscribed_is_resumable_open_or_closed) {
+  // A connection is stored once it has something to keep (a subscription,
+  // activity, its close), not at connect. Until then the registry knows it
+  // while it is open, so `resume` still takes it over; its close stores it,
+  // so `resume` after the close works too.
+  temp_data_dir dir;
+  server_on srv{dir};
+  raw_ws idle; // never sends a command
+  idle.open(srv.port());
+  auto open_id = idle.connection_id();
+  std::string closed_id;
+  open_ws(srv.port(), &closed_id).close();
+  {
+    auto ws = open_ws(srv.port());
+    ws.send_text(resume_cmd(open_id));
+    expect_resumed(ws, open_id, {});
+    // The taken-over connection is told so and closed.
+    BOOST_TEST(!idle.read_json(5s).has_value());
+    BOOST_TEST(idle.close_seen());
+    BOOST_TEST(idle.close_code() == 1000);
+    ws.close();
+  }
+  // Its id is spent: a second resume is refused.
+  expect_resume_refused(srv.port(), open_id);
+  // The closed one: its record is written at the close, shortly after.
+  std::optional<json_value> reply;
+  BOOST_TEST(eventually(
+    [&] {
+      auto ws = open_ws(srv.port());
+      ws.send_text(resume_cmd(closed_id));
+      reply = ws.read_json();
+      ws.close();
+      return type_of(*reply) == "resumed";
+    },
+    5s));
+  BOOST_TEST(type_of(*reply) == "resumed", "resume after close: " << *reply);
+  srv.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(after_a_crash_a_never_subscribed_connection_is_unknown) {
+  // What the lazy record costs: a connection open at a kill -9 that never
+  // subscribed left nothing to resume, and `resume` says so. One that
+  // subscribed resumes its job.
+  temp_data_dir dir;
+  auto job = unique_job_id("crashsub");
+  std::string idle_id;
+  std::string sub_id;
+  {
+    server_on srv{dir};
+    raw_ws idle;
+    idle.open(srv.port());
+    idle_id = idle.connection_id();
+    raw_ws sub;
+    sub.open(srv.port());
+    sub_id = sub.connection_id();
+    sub.send_text(subscribe_cmd(job));
+    auto reply = sub.read_json(5s);
+    BOOST_TEST_REQUIRE(reply.has_value());
+    BOOST_TEST(type_of(*reply) == "subscribed");
+    // Listed means stored: the job index is written with the record.
+    BOOST_TEST(wait_listed(srv.port(), job, sub_id));
+    srv.kill9();
+  }
+  server_on srv{dir};
+  expect_resume_refused(srv.port(), idle_id);
+  auto ws = open_ws(srv.port());
+  ws.send_text(resume_cmd(sub_id));
+  expect_resumed(ws, sub_id, {job});
+  ws.close();
+  srv.stop_clean();
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -39,12 +39,12 @@ struct ignore_sigpipe {
 
 using clock_type = std::chrono::steady_clock;
 
-/// Waits until `connection_id` is no longer among the open connections of
-/// `job` (the server has seen the connection end and written its record).
-inline bool wait_unlisted(uint16_t port, std::string_view job,
-                          std::string_view connection_id,
-                          std::chrono::milliseconds timeout
-                          = std::chrono::seconds{10}) {
+/// Waits until `connection_id` is (`listed`) or is no longer among the open
+/// connections of `job`, as the registry's stored job index says.
+inline bool wait_listing(uint16_t port, std::string_view job,
+                         std::string_view connection_id, bool listed,
+                         std::chrono::milliseconds timeout
+                         = std::chrono::seconds{10}) {
   http_client http{port};
   return eventually(
     [&] {
@@ -54,10 +54,27 @@ inline bool wait_unlisted(uint16_t port, std::string_view job,
       auto body = res.json();
       for (auto& x : body["connections"].as_array())
         if (x.as_string() == connection_id)
-          return false;
-      return true;
+          return listed;
+      return !listed;
     },
     timeout);
+}
+
+/// Waits until the server has seen the connection end and written its
+/// record: it is no longer listed as open on `job`.
+inline bool wait_unlisted(uint16_t port, std::string_view job,
+                          std::string_view connection_id,
+                          std::chrono::milliseconds timeout
+                          = std::chrono::seconds{10}) {
+  return wait_listing(port, job, connection_id, false, timeout);
+}
+
+/// Waits until the connection's record, with `job` in it, is stored.
+inline bool wait_listed(uint16_t port, std::string_view job,
+                        std::string_view connection_id,
+                        std::chrono::milliseconds timeout
+                        = std::chrono::seconds{10}) {
+  return wait_listing(port, job, connection_id, true, timeout);
 }
 
 inline long long ms_since(clock_type::time_point t) {
