@@ -11,7 +11,7 @@ metrics& metrics::global() {
   return instance;
 }
 
-void metrics::observe_latency(std::chrono::steady_clock::duration d) {
+void metrics::latency_tally::add(std::chrono::steady_clock::duration d) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
   if (us < 0)
     us = 0;
@@ -20,8 +20,18 @@ void metrics::observe_latency(std::chrono::steady_clock::duration d) {
   while (i < latency_bounds.size() && seconds > latency_bounds[i])
     ++i;
   ++buckets_[i];
-  latency_sum_us_ += static_cast<uint64_t>(us);
-  ++latency_count_;
+  sum_us_ += static_cast<uint64_t>(us);
+  ++count_;
+}
+
+void metrics::observe_latencies(const latency_tally& tally) {
+  if (tally.count_ == 0)
+    return;
+  for (size_t i = 0; i < buckets_.size(); ++i)
+    if (tally.buckets_[i] > 0)
+      buckets_[i] += tally.buckets_[i];
+  latency_sum_us_ += tally.sum_us_;
+  latency_count_ += tally.count_;
 }
 
 void metrics::map_use_source(std::function<std::pair<size_t, size_t>()> f) {

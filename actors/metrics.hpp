@@ -33,8 +33,21 @@ public:
   std::atomic<uint64_t> slow_consumer_closes{0};
   std::atomic<uint64_t> access_denied{0};
 
-  /// Records one event's time from being stored to being written out.
-  void observe_latency(std::chrono::steady_clock::duration d);
+  /// Publish-to-send times gathered without atomics, for one `observe`.
+  class latency_tally {
+  public:
+    void add(std::chrono::steady_clock::duration d);
+
+  private:
+    friend class metrics;
+    std::array<uint64_t, latency_bounds.size() + 1> buckets_{};
+    uint64_t sum_us_ = 0;
+    uint64_t count_ = 0;
+  };
+
+  /// Records events' times from being stored to being written out; a
+  /// write of many frames touches each shared counter once, not per frame.
+  void observe_latencies(const latency_tally& tally);
 
   /// How `render` learns the LMDB map's use: (bytes used, map size).
   void map_use_source(std::function<std::pair<size_t, size_t>()> f);

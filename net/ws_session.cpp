@@ -295,17 +295,25 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
   auto& m = metrics::global();
   m.messages_delivered += n;
   auto now = std::chrono::steady_clock::now();
+  metrics::latency_tally latencies;
   {
     std::lock_guard<std::mutex> guard{written_mtx_};
+    // Frames come in runs of one job: its entry is looked up once a run.
+    const std::string* job = nullptr;
+    uint64_t* last = nullptr;
     for (size_t i = 0; i < n; ++i) {
       auto& f = queue_[i];
       if (f->seq == 0)
         continue;
-      m.observe_latency(now - f->created);
-      auto& last = written_[f->job_id];
-      last = std::max(last, f->seq);
+      latencies.add(now - f->created);
+      if (job == nullptr || *job != f->job_id) {
+        job = &f->job_id;
+        last = &written_[f->job_id];
+      }
+      *last = std::max(*last, f->seq);
     }
   }
+  m.observe_latencies(latencies);
   pop_front(n);
   // A burst's buffer is not kept by an idle connection.
   if (queue_.empty() && write_buffer_.capacity() > kept_buffer_bytes)
