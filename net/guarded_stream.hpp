@@ -12,7 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_cat.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
 #include "net/frame_counter.hpp"
@@ -29,7 +29,11 @@ namespace jobwire {
 /// framed by the session). So no write ever lands inside another.
 class guarded_stream {
 public:
-  using next_layer_type = boost::beast::tcp_stream;
+  // A plain socket, not Beast's tcp_stream: the WebSocket stream keeps its
+  // own timers, and tcp_stream's would cost each connection 0.5 KiB.
+  using next_layer_type
+    = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
+                                       boost::asio::any_io_executor>;
   using executor_type = next_layer_type::executor_type;
 
   guarded_stream(next_layer_type&& next, size_t max_fragments)
@@ -202,14 +206,14 @@ private:
 inline void teardown(boost::beast::role_type role, guarded_stream& s,
                      boost::system::error_code& ec) {
   using boost::beast::websocket::teardown;
-  teardown(role, s.next_layer().socket(), ec);
+  teardown(role, s.next_layer(), ec);
 }
 
 template <class TeardownHandler>
 void async_teardown(boost::beast::role_type role, guarded_stream& s,
                     TeardownHandler&& handler) {
   using boost::beast::websocket::async_teardown;
-  async_teardown(role, s.next_layer().socket(),
+  async_teardown(role, s.next_layer(),
                  std::forward<TeardownHandler>(handler));
 }
 

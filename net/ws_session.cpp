@@ -44,7 +44,7 @@ constexpr size_t more_read_bytes = 4096;
 
 ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx,
                        std::optional<access_grant> grant)
-  : ws_(guarded_stream{std::move(stream), ctx.settings.max_fragments}),
+  : ws_(guarded_stream{stream.release_socket(), ctx.settings.max_fragments}),
     ctx_(ctx),
     gate_(ctx.gate),
     grant_(std::move(grant)),
@@ -59,8 +59,6 @@ ws_session::~ws_session() {
 }
 
 void ws_session::run(request req) {
-  // The websocket stream keeps its own timers; the TCP layer's must be off.
-  beast::get_lowest_layer(ws_).expires_never();
   ws_.set_option(websocket::stream_base::timeout{
     ctx_.settings.handshake_timeout,
     websocket::stream_base::none(), // our heartbeat finds dead peers
@@ -99,7 +97,7 @@ void ws_session::on_accept(beast::error_code ec) {
   ++queued_frames_;
   enqueue(std::move(hello));
   beast::error_code ignored;
-  auto peer = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
+  auto peer = ws_.next_layer().next_layer().remote_endpoint(ignored);
   ctx_.sessions.add(this, weak_from_this(), peer.address().to_string());
   actor_ = ctx_.sys.spawn(connection_impl,
                           std::weak_ptr<frame_sink>{shared_from_this()},
@@ -362,7 +360,7 @@ void ws_session::send_raw_close(uint16_t code) {
     return;
   const unsigned char bytes[] = {0x88, 0x02, static_cast<unsigned char>(code >> 8),
                                  static_cast<unsigned char>(code & 0xff)};
-  auto& socket = beast::get_lowest_layer(ws_).socket();
+  auto& socket = ws_.next_layer().next_layer();
   beast::error_code ignored;
   socket.non_blocking(true, ignored);
   socket.write_some(asio::buffer(bytes), ignored);
@@ -370,9 +368,9 @@ void ws_session::send_raw_close(uint16_t code) {
 
 void ws_session::force_close() {
   beast::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().shutdown(
-    asio::ip::tcp::socket::shutdown_both, ignored);
-  beast::get_lowest_layer(ws_).socket().close(ignored);
+  auto& socket = ws_.next_layer().next_layer();
+  socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 void ws_session::start_heartbeat() {

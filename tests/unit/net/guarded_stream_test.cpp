@@ -24,7 +24,7 @@ struct fixture {
   fixture() {
     tcp::acceptor acceptor{ioc, {asio::ip::make_address("127.0.0.1"), 0}};
     peer.connect(acceptor.local_endpoint());
-    stream.emplace(boost::beast::tcp_stream{acceptor.accept()}, 100);
+    stream.emplace(acceptor.accept(), 100);
   }
 
   std::string peer_read(size_t n) {
