@@ -16,8 +16,11 @@ bool frame_counter::feed(const uint8_t* data, size_t size) {
       payload_left_ -= n;
       data += n;
       size -= n;
+      if (payload_left_ == 0)
+        on_frame_end();
       continue;
     }
+    settled_ = false;
     header_[header_size_++] = *data++;
     --size;
     if (header_size_ == 2) {
@@ -46,14 +49,27 @@ void frame_counter::on_header() {
   payload_left_ = len;
   header_size_ = 0;
   header_needed_ = 2;
+  ends_message_ = false;
   // Control frames (opcode 8 and up) may come between fragments.
-  if (opcode >= 8)
-    return;
-  fragments_ = opcode == 0 ? fragments_ + 1 : 1;
-  if (fragments_ > max_fragments_)
-    violated_ = true;
-  else if (fin)
-    fragments_ = 0;
+  if (opcode < 8) {
+    fragments_ = opcode == 0 ? fragments_ + 1 : 1;
+    if (fragments_ > max_fragments_) {
+      violated_ = true;
+    } else if (fin) {
+      fragments_ = 0;
+      ends_message_ = true;
+    }
+  }
+  if (payload_left_ == 0)
+    on_frame_end();
+}
+
+void frame_counter::on_frame_end() {
+  if (ends_message_) {
+    ++messages_;
+    settled_ = true;
+  }
+  ends_message_ = false;
 }
 
 } // namespace jobwire

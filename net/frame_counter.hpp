@@ -22,8 +22,21 @@ public:
     return fragments_;
   }
 
+  /// Data messages whose every byte has arrived.
+  uint64_t messages() const {
+    return messages_;
+  }
+
+  /// The bytes so far end with the last frame of a data message (or there
+  /// are none): whoever has read `messages()` messages holds nothing
+  /// unread, not even a control frame.
+  bool settled() const {
+    return settled_;
+  }
+
 private:
   void on_header();
+  void on_frame_end();
 
   size_t max_fragments_;
   size_t fragments_ = 0;
@@ -32,6 +45,10 @@ private:
   size_t header_needed_ = 2;
   uint64_t payload_left_ = 0;
   bool violated_ = false;
+  // The frame being received ends a data message.
+  bool ends_message_ = false;
+  uint64_t messages_ = 0;
+  bool settled_ = true;
 };
 
 } // namespace jobwire

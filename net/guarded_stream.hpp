@@ -88,6 +88,11 @@ public:
     write_in_turn(buffers, std::forward<Handler>(handler));
   }
 
+  /// What the client has sent so far, frame by frame.
+  const frame_counter& counter() const {
+    return counter_;
+  }
+
   /// A write is on its way to the socket.
   bool writing() const {
     return writing_;

@@ -1,5 +1,7 @@
 #include "net/ws_session.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 
@@ -111,13 +113,67 @@ void ws_session::on_accept(beast::error_code ec) {
 }
 
 void ws_session::do_read() {
-  // Beast's whole-message read reserves 1.5 KiB up front, even on a
-  // connection that never sends anything; a first read of a few bytes
-  // reserves only those, and a message that does not fit is read on.
+  auto& sent = ws_.next_layer().counter();
+  if (buffer_.size() == 0 && sent.settled()
+      && sent.messages() == messages_read_) {
+    // Beast holds nothing unread: wait for the client without a read in
+    // flight, which would cost a quiet connection 1 KiB until it speaks.
+    wait_readable();
+    return;
+  }
+  read_some();
+}
+
+void ws_session::read_some() {
+  // Beast's whole-message read reserves 1.5 KiB up front; a first read of
+  // a few bytes reserves only those, and a message that does not fit is
+  // read on.
   auto limit = buffer_.size() == 0 ? first_read_bytes : more_read_bytes;
   ws_.async_read_some(buffer_, limit,
                       beast::bind_front_handler(&ws_session::on_read,
                                                 shared_from_this()));
+}
+
+void ws_session::wait_readable() {
+  buffer_.shrink_to_fit(); // empty: frees it
+  ws_.next_layer().next_layer().async_wait(
+    asio::socket_base::wait_read,
+    beast::bind_front_handler(&ws_session::on_readable, shared_from_this()));
+}
+
+void ws_session::on_readable(beast::error_code ec) {
+  if (ec) {
+    // Closed under us: force_close, or Beast's close timing out.
+    closing_ = true;
+    heartbeat_.cancel();
+    finish();
+    return;
+  }
+  if (take_pong()) {
+    wait_readable();
+    return;
+  }
+  read_some();
+}
+
+bool ws_session::take_pong() {
+  // The answer to our heartbeat, alone at the front: taken here, so an
+  // idle connection's pong does not leave a read in flight after it. A
+  // client's frames are masked: 2 + 4 bytes of header, at most 125 of
+  // payload. Anything else is Beast's to read.
+  unsigned char bytes[2 + 4 + 125];
+  auto fd = ws_.next_layer().next_layer().native_handle();
+  auto n = ::recv(fd, bytes, sizeof bytes, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 6 || bytes[0] != 0x8A || (bytes[1] & 0x80) == 0)
+    return false;
+  auto size = 6 + static_cast<ssize_t>(bytes[1] & 0x7f);
+  if (size > static_cast<ssize_t>(sizeof bytes) || n < size)
+    return false;
+  // Peeked, so all there; were it not, the stream would be out of step.
+  if (::recv(fd, bytes, static_cast<size_t>(size), MSG_DONTWAIT) != size)
+    force_close();
+  pings_unanswered_ = 0;
+  return true;
 }
 
 void ws_session::on_read(beast::error_code ec, std::size_t) {
@@ -144,6 +200,7 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
     do_read();
     return;
   }
+  ++messages_read_;
   client_command cmd;
   if (ws_.got_text()) {
     cmd = parse_command(beast::buffers_to_string(buffer_.data()));

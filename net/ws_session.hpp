@@ -78,7 +78,13 @@ private:
   void enqueue(frame_ptr frame);
   void enqueue(frame_batch frames);
   void on_accept(boost::beast::error_code ec);
+  /// Reads the next message: with Beast, or first waiting for bytes when
+  /// Beast holds none.
   void do_read();
+  void read_some();
+  void wait_readable();
+  void on_readable(boost::beast::error_code ec);
+  bool take_pong();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
@@ -110,6 +116,8 @@ private:
   boost::asio::steady_timer heartbeat_;
   boost::asio::steady_timer close_deadline_;
   unsigned pings_unanswered_ = 0;
+  /// Messages Beast has handed us.
+  uint64_t messages_read_ = 0;
   // -- read from any thread --
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<size_t> queued_frames_{0};

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <initializer_list>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "http_client.hpp"
@@ -461,6 +462,75 @@ BOOST_AUTO_TEST_CASE(good_handshake_has_the_rfc_accept_value) {
   BOOST_TEST_REQUIRE(hello.has_value());
   BOOST_TEST((hello->opcode == ws_opcode::text && !hello->masked));
   check_string(json_value::parse(hello->payload), "type", "connected");
+}
+
+BOOST_AUTO_TEST_CASE(frames_packed_or_split_any_way_are_all_answered) {
+  // Between messages the server waits for bytes without a read in flight
+  // and takes a lone pong itself; whatever else arrives is Beast's. Every
+  // way of packing commands, pings and pongs must still be answered, the
+  // commands in order (a pong may come before an earlier command's reply:
+  // Beast answers pings as it reads).
+  raw_socket s;
+  s.connect(port());
+  auto reply = s.handshake(port());
+  BOOST_TEST_REQUIRE((reply.has_value() && reply->status == 101));
+  BOOST_TEST_REQUIRE(s.read_frame().has_value()); // connected
+  auto cmd = [](const char* id) {
+    return raw_socket::make_frame(
+      ws_opcode::text, std::string{R"({"type":"ping","request_id":")"} + id
+                         + "\"}");
+  };
+  // Reads until the replies to `ids` and pongs with `pongs` came; what
+  // came, in order: "id" for a reply, "pong:payload" for a pong frame.
+  auto expect = [&](std::vector<std::string> ids,
+                    std::vector<std::string> pongs) {
+    std::vector<std::string> replies;
+    std::vector<std::string> pong_payloads;
+    while (replies.size() < ids.size() || pong_payloads.size() < pongs.size()) {
+      auto f = s.read_frame();
+      BOOST_TEST_REQUIRE(f.has_value(), "missing after replies "
+                                          << replies.size() << " and pongs "
+                                          << pong_payloads.size());
+      if (f->opcode == ws_opcode::pong) {
+        pong_payloads.push_back(f->payload);
+        continue;
+      }
+      BOOST_TEST_REQUIRE((f->opcode == ws_opcode::text),
+                         "opcode " << int(f->opcode));
+      auto x = json_value::parse(f->payload);
+      check_string(x, "type", "pong");
+      replies.push_back(x["request_id"].as_string());
+    }
+    BOOST_TEST(replies == ids, boost::test_tools::per_element());
+    BOOST_TEST(pong_payloads == pongs, boost::test_tools::per_element());
+  };
+  // Two commands and a ping in one write: two replies and a pong frame.
+  BOOST_TEST(s.send(cmd("a") + raw_socket::make_frame(ws_opcode::ping, "hb")
+                    + cmd("b")));
+  expect({"a", "b"}, {"hb"});
+  // An unasked-for pong (taken by the server itself) with a command
+  // behind it in the same write.
+  BOOST_TEST(s.send(raw_socket::make_frame(ws_opcode::pong, "x") + cmd("c")));
+  expect({"c"}, {});
+  // A lone pong, then a command: nothing answers the pong.
+  BOOST_TEST(s.send(raw_socket::make_frame(ws_opcode::pong, "")));
+  BOOST_TEST(s.send(cmd("d")));
+  expect({"d"}, {});
+  // A pong and a command split a byte at a time.
+  auto bytes = raw_socket::make_frame(ws_opcode::pong, "yy") + cmd("e");
+  for (char c : bytes) {
+    BOOST_TEST_REQUIRE(s.send(std::string_view{&c, 1}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  expect({"e"}, {});
+  // A ping last in a write after a command: answered, and the connection
+  // goes on.
+  BOOST_TEST(s.send(cmd("f") + raw_socket::make_frame(ws_opcode::ping, "p")));
+  expect({"f"}, {"p"});
+  BOOST_TEST(s.send(cmd("g")));
+  expect({"g"}, {});
+  // Nothing else was sent.
+  BOOST_TEST(!s.read_frame(std::chrono::milliseconds(200)).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(upgrade_on_another_path_is_404) {

@@ -87,3 +87,48 @@ BOOST_AUTO_TEST_CASE(byte_by_byte_and_long_lengths) {
   // It failed on the third frame's header, not inside a payload.
   BOOST_TEST(i == all.size() - 3);
 }
+
+BOOST_AUTO_TEST_CASE(settled_only_at_the_end_of_a_data_message) {
+  frame_counter c{8};
+  BOOST_TEST(c.settled());
+  BOOST_TEST(c.messages() == 0u);
+  auto first = frame(false, 1, 10);
+  // Byte by byte: never settled inside a frame or between fragments.
+  for (auto b : first) {
+    BOOST_TEST(c.feed(&b, 1));
+    BOOST_TEST(!c.settled());
+  }
+  auto last = frame(true, 0, 3);
+  BOOST_TEST(c.feed(last.data(), last.size() - 1));
+  BOOST_TEST(!c.settled());
+  BOOST_TEST(c.messages() == 0u);
+  BOOST_TEST(c.feed(last.data() + last.size() - 1, 1));
+  BOOST_TEST(c.settled());
+  BOOST_TEST(c.messages() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_control_frame_after_a_message_unsettles) {
+  // Beast would hold the ping unread after handing over the message.
+  frame_counter c{8};
+  auto text = frame(true, 1, 5);
+  auto ping = frame(true, 9, 0);
+  BOOST_TEST(feed(c, text));
+  BOOST_TEST(c.settled());
+  BOOST_TEST(feed(c, ping));
+  BOOST_TEST(!c.settled());
+  BOOST_TEST(c.messages() == 1u);
+  // The next data message settles it again.
+  BOOST_TEST(feed(c, frame(true, 2, 0)));
+  BOOST_TEST(c.settled());
+  BOOST_TEST(c.messages() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(two_messages_in_one_read_count_two) {
+  frame_counter c{8};
+  auto bytes = frame(true, 1, 4);
+  auto second = frame(true, 1, 200);
+  bytes.insert(bytes.end(), second.begin(), second.end());
+  BOOST_TEST(feed(c, bytes));
+  BOOST_TEST(c.messages() == 2u);
+  BOOST_TEST(c.settled());
+}
