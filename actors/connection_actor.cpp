@@ -24,8 +24,8 @@ void deliver(self_ptr self, frame_ptr frame) {
   if (!sink || sink->closing())
     return; // gone or going: the record says what was written
   if (!st.parked
-      && has_room(*sink, frame->text.size(), st.settings.max_queue_bytes,
-                  st.settings.max_queue_frames)) {
+      && has_room(*sink, frame->text.size(), st.settings->max_queue_bytes,
+                  st.settings->max_queue_frames)) {
     sink->send(std::move(frame));
     return;
   }
@@ -45,8 +45,8 @@ void deliver(self_ptr self, const frame_batch& frames) {
   for (auto& f : *frames)
     bytes += f->text.size();
   if (!st.parked
-      && sink->queued_frames() + frames->size() <= st.settings.max_queue_frames
-      && sink->queued_bytes() + bytes <= st.settings.max_queue_bytes) {
+      && sink->queued_frames() + frames->size() <= st.settings->max_queue_frames
+      && sink->queued_bytes() + bytes <= st.settings->max_queue_bytes) {
     sink->send(frames);
     return;
   }
@@ -79,15 +79,15 @@ void keep_ticking(self_ptr self) {
   if (st.ticking)
     return;
   st.ticking = true;
-  self->delayed_send(self, st.settings.record_interval, tick_atom::value);
+  self->delayed_send(self, st.settings->record_interval, tick_atom::value);
 }
 
 void reply_error(self_ptr self, const client_command& cmd, error_code code,
                  std::string_view message) {
   auto& st = self->state;
   // Past the limit a client is broken or hostile: stop answering it.
-  if (++st.errors > st.settings.max_errors) {
-    if (st.errors == st.settings.max_errors + 1) {
+  if (++st.errors > st.settings->max_errors) {
+    if (st.errors == st.settings->max_errors + 1) {
       log::warn("too many refused commands; closing",
                 {{"connection_id", st.connection_id}});
       if (auto sink = st.sink.lock())
@@ -118,7 +118,7 @@ void write_record(self_ptr self, bool closed = false) {
     st.last_activity_ms = unix_now_ms();
     rec.last_activity_ms = st.last_activity_ms;
     rec.status = connection_status::closed;
-    rec.expires_at_ms = st.last_activity_ms + st.settings.ttl_ms;
+    rec.expires_at_ms = st.last_activity_ms + st.settings->ttl_ms;
   }
   rec.jobs.reserve(st.followed.size());
   for (auto& [job_id, last_sent] : st.followed)
@@ -132,12 +132,12 @@ void write_record(self_ptr self, bool closed = false) {
 /// counted.
 bool permitted(self_ptr self, const client_command& cmd, scope what) {
   auto& st = self->state;
-  if (!st.settings.verifier)
+  if (!st.settings->verifier)
     return true;
   std::string why;
   std::string who = st.grant ? st.grant->subject : "";
   if (!cmd.token.empty()) {
-    auto own = st.settings.verifier->verify(cmd.token, unix_now_ms());
+    auto own = st.settings->verifier->verify(cmd.token, unix_now_ms());
     if (own) {
       who = own->subject;
       if (own->allows(what, cmd.job_id))
@@ -174,10 +174,10 @@ bool follow(self_ptr self, const client_command& cmd, uint64_t last_sent) {
   auto& st = self->state;
   if (st.followed.contains(cmd.job_id))
     return true;
-  if (st.followed.size() >= st.settings.max_subscriptions) {
+  if (st.followed.size() >= st.settings->max_subscriptions) {
     reply_error(self, cmd, error_code::too_many_subscriptions,
                 "a connection may follow at most "
-                  + std::to_string(st.settings.max_subscriptions) + " jobs");
+                  + std::to_string(st.settings->max_subscriptions) + " jobs");
     return false;
   }
   st.followed.emplace(cmd.job_id, last_sent);
@@ -229,7 +229,7 @@ void handle(self_ptr self, client_command& cmd) {
     reply_error(self, cmd, error_code::rate_limited,
                 "more than "
                   + std::to_string(
-                    static_cast<int>(st.settings.commands_per_second))
+                    static_cast<int>(st.settings->commands_per_second))
                   + " commands per second; slow down");
     return;
   }
@@ -275,7 +275,8 @@ connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
                 int64_t created_at_ms, directory_actor directory, registry_actor registry,
-                delivery_actor delivery, connection_settings settings,
+                delivery_actor delivery,
+                std::shared_ptr<const connection_settings> settings,
                 std::optional<access_grant> grant) {
   auto& st = self->state;
   st.sink = std::move(sink);
@@ -283,9 +284,9 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   st.directory = std::move(directory);
   st.registry = std::move(registry);
   st.delivery = std::move(delivery);
-  st.settings = settings;
-  st.commands = token_bucket{settings.commands_per_second,
-                             settings.command_burst};
+  st.settings = std::move(settings);
+  st.commands = token_bucket{st.settings->commands_per_second,
+                             st.settings->command_burst};
   st.grant = std::move(grant);
   // The session has sent `connected`. No record yet: most connections
   // subscribe at once, which writes it, and a connect costs no commit.

@@ -49,7 +49,8 @@ struct connection_state {
   directory_actor directory;
   registry_actor registry;
   delivery_actor delivery;
-  connection_settings settings;
+  /// Shared by every connection: one copy, not one each.
+  std::shared_ptr<const connection_settings> settings;
   /// Frames handed to the delivery actor, and whether some still wait
   /// there: while they do, every frame goes there, to keep the order.
   uint64_t parked_total = 0;
@@ -84,7 +85,8 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
                 int64_t created_at_ms, directory_actor directory,
                 registry_actor registry,
-                delivery_actor delivery, connection_settings settings,
+                delivery_actor delivery,
+                std::shared_ptr<const connection_settings> settings,
                 std::optional<access_grant> grant);
 
 } // namespace jobwire

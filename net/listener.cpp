@@ -46,7 +46,12 @@ void listener::stop() {
 }
 
 void listener::do_accept() {
-  acceptor_.async_accept(asio::make_strand(ioc_),
+  // With one io thread every handler already runs on it, one at a time: a
+  // strand per connection would only cost memory and a lock per handler.
+  auto ex = ctx_.settings.io_threads == 1
+              ? asio::any_io_executor{ioc_.get_executor()}
+              : asio::any_io_executor{asio::make_strand(ioc_)};
+  acceptor_.async_accept(ex,
                          boost::beast::bind_front_handler(&listener::on_accept,
                                                           shared_from_this()));
 }

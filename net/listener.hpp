@@ -10,7 +10,7 @@
 namespace jobwire {
 
 /// Accepts TCP connections and starts an http_session for each, every
-/// socket on a strand of its own.
+/// socket on a strand of its own when there are several io threads.
 class listener : public std::enable_shared_from_this<listener> {
 public:
   listener(boost::asio::io_context& ioc, server_context& ctx);

@@ -32,6 +32,10 @@ struct server_context {
   /// Connection actors still running; shared, since they may outlive us.
   std::shared_ptr<std::atomic<size_t>> live_connections
     = std::make_shared<std::atomic<size_t>>(0);
+  /// `settings.connection`, shared by every connection actor (they may
+  /// outlive the server).
+  std::shared_ptr<const connection_settings> connection_actor_settings
+    = std::make_shared<const connection_settings>(settings.connection);
 };
 
 } // namespace jobwire

@@ -49,9 +49,9 @@ ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx,
   : ws_(guarded_stream{stream.release_socket(), ctx.settings.max_fragments}),
     ctx_(ctx),
     gate_(ctx.gate),
-    grant_(std::move(grant)),
-    heartbeat_(ws_.get_executor()),
-    close_deadline_(ws_.get_executor()) {
+    grant_(grant ? std::make_unique<access_grant>(std::move(*grant))
+                 : nullptr),
+    heartbeat_(ws_.get_executor()) {
   // nop
 }
 
@@ -104,7 +104,10 @@ void ws_session::on_accept(beast::error_code ec) {
   actor_ = ctx_.sys.spawn(connection_impl,
                           std::weak_ptr<frame_sink>{shared_from_this()},
                           connection_id_, now, ctx_.directory, ctx_.registry,
-                          ctx_.delivery, ctx_.settings.connection, grant_);
+                          ctx_.delivery, ctx_.connection_actor_settings,
+                          grant_ ? std::optional<access_grant>{std::move(*grant_)}
+                                 : std::nullopt);
+  grant_.reset();
   ++*ctx_.live_connections;
   caf::actor_cast<caf::abstract_actor*>(actor_)->attach_functor(
     [count = ctx_.live_connections] { --*count; });
@@ -271,14 +274,17 @@ void ws_session::close(uint16_t code, std::string reason) {
     if (self->close_pending_ || self->closing_)
       return;
     self->closing_ = true;
-    self->close_reason_ = websocket::close_reason{
-      static_cast<websocket::close_code>(code), reason};
+    // Made only now: a session that never closes keeps no timer for it.
+    self->close_ = std::make_unique<close_state>(
+      self->ws_.get_executor(),
+      websocket::close_reason{static_cast<websocket::close_code>(code),
+                              reason});
     // A slow consumer would never drain its queue: drop it (its record
     // stays resumable); other closes let queued frames go first.
     if (code == websocket::close_code::try_again_later)
       self->drop_queue();
-    self->close_deadline_.expires_after(close_timeout);
-    self->close_deadline_.async_wait(
+    self->close_->deadline.expires_after(close_timeout);
+    self->close_->deadline.async_wait(
       [self](beast::error_code ec) {
         if (!ec)
           self->force_close();
@@ -370,8 +376,8 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
   }
   m.observe_latencies(latencies);
   pop_front(n);
-  // A burst's buffer is not kept by an idle connection.
-  if (queue_.empty() && write_buffer_.capacity() > kept_buffer_bytes)
+  // An idle connection keeps no write buffer.
+  if (queue_.empty())
     std::string{}.swap(write_buffer_);
   if (!queue_.empty())
     do_write();
@@ -403,9 +409,9 @@ void ws_session::drop_all() {
 void ws_session::do_close() {
   close_pending_ = false;
   heartbeat_.cancel();
-  ws_.async_close(close_reason_, [self = shared_from_this()](
-                                   beast::error_code) {
-    self->close_deadline_.cancel();
+  ws_.async_close(close_->reason, [self = shared_from_this()](
+                                    beast::error_code) {
+    self->close_->deadline.cancel();
   });
 }
 

@@ -105,16 +105,26 @@ private:
   std::string connection_id_;
   /// Our own reference: an actor may keep this session past the server.
   io_gate_ptr gate_;
-  std::optional<access_grant> grant_;
+  /// Until the connection actor takes it.
+  std::unique_ptr<access_grant> grant_;
   // -- on the strand --
   frame_queue queue_;
   /// The first `in_flight_` frames of `queue_`, framed, are being written.
   size_t in_flight_ = 0;
   std::string write_buffer_;
   bool close_pending_ = false;
-  boost::beast::websocket::close_reason close_reason_;
   boost::asio::steady_timer heartbeat_;
-  boost::asio::steady_timer close_deadline_;
+  /// Once closing: the close frame to send and how long the close may take.
+  struct close_state {
+    close_state(boost::asio::any_io_executor ex,
+                boost::beast::websocket::close_reason r)
+      : deadline(std::move(ex)), reason(std::move(r)) {
+      // nop
+    }
+    boost::asio::steady_timer deadline;
+    boost::beast::websocket::close_reason reason;
+  };
+  std::unique_ptr<close_state> close_;
   unsigned pings_unanswered_ = 0;
   /// Messages Beast has handed us.
   uint64_t messages_read_ = 0;

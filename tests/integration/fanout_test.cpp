@@ -237,6 +237,11 @@ void run_fanout(uint16_t port, std::vector<watcher>& watchers,
 }
 
 struct fixture : server_fixture {
+  explicit fixture(std::vector<std::string> args = {})
+    : server_fixture(std::move(args)) {
+    // nop
+  }
+
   // Subscribes a new watcher to `jobs`.
   watcher make_watcher(const std::vector<std::string>& jobs, int total) {
     watcher w;
@@ -249,9 +254,30 @@ struct fixture : server_fixture {
   }
 };
 
+/// Sessions on two io threads: each on a strand of its own (with one
+/// thread there are none).
+struct two_io_threads : fixture {
+  two_io_threads() : fixture({"--io-threads=2"}) {
+    // nop
+  }
+};
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(fanout, fixture)
+
+BOOST_FIXTURE_TEST_CASE(two_io_threads_deliver_everything_in_order,
+                        two_io_threads) {
+  constexpr int total = 60;
+  std::vector<std::string> jobs;
+  for (int j = 0; j < 4; ++j)
+    jobs.push_back(unique_job_id("threads"));
+  std::vector<watcher> watchers;
+  for (int i = 0; i < 40; ++i)
+    watchers.push_back(make_watcher({jobs[i % 4]}, total));
+  watchers.push_back(make_watcher(jobs, total));
+  run_fanout(port(), watchers, jobs, total, 4, 60s);
+}
 
 BOOST_AUTO_TEST_CASE(hundred_connections_on_ten_jobs) {
   constexpr int job_count = 10;
