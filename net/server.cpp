@@ -9,6 +9,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "messages/log.hpp"
+#include "net/heartbeat.hpp"
 #include "net/listener.hpp"
 #include "net/ws_session.hpp"
 
@@ -33,6 +34,7 @@ server::~server() {
     if (t.joinable())
       t.join();
   listener_.reset();
+  heartbeat_.reset(); // its timer belongs to the io_context
   ctx_.gate->close();
   // Destroying the io_context destroys the sessions it still holds; each
   // tells its connection actor, which writes its record and quits.
@@ -75,6 +77,7 @@ void server::run_until_signal() {
                            {"sessions", std::to_string(ctx_.sessions.size())}});
     ctx_.draining = true;
     listener_->stop();
+    heartbeat_->stop();
     ctx_.sessions.for_each([this](ws_session& s) {
       s.drain(ctx_.settings.resume_after_ms);
     });
@@ -97,6 +100,9 @@ void server::run_until_signal() {
     wait_for_drain();
   });
   listener_->run();
+  heartbeat_ = std::make_unique<heartbeat>(
+    *ioc_, ctx_.sessions, ctx_.settings.connection.heartbeat_seconds);
+  heartbeat_->start();
   for (unsigned i = 1; i < ctx_.settings.io_threads; ++i)
     threads_.emplace_back([this] { ioc_->run(); });
   ioc_->run();

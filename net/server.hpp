@@ -15,6 +15,8 @@
 
 namespace jobwire {
 
+class heartbeat;
+
 class listener;
 
 /// The HTTP and WebSocket side: io threads, the listener, signal handling
@@ -47,6 +49,7 @@ private:
   server_context ctx_;
   std::unique_ptr<boost::asio::io_context> ioc_;
   std::shared_ptr<listener> listener_;
+  std::unique_ptr<heartbeat> heartbeat_;
   std::vector<std::thread> threads_;
 };
 

@@ -1,6 +1,5 @@
 #include "net/session_set.hpp"
 
-#include <vector>
 
 namespace jobwire {
 
@@ -8,7 +7,8 @@ void session_set::add(const ws_session* key, std::weak_ptr<ws_session> session,
                       std::string address) {
   std::lock_guard<std::mutex> guard{mtx_};
   ++per_address_[address];
-  sessions_.emplace(key, entry{std::move(session), std::move(address)});
+  sessions_.emplace(key,
+                    entry{std::move(session), std::move(address), next_slot_++});
 }
 
 void session_set::remove(const ws_session* key) {
@@ -39,6 +39,17 @@ void session_set::for_each(const std::function<void(ws_session&)>& f) {
   // Outside the lock: a session may remove itself meanwhile.
   for (auto& s : open)
     f(*s);
+}
+
+std::vector<std::shared_ptr<ws_session>>
+session_set::in_slot(uint32_t slot, uint32_t slots) const {
+  std::vector<std::shared_ptr<ws_session>> due;
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& [key, e] : sessions_)
+    if (e.slot % slots == slot)
+      if (auto strong = e.session.lock())
+        due.push_back(std::move(strong));
+  return due;
 }
 
 size_t session_set::size() const {

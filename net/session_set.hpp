@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace jobwire {
 
@@ -23,6 +24,11 @@ public:
   /// Calls `f` for every session still open, outside the lock.
   void for_each(const std::function<void(ws_session&)>& f);
 
+  /// The open sessions whose heartbeat slot, of `slots`, is `slot`. Each
+  /// session gets the next slot in turn when added.
+  std::vector<std::shared_ptr<ws_session>> in_slot(uint32_t slot,
+                                                   uint32_t slots) const;
+
   size_t size() const;
 
   /// Open sessions from the client address `address`.
@@ -32,11 +38,13 @@ private:
   struct entry {
     std::weak_ptr<ws_session> session;
     std::string address;
+    uint32_t slot;
   };
 
   mutable std::mutex mtx_;
   std::unordered_map<const ws_session*, entry> sessions_;
   std::unordered_map<std::string, size_t> per_address_;
+  uint32_t next_slot_ = 0;
 };
 
 } // namespace jobwire

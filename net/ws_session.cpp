@@ -50,8 +50,7 @@ ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx,
     ctx_(ctx),
     gate_(ctx.gate),
     grant_(grant ? std::make_unique<access_grant>(std::move(*grant))
-                 : nullptr),
-    heartbeat_(ws_.get_executor()) {
+                 : nullptr) {
   // nop
 }
 
@@ -111,7 +110,6 @@ void ws_session::on_accept(beast::error_code ec) {
   ++*ctx_.live_connections;
   caf::actor_cast<caf::abstract_actor*>(actor_)->attach_functor(
     [count = ctx_.live_connections] { --*count; });
-  start_heartbeat();
   do_read();
 }
 
@@ -148,7 +146,6 @@ void ws_session::on_readable(beast::error_code ec) {
   if (ec) {
     // Closed under us: force_close, or Beast's close timing out.
     closing_ = true;
-    heartbeat_.cancel();
     finish();
     return;
   }
@@ -193,7 +190,6 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
                 {{"connection_id", connection_id_}, {"reason", ec.message()}});
     }
     closing_ = true;
-    heartbeat_.cancel();
     finish();
     return;
   }
@@ -408,7 +404,6 @@ void ws_session::drop_all() {
 
 void ws_session::do_close() {
   close_pending_ = false;
-  heartbeat_.cancel();
   ws_.async_close(close_->reason, [self = shared_from_this()](
                                     beast::error_code) {
     self->close_->deadline.cancel();
@@ -436,15 +431,14 @@ void ws_session::force_close() {
   socket.close(ignored);
 }
 
-void ws_session::start_heartbeat() {
-  heartbeat_.expires_after(
-    std::chrono::seconds(ctx_.settings.connection.heartbeat_seconds));
-  heartbeat_.async_wait(beast::bind_front_handler(&ws_session::on_heartbeat,
-                                                  shared_from_this()));
+void ws_session::heartbeat_due() {
+  gate_->post(ws_.get_executor(),
+              [self = shared_from_this()] { self->on_heartbeat(); });
 }
 
-void ws_session::on_heartbeat(beast::error_code ec) {
-  if (ec || closing_)
+void ws_session::on_heartbeat() {
+  // Not before `connected` is out, nor once closing.
+  if (closing_ || connection_id_.empty())
     return;
   if (pings_unanswered_ >= 2) {
     // Half-open TCP: nothing came back for two pings. The record stays
@@ -458,7 +452,6 @@ void ws_session::on_heartbeat(beast::error_code ec) {
   ++pings_unanswered_;
   // The pong (or any message) resets the count, not this completion.
   ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {});
-  start_heartbeat();
 }
 
 void ws_session::finish() {

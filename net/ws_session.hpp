@@ -29,7 +29,8 @@ namespace jobwire {
 /// and the rest queued. The queue's bound is enforced by its one producer
 /// (the connection actor, or the delivery actor while it holds the
 /// connection's frames), which checks `queued_bytes`/`queued_frames` first.
-/// Pings every heartbeat; a peer that answers none of two is dropped.
+/// Pings when the server's heartbeat says so; a peer that answers none of
+/// two is dropped.
 class ws_session : public frame_sink,
                    public std::enable_shared_from_this<ws_session> {
 public:
@@ -71,6 +72,10 @@ public:
   /// sent), so a resume on the restarted server delivers them.
   void drain(unsigned retry_after_ms);
 
+  /// From the server's heartbeat (any thread): ping the peer, or drop it
+  /// if the last two pings went unanswered.
+  void heartbeat_due();
+
 private:
   template <class Frames>
   void post_frames(Frames frames, size_t count, size_t bytes);
@@ -89,8 +94,7 @@ private:
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void do_close();
-  void start_heartbeat();
-  void on_heartbeat(boost::beast::error_code ec);
+  void on_heartbeat();
   void pop_front(size_t n);
   void drop_queue();
   void drop_all();
@@ -113,7 +117,6 @@ private:
   size_t in_flight_ = 0;
   std::string write_buffer_;
   bool close_pending_ = false;
-  boost::asio::steady_timer heartbeat_;
   /// Once closing: the close frame to send and how long the close may take.
   struct close_state {
     close_state(boost::asio::any_io_executor ex,

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -608,6 +609,56 @@ BOOST_AUTO_TEST_CASE(replay_racing_live_events_sends_each_once) {
       BOOST_TEST(extra.empty(), "more after the last: " << describe(extra));
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(pings_come_once_a_period_spread_over_it) {
+  // One heartbeat timer for all connections: each is pinged once every
+  // --heartbeat seconds, and consecutive connections fall in different
+  // seconds of the period, so a server with many connections does not ping
+  // them all at once. The clients answer, so none is dropped.
+  own_server srv{{"--heartbeat=2"}};
+  constexpr int count = 4;
+  std::vector<raw_socket> clients(count);
+  for (auto& c : clients) {
+    c.connect(srv.port());
+    auto reply = c.handshake(srv.port());
+    BOOST_TEST_REQUIRE((reply.has_value() && reply->status == 101));
+    BOOST_TEST_REQUIRE(c.read_frame().has_value()); // connected
+  }
+  std::vector<std::vector<double>> pings(count);
+  auto start = clock_type::now();
+  while (ms_since(start) < 7000) {
+    for (int i = 0; i < count; ++i) {
+      while (clients[i].readable(std::chrono::milliseconds(0))) {
+        auto f = clients[i].read_frame(std::chrono::milliseconds(100));
+        BOOST_TEST_REQUIRE(f.has_value(), "client " << i << " was dropped");
+        BOOST_TEST_REQUIRE((f->opcode == ws_opcode::ping),
+                           "client " << i << " got opcode " << int(f->opcode));
+        pings[i].push_back(ms_since(start) / 1000.0);
+        clients[i].send_frame(ws_opcode::pong, f->payload);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (int i = 0; i < count; ++i) {
+    BOOST_TEST_CONTEXT("client " << i) {
+      // 7 s at one ping per 2 s: three or four.
+      BOOST_TEST(pings[i].size() >= 3u);
+      BOOST_TEST(pings[i].size() <= 4u);
+      for (size_t k = 1; k < pings[i].size(); ++k) {
+        auto gap = pings[i][k] - pings[i][k - 1];
+        BOOST_TEST((gap > 1.5 && gap < 2.5), "gap of " << gap << " s");
+      }
+    }
+  }
+  // Consecutive connections take turns: not all in the same second.
+  std::vector<double> phases;
+  for (auto& p : pings)
+    if (!p.empty())
+      phases.push_back(std::fmod(p.front(), 2.0));
+  auto [lo, hi] = std::minmax_element(phases.begin(), phases.end());
+  auto spread = std::min(*hi - *lo, 2.0 - (*hi - *lo));
+  BOOST_TEST(spread > 0.5, "all first pings within " << spread << " s");
 }
 
 BOOST_AUTO_TEST_CASE(peer_answering_no_ping_is_dropped_and_resumable) {
