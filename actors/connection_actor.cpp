@@ -287,7 +287,8 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   st.settings = std::move(settings);
   st.commands = token_bucket{st.settings->commands_per_second,
                              st.settings->command_burst};
-  st.grant = std::move(grant);
+  if (grant)
+    st.grant = std::make_unique<const access_grant>(std::move(*grant));
   // The session has sent `connected`. No record yet: most connections
   // subscribe at once, which writes it, and a connect costs no commit.
   st.created_at_ms = st.last_activity_ms = created_at_ms;

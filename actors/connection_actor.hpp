@@ -68,8 +68,9 @@ struct connection_state {
   unsigned errors = 0;
   /// Another connection resumed this one: the record is not ours to write.
   bool taken_over = false;
-  /// The upgrade's grant, when access control is on.
-  std::optional<access_grant> grant;
+  /// The upgrade's grant, when access control is on (a pointer: most
+  /// servers have none, and every connection would carry its size).
+  std::unique_ptr<const access_grant> grant;
   gauge_guard open{metrics::global().connections};
 
   static inline const char* name = "jobwire.connection";

@@ -1,11 +1,13 @@
 #include "net/frame_counter.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace jobwire {
 
 frame_counter::frame_counter(size_t max_fragments)
-  : max_fragments_(max_fragments) {
+  : max_fragments_(static_cast<uint32_t>(
+      std::min<size_t>(max_fragments, UINT32_MAX))) {
   // nop
 }
 
@@ -26,8 +28,9 @@ bool frame_counter::feed(const uint8_t* data, size_t size) {
     if (header_size_ == 2) {
       // Now the length of the whole header is known.
       auto len7 = header_[1] & 0x7f;
-      header_needed_ = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0)
-                       + ((header_[1] & 0x80) != 0 ? 4 : 0);
+      header_needed_ = static_cast<uint8_t>(
+        2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0)
+        + ((header_[1] & 0x80) != 0 ? 4 : 0));
     }
     if (header_size_ == header_needed_)
       on_header();

@@ -38,11 +38,12 @@ private:
   void on_header();
   void on_frame_end();
 
-  size_t max_fragments_;
-  size_t fragments_ = 0;
+  // Narrow types: one of these lives in every connection.
+  uint32_t max_fragments_;
+  uint32_t fragments_ = 0;
   uint8_t header_[14] = {};
-  size_t header_size_ = 0;
-  size_t header_needed_ = 2;
+  uint8_t header_size_ = 0;
+  uint8_t header_needed_ = 2;
   uint64_t payload_left_ = 0;
   bool violated_ = false;
   // The frame being received ends a data message.

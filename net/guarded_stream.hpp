@@ -144,9 +144,11 @@ private:
   void write_in_turn(const ConstBuffers& bufs, Handler&& handler) {
     if (holding_ && !writing_) {
       auto n = boost::asio::buffer_size(bufs);
-      held_.resize(held_.size() + n);
+      if (!held_)
+        held_ = std::make_unique<std::string>();
+      held_->resize(held_->size() + n);
       boost::asio::buffer_copy(
-        boost::asio::buffer(held_.data() + held_.size() - n, n), bufs);
+        boost::asio::buffer(held_->data() + held_->size() - n, n), bufs);
       boost::asio::post(next_.get_executor(),
                         [h = std::forward<Handler>(handler), n]() mutable {
                           std::move(h)(boost::system::error_code{}, n);
@@ -155,11 +157,11 @@ private:
     }
     auto go = [this, bufs, h = std::forward<Handler>(handler)]() mutable {
       writing_ = true;
-      auto kept = held_.size();
+      auto kept = held_ ? held_->size() : 0;
       auto done = [this, kept, h = std::move(h)](boost::system::error_code ec,
                                                  std::size_t n) mutable {
         if (kept > 0)
-          std::string{}.swap(held_);
+          held_.reset();
         n = n > kept ? n - kept : 0;
         writing_ = false;
         // The next in line goes before the caller can make another.
@@ -172,7 +174,7 @@ private:
       };
       if (kept > 0)
         boost::asio::async_write(
-          next_, boost::beast::buffers_cat(boost::asio::buffer(held_), bufs),
+          next_, boost::beast::buffers_cat(boost::asio::buffer(*held_), bufs),
           std::move(done));
       else
         boost::asio::async_write(next_, bufs, std::move(done));
@@ -202,7 +204,8 @@ private:
   frame_counter counter_;
   bool writing_ = false;
   bool holding_ = false;
-  std::string held_;
+  // Only during the handshake: a pointer, not a string in every stream.
+  std::unique_ptr<std::string> held_;
   // At most two: Beast writes one at a time, the session too. (A vector:
   // a deque would allocate 576 bytes per connection up front.)
   std::vector<std::unique_ptr<waiting_write>> waiting_;
