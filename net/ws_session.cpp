@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 
@@ -13,6 +14,7 @@
 #include "messages/json_codec.hpp"
 #include "messages/log.hpp"
 #include "messages/timestamp.hpp"
+#include "net/exact_allocator.hpp"
 #include "net/text_frame.hpp"
 
 namespace jobwire {
@@ -139,7 +141,9 @@ void ws_session::wait_readable() {
   buffer_.shrink_to_fit(); // empty: frees it
   ws_.next_layer().next_layer().async_wait(
     asio::socket_base::wait_read,
-    beast::bind_front_handler(&ws_session::on_readable, shared_from_this()));
+    asio::bind_allocator(exact_allocator<void>{},
+                         beast::bind_front_handler(&ws_session::on_readable,
+                                                   shared_from_this())));
 }
 
 void ws_session::on_readable(beast::error_code ec) {
