@@ -22,8 +22,14 @@ void heartbeat::stop() {
 }
 
 void heartbeat::schedule() {
-  // From a fixed start, so a slow tick does not push the later ones back.
+  // From a fixed start, so a slow tick does not push the later ones back;
+  // but after a stall (a paused VM, a debugger) the missed ticks are
+  // skipped, not run back to back: that would ping each session twice
+  // before it could answer, and drop it.
   next_ += std::chrono::seconds(1);
+  auto now = std::chrono::steady_clock::now();
+  if (next_ < now)
+    next_ = now + std::chrono::seconds(1);
   timer_.expires_at(next_);
   timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec && !stopped_)

@@ -661,6 +661,42 @@ BOOST_AUTO_TEST_CASE(pings_come_once_a_period_spread_over_it) {
   BOOST_TEST(spread > 0.5, "all first pings within " << spread << " s");
 }
 
+BOOST_AUTO_TEST_CASE(a_stalled_server_does_not_drop_its_answering_peers) {
+  // A server paused for a while (a stopped VM, a debugger) must not make up
+  // for the missed heartbeats at once: pinging a peer twice before it could
+  // answer would drop it for silence.
+  own_server srv{{"--heartbeat=1"}};
+  raw_socket c;
+  c.connect(srv.port());
+  auto reply = c.handshake(srv.port());
+  BOOST_TEST_REQUIRE((reply.has_value() && reply->status == 101));
+  BOOST_TEST_REQUIRE(c.read_frame().has_value()); // connected
+  int pings = 0;
+  // Answers every ping for `ms`; false once the server closed on us.
+  auto answer_for = [&](long long ms) {
+    auto start = clock_type::now();
+    while (ms_since(start) < ms) {
+      if (!c.readable(std::chrono::milliseconds(20)))
+        continue;
+      auto f = c.read_frame(std::chrono::milliseconds(200));
+      if (!f || f->opcode != ws_opcode::ping)
+        return false;
+      ++pings;
+      c.send_frame(ws_opcode::pong, f->payload);
+    }
+    return true;
+  };
+  BOOST_TEST_REQUIRE(answer_for(1500));
+  ::kill(srv.proc().pid(), SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ::kill(srv.proc().pid(), SIGCONT);
+  BOOST_TEST(answer_for(3000), "dropped after the stall, having answered "
+                                 << pings << " pings");
+  BOOST_TEST(!c.eof());
+  BOOST_TEST(pings >= 3, "pings answered: " << pings);
+  BOOST_TEST_MESSAGE("pings answered: " << pings);
+}
+
 BOOST_AUTO_TEST_CASE(peer_answering_no_ping_is_dropped_and_resumable) {
   own_server srv{{"--heartbeat=1"}};
   auto port = srv.port();
