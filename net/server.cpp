@@ -20,9 +20,12 @@ namespace asio = boost::asio;
 server::server(caf::actor_system& sys, directory_actor directory,
                registry_actor registry, delivery_actor delivery,
                server_settings settings)
-  : ctx_{sys, directory, std::move(registry), std::move(delivery),
-         job_api{sys, directory},
-         std::move(settings), {}},
+  : ctx_{.sys = sys,
+         .directory = directory,
+         .registry = std::move(registry),
+         .delivery = std::move(delivery),
+         .api = job_api{sys, directory},
+         .settings = std::move(settings)},
     ioc_(std::make_unique<asio::io_context>(
       static_cast<int>(ctx_.settings.io_threads))) {
   // nop

@@ -22,7 +22,7 @@ struct server_context {
   delivery_actor delivery;
   job_api api;
   server_settings settings;
-  session_set sessions;
+  session_set sessions{};
   /// Closed before the io_context goes; sessions and API callbacks keep it.
   io_gate_ptr gate = std::make_shared<io_gate>();
   /// HTTP sessions alive (handshakes and API clients).
@@ -33,7 +33,7 @@ struct server_context {
   std::shared_ptr<std::atomic<size_t>> live_connections
     = std::make_shared<std::atomic<size_t>>(0);
   /// `settings.connection`, shared by every connection actor (they may
-  /// outlive the server).
+  /// outlive the server). Made from `settings`, so declared after it.
   std::shared_ptr<const connection_settings> connection_actor_settings
     = std::make_shared<const connection_settings>(settings.connection);
 };
