@@ -13,10 +13,10 @@ namespace {
 
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
 
-/// Sends a frame to the session now if its queue has room, else hands it
-/// to the delivery actor, which retries.
 void keep_ticking(self_ptr self);
 
+/// Sends a frame to the session now if its queue has room, else hands it
+/// to the delivery actor, which retries.
 void deliver(self_ptr self, frame_ptr frame) {
   auto& st = self->state;
   keep_ticking(self);
@@ -24,7 +24,7 @@ void deliver(self_ptr self, frame_ptr frame) {
   if (!sink || sink->closing())
     return; // gone or going: the record says what was written
   if (!st.parked
-      && has_room(*sink, frame->text.size(), st.settings->max_queue_bytes,
+      && has_room(*sink, 1, frame->text.size(), st.settings->max_queue_bytes,
                   st.settings->max_queue_frames)) {
     sink->send(std::move(frame));
     return;
@@ -45,8 +45,8 @@ void deliver(self_ptr self, const frame_batch& frames) {
   for (auto& f : *frames)
     bytes += f->text.size();
   if (!st.parked
-      && sink->queued_frames() + frames->size() <= st.settings->max_queue_frames
-      && sink->queued_bytes() + bytes <= st.settings->max_queue_bytes) {
+      && has_room(*sink, frames->size(), bytes, st.settings->max_queue_bytes,
+                  st.settings->max_queue_frames)) {
     sink->send(frames);
     return;
   }
@@ -274,8 +274,8 @@ void handle(self_ptr self, client_command& cmd) {
 connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,
-                int64_t created_at_ms, directory_actor directory, registry_actor registry,
-                delivery_actor delivery,
+                int64_t created_at_ms, directory_actor directory,
+                registry_actor registry, delivery_actor delivery,
                 std::shared_ptr<const connection_settings> settings,
                 std::optional<access_grant> grant) {
   auto& st = self->state;

@@ -77,10 +77,10 @@ struct connection_state {
 };
 
 /// Runs one WebSocket session's side of the protocol once the session has
-/// sent `connected` (at `created_at_ms`): answers what it can itself (ping, limits, parse errors), routes
-/// job commands through the directory, keeps its registry record (jobs
-/// followed, last seq sent of each) and takes over an earlier connection's
-/// subscriptions on `resume`.
+/// sent `connected` (at `created_at_ms`): answers what it can itself (ping,
+/// limits, parse errors), routes job commands through the directory, keeps
+/// its registry record (jobs followed, last seq sent of each) and takes
+/// over an earlier connection's subscriptions on `resume`.
 connection_actor::behavior_type
 connection_impl(connection_actor::stateful_pointer<connection_state> self,
                 std::weak_ptr<frame_sink> sink, std::string connection_id,

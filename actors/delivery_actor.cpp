@@ -74,7 +74,7 @@ void retry(self_ptr self, const std::string& id) {
   uint64_t passed = 0;
   auto& s = st.settings;
   while (!c.frames.empty()
-         && has_room(*sink, c.frames.front().frame->text.size(),
+         && has_room(*sink, 1, c.frames.front().frame->text.size(),
                      s.max_queue_bytes, s.max_queue_frames)) {
     auto p = std::move(c.frames.front());
     c.frames.pop_front();
@@ -108,12 +108,12 @@ void retry(self_ptr self, const std::string& id) {
 
 } // namespace
 
-bool has_room(const frame_sink& sink, size_t bytes, size_t max_bytes,
-              size_t max_frames) {
+bool has_room(const frame_sink& sink, size_t frames, size_t bytes,
+              size_t max_bytes, size_t max_frames) {
   auto queued = sink.queued_frames();
-  // An empty queue takes any frame, however large, or it would never go.
-  return queued == 0
-         || (queued < max_frames && sink.queued_bytes() + bytes <= max_bytes);
+  return (queued == 0 && frames == 1)
+         || (queued + frames <= max_frames
+             && sink.queued_bytes() + bytes <= max_bytes);
 }
 
 delivery_actor::behavior_type

@@ -84,8 +84,9 @@ delivery_actor::behavior_type
 delivery_impl(delivery_actor::stateful_pointer<delivery_state> self,
               delivery_settings settings);
 
-/// Whether `sink` may take a frame of `bytes` now.
-bool has_room(const frame_sink& sink, size_t bytes, size_t max_bytes,
-              size_t max_frames);
+/// Whether `sink` may take `frames` frames of `bytes` in all now. An empty
+/// queue takes any one frame, however large, or it would never go.
+bool has_room(const frame_sink& sink, size_t frames, size_t bytes,
+              size_t max_bytes, size_t max_frames);
 
 } // namespace jobwire

@@ -115,22 +115,18 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   }
   if (ec) {
     open_slot();
+    auto too_large = [&](unsigned status, const char* what, size_t limit) {
+      reply(status,
+            encode_http_error(error_code::message_too_large,
+                              std::string{what} + " larger than "
+                                + std::to_string(limit) + " bytes"),
+            11, false);
+    };
     if (ec == http::error::header_limit)
-      return reply(431,
-                   encode_http_error(error_code::message_too_large,
-                                     "the request headers are larger than "
-                                       + std::to_string(
-                                         ctx_.settings.max_header_bytes)
-                                       + " bytes"),
-                   11, false);
+      return too_large(431, "the request headers are",
+                       ctx_.settings.max_header_bytes);
     if (ec == http::error::body_limit)
-      return reply(413,
-                   encode_http_error(error_code::message_too_large,
-                                     "the body is larger than "
-                                       + std::to_string(
-                                         ctx_.settings.max_message_bytes)
-                                       + " bytes"),
-                   11, false);
+      return too_large(413, "the body is", ctx_.settings.max_message_bytes);
     return reply(400,
                  encode_http_error(error_code::invalid_message,
                                    "malformed HTTP request: " + ec.message()),
@@ -347,15 +343,15 @@ void http_session::answer(uint64_t slot_id, unsigned status, std::string body,
   res->prepare_payload();
   if (!keep_alive)
     last_read_ = true;
-  slots_[slot_id - first_slot_].res = std::move(res);
+  slots_[slot_id - first_slot_] = std::move(res);
   write_ready();
 }
 
 void http_session::write_ready() {
-  if (writing_ || slots_.empty() || !slots_.front().res)
+  if (writing_ || slots_.empty() || !slots_.front())
     return;
   writing_ = true;
-  auto& res = *slots_.front().res;
+  auto& res = *slots_.front();
   stream_.expires_after(ctx_.settings.handshake_timeout);
   http::async_write(stream_, res,
                     beast::bind_front_handler(&http_session::on_write,

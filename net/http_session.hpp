@@ -19,10 +19,10 @@ namespace jobwire {
 /// One HTTP/1.1 connection, with keep-alive and pipelining: while
 /// publishes are with the actors it reads and sends on the publishes
 /// behind them (up to `max_pipelined`); any other request waits until the
-/// requests before it are answered. Answers go in request order. All of a connection's
-/// requests go through the same bridge actor, so its publishes to one job
-/// are stored in the order sent. A WebSocket upgrade on /v1/ws goes to a
-/// ws_session.
+/// requests before it are answered. Answers go in request order. All of a
+/// connection's requests go through the same bridge actor, so its
+/// publishes to one job are stored in the order sent. A WebSocket upgrade
+/// on /v1/ws goes to a ws_session.
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
   /// Requests read and not yet answered, at most; then reading waits.
@@ -60,19 +60,15 @@ private:
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t);
   void do_close();
 
-  // One request's answer, in request order; empty until it is known.
-  struct slot {
-    std::shared_ptr<response> res;
-  };
-
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   server_context& ctx_;
   std::optional<boost::beast::http::request_parser<
     boost::beast::http::string_body>>
     parser_;
-  /// Answers owed, oldest first; `first_slot_` numbers the front one.
-  std::deque<slot> slots_;
+  /// Answers owed, oldest first, each empty until it is known;
+  /// `first_slot_` numbers the front one.
+  std::deque<std::shared_ptr<response>> slots_;
   uint64_t first_slot_ = 0;
   /// The slot of the request being handled.
   uint64_t current_ = 0;

@@ -7,8 +7,8 @@ void session_set::add(const ws_session* key, std::weak_ptr<ws_session> session,
                       std::string address) {
   std::lock_guard<std::mutex> guard{mtx_};
   ++per_address_[address];
-  sessions_.emplace(key,
-                    entry{std::move(session), std::move(address), next_slot_++});
+  sessions_.emplace(
+    key, entry{std::move(session), std::move(address), next_slot_++});
 }
 
 void session_set::remove(const ws_session* key) {
@@ -29,27 +29,14 @@ size_t session_set::from(const std::string& address) const {
 }
 
 void session_set::for_each(const std::function<void(ws_session&)>& f) {
-  std::vector<std::shared_ptr<ws_session>> open;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    for (auto& [key, e] : sessions_)
-      if (auto strong = e.session.lock())
-        open.push_back(std::move(strong));
-  }
   // Outside the lock: a session may remove itself meanwhile.
-  for (auto& s : open)
+  for (auto& s : open_where([](const entry&) { return true; }))
     f(*s);
 }
 
 std::vector<std::shared_ptr<ws_session>>
 session_set::in_slot(uint32_t slot, uint32_t slots) const {
-  std::vector<std::shared_ptr<ws_session>> due;
-  std::lock_guard<std::mutex> guard{mtx_};
-  for (auto& [key, e] : sessions_)
-    if (e.slot % slots == slot)
-      if (auto strong = e.session.lock())
-        due.push_back(std::move(strong));
-  return due;
+  return open_where([=](const entry& e) { return e.slot % slots == slot; });
 }
 
 size_t session_set::size() const {

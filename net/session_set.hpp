@@ -41,6 +41,19 @@ private:
     uint32_t slot;
   };
 
+  /// The sessions still open whose entry satisfies `pred`, taken under
+  /// the lock and used outside it.
+  template <class Pred>
+  std::vector<std::shared_ptr<ws_session>> open_where(Pred pred) const {
+    std::vector<std::shared_ptr<ws_session>> out;
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& [key, e] : sessions_)
+      if (pred(e))
+        if (auto strong = e.session.lock())
+          out.push_back(std::move(strong));
+    return out;
+  }
+
   mutable std::mutex mtx_;
   std::unordered_map<const ws_session*, entry> sessions_;
   std::unordered_map<std::string, size_t> per_address_;

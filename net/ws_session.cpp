@@ -37,7 +37,7 @@ constexpr auto close_timeout = std::chrono::seconds(5);
 // frame, however large).
 constexpr size_t write_budget = 64 * 1024;
 
-// A read or write buffer larger than this is freed once done with.
+// A read buffer larger than this is freed once the message is handled.
 constexpr size_t kept_buffer_bytes = 4096;
 
 // Commands are small: most fit the first read of a message.
@@ -94,11 +94,8 @@ void ws_session::on_accept(beast::error_code ec) {
   auto now = unix_now_ms();
   connection_id_ = make_connection_id(now);
   // Queued here, not by the actor, so it is first and the 101 goes with it.
-  auto hello = make_frame(encode_connected(
-    connection_id_, ctx_.settings.connection.heartbeat_seconds, now));
-  queued_bytes_ += hello->text.size();
-  ++queued_frames_;
-  enqueue(std::move(hello));
+  queue_own(make_frame(encode_connected(
+    connection_id_, ctx_.settings.connection.heartbeat_seconds, now)));
   beast::error_code ignored;
   auto peer = ws_.next_layer().next_layer().remote_endpoint(ignored);
   ctx_.sessions.add(this, weak_from_this(), peer.address().to_string());
@@ -106,7 +103,7 @@ void ws_session::on_accept(beast::error_code ec) {
                           std::weak_ptr<frame_sink>{shared_from_this()},
                           connection_id_, now, ctx_.directory, ctx_.registry,
                           ctx_.delivery, ctx_.connection_actor_settings,
-                          grant_ ? std::optional<access_grant>{std::move(*grant_)}
+                          grant_ ? std::optional{std::move(*grant_)}
                                  : std::nullopt);
   grant_.reset();
   ++*ctx_.live_connections;
@@ -254,6 +251,12 @@ void ws_session::post_frames(Frames frames, size_t count, size_t bytes) {
   });
 }
 
+void ws_session::queue_own(frame_ptr frame) {
+  queued_bytes_ += frame->text.size();
+  ++queued_frames_;
+  enqueue(std::move(frame));
+}
+
 void ws_session::enqueue(frame_ptr frame) {
   auto idle = queue_.empty();
   queue_.push_back(std::move(frame));
@@ -301,11 +304,8 @@ void ws_session::drain(unsigned retry_after_ms) {
     if (self->closing_ || self->connection_id_.empty())
       return;
     // Queued directly: the connection actor's frames stop here.
-    auto hint = make_frame(encode_resume_hint(self->connection_id_,
-                                              retry_after_ms, unix_now_ms()));
-    self->queued_bytes_ += hint->text.size();
-    ++self->queued_frames_;
-    self->enqueue(std::move(hint));
+    self->queue_own(make_frame(encode_resume_hint(
+      self->connection_id_, retry_after_ms, unix_now_ms())));
     self->close(websocket::close_code::service_restart, "server restarting");
   });
 }
@@ -376,12 +376,11 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
   }
   m.observe_latencies(latencies);
   pop_front(n);
-  // An idle connection keeps no write buffer.
-  if (queue_.empty())
-    std::string{}.swap(write_buffer_);
   if (!queue_.empty())
-    do_write();
-  else if (close_pending_)
+    return do_write();
+  // An idle connection keeps no write buffer.
+  std::string{}.swap(write_buffer_);
+  if (close_pending_)
     do_close();
 }
 

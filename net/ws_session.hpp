@@ -81,6 +81,9 @@ private:
   void post_frames(Frames frames, size_t count, size_t bytes);
   /// On the strand: queues, and starts writing if nothing was being written.
   void enqueue(frame_ptr frame);
+  /// On the strand: counts and queues a frame of the session's own
+  /// (`connected`, `resume_hint`), which no producer counted.
+  void queue_own(frame_ptr frame);
   void enqueue(frame_batch frames);
   void on_accept(boost::beast::error_code ec);
   /// Reads the next message: with Beast, or first waiting for bytes when
