@@ -1,7 +1,9 @@
 #include "actors/job_api.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <vector>
 
 #include "caf/all.hpp"
@@ -11,14 +13,6 @@
 #include "messages/log.hpp"
 
 namespace jobwire {
-
-namespace {
-
-// Long enough for any healthy server; a request still open after it means a
-// stuck actor, and the client should hear about it.
-constexpr auto request_timeout = std::chrono::seconds(30);
-
-} // namespace
 
 api_response error_response(const caf::error& err) {
   auto code = to_error_code(err);
@@ -30,9 +24,76 @@ api_response error_response(const caf::error& err) {
   return {http_status(code), encode_http_error(code, message)};
 }
 
+namespace {
+
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+
+/// The answers a bridge still waits for, oldest first (ids grow with time
+/// and every request gets the same timeout). One timer per bridge expires
+/// them: a CAF timeout per request woke CAF's clock thread on each publish,
+/// ~10 % of the server's core under many-jobs load.
+struct bridge_state {
+  struct waiting {
+    caf::actor_clock::time_point deadline;
+    api_callback cb;
+  };
+  std::chrono::milliseconds timeout{0};
+  std::map<uint64_t, waiting> pending;
+  uint64_t next_id = 0;
+  bool expiry_scheduled = false;
+};
+
+using bridge_actor = caf::stateful_actor<bridge_state>;
+
+void schedule_expiry(bridge_actor* self) {
+  auto& st = self->state;
+  if (st.expiry_scheduled || st.pending.empty())
+    return;
+  st.expiry_scheduled = true;
+  auto wait = st.pending.begin()->second.deadline - self->clock().now();
+  self->delayed_send(self, std::max(wait, caf::actor_clock::duration_type{0}),
+                     expire_atom::value);
+}
+
+void expire(bridge_actor* self) {
+  auto& st = self->state;
+  st.expiry_scheduled = false;
+  auto now = self->clock().now();
+  while (!st.pending.empty() && st.pending.begin()->second.deadline <= now) {
+    auto cb = std::move(st.pending.begin()->second.cb);
+    st.pending.erase(st.pending.begin());
+    log::error("request timed out",
+               {{"timeout_ms", std::to_string(st.timeout.count())}});
+    cb({http_status(error_code::internal),
+        encode_http_error(error_code::internal,
+                          "the server did not answer in time")});
+  }
+  schedule_expiry(self);
+}
+
+/// Registers `cb` as waiting and returns the callback to answer with: it
+/// answers once, and not at all after the request expired.
+api_callback watch(bridge_actor* self, api_callback cb) {
+  auto& st = self->state;
+  auto id = st.next_id++;
+  st.pending.emplace(id, bridge_state::waiting{self->clock().now() + st.timeout,
+                                               std::move(cb)});
+  schedule_expiry(self);
+  return [self, id](api_response r) {
+    auto i = self->state.pending.find(id);
+    if (i == self->state.pending.end())
+      return; // expired: the client has had its answer
+    auto f = std::move(i->second.cb);
+    self->state.pending.erase(i);
+    f(std::move(r));
+  };
+}
+
+} // namespace
+
 /// One request to make from a bridge actor.
 struct api_task {
-  std::function<void(caf::event_based_actor*)> run;
+  std::function<void(bridge_actor*)> run;
 };
 
 } // namespace jobwire
@@ -47,10 +108,14 @@ namespace jobwire {
 // request itself.
 class job_api::bridges {
 public:
-  bridges(caf::actor_system& sys, size_t n) {
+  bridges(caf::actor_system& sys, size_t n, std::chrono::milliseconds timeout) {
     for (size_t i = 0; i < n; ++i)
-      actors_.push_back(sys.spawn([](caf::event_based_actor* self) {
-        return caf::behavior{[self](api_task& task) { task.run(self); }};
+      actors_.push_back(sys.spawn([timeout](bridge_actor* self) {
+        self->state.timeout = timeout;
+        return caf::behavior{
+          [self](api_task& task) { task.run(self); },
+          [self](expire_atom) { expire(self); },
+        };
       }));
   }
 
@@ -75,23 +140,27 @@ private:
   std::atomic<size_t> next_{0};
 };
 
-job_api::job_api(caf::actor_system& sys, directory_actor directory)
+job_api::job_api(caf::actor_system& sys, directory_actor directory,
+                 std::chrono::milliseconds timeout)
   : directory_(std::move(directory)),
     bridges_(std::make_shared<bridges>(
-      sys, std::max<size_t>(1, sys.scheduler().num_workers()))) {
+      sys, std::max<size_t>(1, sys.scheduler().num_workers()), timeout)) {
   // nop
 }
 
 namespace {
 
-/// Asks the directory `xs...` from a bridge: `on_ok` gets the answer,
-/// errors become their HTTP response.
-template <class OnOk, class... Ts>
+/// Asks the directory `xs...` from a bridge: `answer(cb)` makes the handler
+/// of the reply, errors become their HTTP response. Without CAF's own
+/// request timeout (see bridge_state).
+template <class Answer, class... Ts>
 void ask(job_api::bridges& bridges, size_t bridge, const directory_actor& dir,
-         const api_callback& cb, OnOk on_ok, Ts... xs) {
-  bridges.run(bridge, {[=](caf::event_based_actor* self) {
-    self->request(dir, request_timeout, xs...)
-      .then(on_ok, [cb](caf::error& err) { cb(error_response(err)); });
+         const api_callback& cb, Answer answer, Ts... xs) {
+  bridges.run(bridge, {[=](bridge_actor* self) {
+    auto once = watch(self, cb);
+    self->request(dir, caf::infinite, xs...)
+      .then(answer(once),
+            [once](caf::error& err) { once(error_response(err)); });
   }});
 }
 
@@ -104,8 +173,10 @@ size_t job_api::pick_bridge() const {
 void job_api::publish(size_t bridge, job_event ev, api_callback cb) const {
   auto job_id = ev.job_id;
   ask(*bridges_, bridge, directory_, cb,
-      [job_id, cb](uint64_t seq) {
-        cb({202, encode_publish_ack(job_id, seq)});
+      [job_id](api_callback cb) {
+        return [job_id, cb](uint64_t seq) {
+          cb({202, encode_publish_ack(job_id, seq)});
+        };
       },
       publish_atom::value, std::move(ev));
 }
@@ -113,22 +184,32 @@ void job_api::publish(size_t bridge, job_event ev, api_callback cb) const {
 void job_api::status(size_t bridge, std::string job_id,
                      api_callback cb) const {
   ask(*bridges_, bridge, directory_, cb,
-      [cb](const job_snapshot& snap) { cb({200, encode_snapshot(snap)}); },
+      [](api_callback cb) {
+        return [cb](const job_snapshot& snap) {
+          cb({200, encode_snapshot(snap)});
+        };
+      },
       status_atom::value, std::move(job_id));
 }
 
 void job_api::cancel(size_t bridge, std::string job_id, std::string reason,
                      api_callback cb) const {
   ask(*bridges_, bridge, directory_, cb,
-      [cb](const job_snapshot& snap) { cb({202, encode_snapshot(snap)}); },
+      [](api_callback cb) {
+        return [cb](const job_snapshot& snap) {
+          cb({202, encode_snapshot(snap)});
+        };
+      },
       cancel_atom::value, std::move(job_id), std::move(reason));
 }
 
 void job_api::connections(size_t bridge, std::string job_id,
                           api_callback cb) const {
   ask(*bridges_, bridge, directory_, cb,
-      [job_id, cb](const std::vector<std::string>& ids) {
-        cb({200, encode_connections(job_id, ids)});
+      [job_id](api_callback cb) {
+        return [job_id, cb](const std::vector<std::string>& ids) {
+          cb({200, encode_connections(job_id, ids)});
+        };
       },
       conns_atom::value, job_id);
 }

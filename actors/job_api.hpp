@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,7 +26,10 @@ using api_callback = std::function<void(api_response)>;
 /// directory, and so each job, in the order made.
 class job_api {
 public:
-  job_api(caf::actor_system& sys, directory_actor directory);
+  /// A request still unanswered after `timeout` means a stuck actor: the
+  /// client gets a 500 then, and the late answer is dropped.
+  job_api(caf::actor_system& sys, directory_actor directory,
+          std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   /// 202 `{"job_id","seq"}`; 409 job_finished; 400 for a bad event.
   void publish(size_t bridge, job_event ev, api_callback cb) const;
