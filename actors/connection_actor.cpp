@@ -79,7 +79,10 @@ void keep_ticking(self_ptr self) {
   if (st.ticking)
     return;
   st.ticking = true;
-  self->delayed_send(self, st.settings->record_interval, tick_atom::value);
+  self->delayed_send(self,
+                     st.grant ? st.settings->token_check_interval
+                              : st.settings->progress_interval,
+                     tick_atom::value);
 }
 
 void reply_error(self_ptr self, const client_command& cmd, error_code code,
@@ -104,8 +107,19 @@ void reply_error(self_ptr self, const client_command& cmd, error_code code,
                                unix_now_ms()));
 }
 
-/// Writes the connection's record; `closed` marks it resumable-until-expiry.
-void write_record(self_ptr self, bool closed = false) {
+/// How a record goes to the registry.
+enum class record_write {
+  /// The subscriptions changed: stored at once (the job index follows).
+  changed,
+  /// Only what was sent and the last activity: stored within a second,
+  /// gathered with other connections' progress.
+  progress,
+  /// The close: resumable until the record expires.
+  closed,
+};
+
+/// Writes the connection's record.
+void write_record(self_ptr self, record_write how = record_write::changed) {
   auto& st = self->state;
   if (st.taken_over)
     return;
@@ -113,7 +127,7 @@ void write_record(self_ptr self, bool closed = false) {
   rec.connection_id = st.connection_id;
   rec.created_at_ms = st.created_at_ms;
   rec.last_activity_ms = st.last_activity_ms;
-  if (closed) {
+  if (how == record_write::closed) {
     // Being connected is activity: the TTL runs from the close.
     st.last_activity_ms = unix_now_ms();
     rec.last_activity_ms = st.last_activity_ms;
@@ -123,8 +137,12 @@ void write_record(self_ptr self, bool closed = false) {
   rec.jobs.reserve(st.followed.size());
   for (auto& [job_id, last_sent] : st.followed)
     rec.jobs.push_back({job_id, last_sent});
-  self->send(st.registry, conn_put_atom::value, std::move(rec));
+  if (how == record_write::progress)
+    self->send(st.registry, conn_progress_atom::value, std::move(rec));
+  else
+    self->send(st.registry, conn_put_atom::value, std::move(rec));
   st.dirty = false;
+  st.written_at = std::chrono::steady_clock::now();
 }
 
 /// Whether `cmd` may do `what` on its job: by the command's own token if
@@ -324,8 +342,13 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
                   {{"connection_id", st.connection_id}});
         sink->close(1008, "token expired");
       }
-      if (st.dirty)
-        write_record(self);
+      // Without a token the tick comes once per progress interval; with
+      // one, every token check.
+      if (st.dirty
+          && (!st.grant
+              || std::chrono::steady_clock::now() - st.written_at
+                   >= st.settings->progress_interval))
+        write_record(self, record_write::progress);
       // With a token, its expiry is checked on the tick.
       if (busy || st.grant)
         keep_ticking(self);
@@ -343,7 +366,7 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
       log::info("connection closed",
                 {{"connection_id", self->state.connection_id}});
       merge_written(self->state, written);
-      write_record(self, true);
+      write_record(self, record_write::closed);
       self->quit();
     },
   };

@@ -25,8 +25,13 @@ struct connection_settings {
   size_t max_subscriptions = 128;
   /// A closed connection stays resumable this long after its last activity.
   int64_t ttl_ms = 3600 * 1000;
-  /// How often what was sent is written to the connection's record.
-  std::chrono::milliseconds record_interval{1000};
+  /// How often a busy connection writes what its session has sent to its
+  /// record, for `resume` after a crash, which may send again what was sent
+  /// in the last interval. Every second, 10,000 busy connections cost more
+  /// than the events did: a timer message each, and the registry's writes.
+  std::chrono::milliseconds progress_interval{10000};
+  /// How often a connection with a token checks the token's expiry.
+  std::chrono::milliseconds token_check_interval{1000};
   /// The session queue's bounds; frames that do not fit go to the delivery
   /// actor.
   size_t max_queue_bytes = 1 << 20;
@@ -59,8 +64,9 @@ struct connection_state {
   int64_t last_activity_ms = 0;
   /// Jobs followed, with the last seq sent of each.
   std::unordered_map<std::string, uint64_t> followed;
-  /// The record has changed since it was last written.
+  /// The record has changed since it was last written, and when that was.
   bool dirty = false;
+  std::chrono::steady_clock::time_point written_at{};
   /// A tick is pending. An idle connection has none: ten thousand idle
   /// connections would otherwise cost ten thousand timer messages a second.
   bool ticking = false;

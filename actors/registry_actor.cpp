@@ -81,6 +81,53 @@ void enqueue(self_ptr self, pending_write w) {
   }
 }
 
+/// Queues the write of a connection's record; an open one is known for
+/// `resume` from then on.
+void put_connection(self_ptr self, connection_record rec) {
+  auto& st = self->state;
+  auto id = rec.connection_id;
+  if (rec.status == connection_status::open)
+    st.open[id] = caf::actor_cast<connection_actor>(self->current_sender());
+  else
+    st.open.erase(id);
+  auto db = st.db;
+  enqueue(self, {[db, rec = std::move(rec)](lmdb_txn& txn) {
+                   db->store.put_connection(txn, rec);
+                   return caf::error{};
+                 },
+                 [id](const caf::error& err) {
+                   if (err)
+                     log::warn("connection record not written",
+                               {{"connection_id", id},
+                                {"reason", error_message(err)}});
+                 }});
+}
+
+/// Queues the progress records gathered as one write.
+void write_progress(self_ptr self) {
+  auto& st = self->state;
+  if (st.progress.empty())
+    return;
+  std::vector<connection_record> recs;
+  recs.reserve(st.progress.size());
+  for (auto& [id, rec] : st.progress)
+    recs.push_back(std::move(rec));
+  st.progress.clear();
+  auto db = st.db;
+  auto n = recs.size();
+  enqueue(self, {[db, recs = std::move(recs)](lmdb_txn& txn) {
+                   for (auto& rec : recs)
+                     db->store.put_connection(txn, rec);
+                   return caf::error{};
+                 },
+                 [n](const caf::error& err) {
+                   if (err)
+                     log::warn("connection records not written",
+                               {{"count", std::to_string(n)},
+                                {"reason", error_message(err)}});
+                 }});
+}
+
 void schedule_sweep(self_ptr self) {
   self->delayed_send(self, self->state.settings.sweep_interval,
                      sweep_atom::value);
@@ -111,6 +158,7 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
   }
   // Commit what has gathered before going, also on a shutdown.
   self->set_exit_handler([self](const caf::exit_msg& em) {
+    write_progress(self);
     while (!self->state.pending.empty())
       flush(self);
     self->quit(em.reason);
@@ -140,24 +188,29 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
     },
     [self](conn_put_atom, connection_record& rec) {
       auto& st = self->state;
-      auto id = rec.connection_id;
-      if (st.taken_over.contains(id))
+      if (st.taken_over.contains(rec.connection_id))
         return; // sent before the connection learnt it was taken over
-      if (rec.status == connection_status::open)
-        st.open[id] = caf::actor_cast<connection_actor>(self->current_sender());
-      else
-        st.open.erase(id);
-      auto db = st.db;
-      enqueue(self, {[db, rec = std::move(rec)](lmdb_txn& txn) {
-                       db->store.put_connection(txn, rec);
-                       return caf::error{};
-                     },
-                     [id](const caf::error& err) {
-                       if (err)
-                         log::warn("connection record not written",
-                                   {{"connection_id", id},
-                                    {"reason", error_message(err)}});
-                     }});
+      // Progress gathered earlier is older than this record.
+      st.progress.erase(rec.connection_id);
+      put_connection(self, std::move(rec));
+    },
+    [self](conn_progress_atom, connection_record& rec) {
+      auto& st = self->state;
+      if (st.taken_over.contains(rec.connection_id))
+        return;
+      st.open[rec.connection_id]
+        = caf::actor_cast<connection_actor>(self->current_sender());
+      auto id = rec.connection_id;
+      st.progress.insert_or_assign(std::move(id), std::move(rec));
+      if (!st.progress_scheduled) {
+        st.progress_scheduled = true;
+        self->delayed_send(self, st.settings.progress_interval,
+                           progress_atom::value);
+      }
+    },
+    [self](progress_atom) {
+      self->state.progress_scheduled = false;
+      write_progress(self);
     },
     [self](conn_open_atom, std::string& id) {
       auto& st = self->state;
@@ -169,9 +222,17 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       auto db = self->state.db;
       auto now = now_ms(self);
       auto found = std::make_shared<connection_record>();
+      // Progress not written yet is newer than what is stored.
+      std::optional<connection_record> newer;
+      if (auto i = self->state.progress.find(earlier);
+          i != self->state.progress.end()) {
+        newer = std::move(i->second);
+        self->state.progress.erase(i);
+      }
       enqueue(self,
-              {[db, now, earlier, current, found](lmdb_txn& txn) {
-                 auto rec = db->store.connection(txn, earlier);
+              {[db, now, earlier, current, found,
+                newer = std::move(newer)](lmdb_txn& txn) {
+                 auto rec = newer ? newer : db->store.connection(txn, earlier);
                  if (!rec || earlier == current
                      || (rec->expires_at_ms != 0 && rec->expires_at_ms <= now))
                    return caf::make_error(error_code::connection_not_found,

@@ -51,6 +51,7 @@ struct config : caf::actor_system_config {
   size_t max_queue_frames = 4096;
   size_t heartbeat = 25;
   size_t slow_consumer_seconds = 10;
+  size_t progress_seconds = 10;
   size_t retry_base_ms = 50;
   size_t retry_cap_ms = 5000;
   size_t max_subscriptions = 128;
@@ -98,6 +99,9 @@ struct config : caf::actor_system_config {
            "seconds between WebSocket pings; two unanswered drop the peer")
       .add(slow_consumer_seconds, "slow-consumer-seconds",
            "a client still behind after this long is closed with 1013")
+      .add(progress_seconds, "progress-seconds",
+           "seconds between writes of what a busy connection was sent; "
+           "after a crash, resume may send that much again")
       .add(retry_base_ms, "retry-base-ms", "first delivery retry delay (ms)")
       .add(retry_cap_ms, "retry-cap-ms", "longest delivery retry delay (ms)")
       .add(max_subscriptions, "max-subscriptions",
@@ -169,11 +173,12 @@ int run(caf::actor_system& sys, const config& cfg) {
       || cfg.io_threads == 0 || cfg.handshake_timeout_ms == 0
       || cfg.max_queue_bytes == 0 || cfg.max_queue_frames == 0
       || cfg.max_header_bytes < 1024 || cfg.max_commands_per_second == 0
-      || cfg.heartbeat == 0 || cfg.retry_base_ms == 0
+      || cfg.heartbeat == 0 || cfg.progress_seconds == 0
+      || cfg.retry_base_ms == 0
       || cfg.retry_cap_ms < cfg.retry_base_ms)
     return fail("--max-message-bytes, --max-fragments, --max-queue-bytes, "
                 "--max-queue-frames, --max-commands-per-second, --heartbeat, "
-                "--retry-base-ms, "
+                "--progress-seconds, --retry-base-ms, "
                 "--handshake-timeout-ms and --io-threads must be positive, "
                 "--retry-cap-ms at least --retry-base-ms and "
                 "--max-header-bytes at least 1024");
@@ -238,6 +243,8 @@ int run(caf::actor_system& sys, const config& cfg) {
         settings.allowed_origins.push_back(origin);
   }
   settings.connection.heartbeat_seconds = static_cast<unsigned>(cfg.heartbeat);
+  settings.connection.progress_interval
+    = std::chrono::seconds(cfg.progress_seconds);
   settings.connection.max_queue_bytes = cfg.max_queue_bytes;
   settings.connection.max_queue_frames = cfg.max_queue_frames;
   jobwire::delivery_settings delivery_cfg;

@@ -27,10 +27,14 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using store_atom = caf::atom_constant<caf::atom("store")>;
 /// Write a connection record (registry).
 using conn_put_atom = caf::atom_constant<caf::atom("connput")>;
+/// An open connection's progress, stored within a while (registry).
+using conn_progress_atom = caf::atom_constant<caf::atom("connprog")>;
 /// A connection opened, nothing to store yet (registry).
 using conn_open_atom = caf::atom_constant<caf::atom("connopen")>;
 /// Take over an earlier connection's record (registry).
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
+/// Write the progress records gathered (registry timer).
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
 /// Commit what has gathered (registry, to itself: group commit).
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Remove expired records (registry timer).

@@ -144,6 +144,12 @@ using directory_actor
 /// // entries.
 /// (conn_put_atom, connection_record rec) -> void
 ///
+/// // An open connection's progress (what it was sent, its last activity),
+/// // its job index unchanged: kept in memory and written with the others
+/// // in one commit within `progress_interval`. A later conn_put of the
+/// // connection replaces it; a resume takes it over.
+/// (conn_progress_atom, connection_record rec) -> void
+///
 /// // A connection opened: known for `resume` while open, stored once it
 /// // has something to keep (a subscription, activity, its close).
 /// (conn_open_atom, std::string connection_id) -> void
@@ -158,6 +164,9 @@ using directory_actor
 /// // To itself: commit what has gathered.
 /// (flush_atom) -> void
 ///
+/// // Timer: write the progress records gathered.
+/// (progress_atom) -> void
+///
 /// // Timer: remove a batch of expired records.
 /// (sweep_atom) -> void
 /// ~~~
@@ -165,9 +174,11 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<store_atom, job_record, std::vector<stored_event>>::with<
     uint64_t>,
   caf::reacts_to<conn_put_atom, connection_record>,
+  caf::reacts_to<conn_progress_atom, connection_record>,
   caf::reacts_to<conn_open_atom, std::string>,
   caf::replies_to<resume_atom, std::string, std::string>::with<
     connection_record>,
-  caf::reacts_to<flush_atom>, caf::reacts_to<sweep_atom>>;
+  caf::reacts_to<flush_atom>, caf::reacts_to<progress_atom>,
+  caf::reacts_to<sweep_atom>>;
 
 } // namespace jobwire

@@ -194,6 +194,107 @@ BOOST_AUTO_TEST_CASE(sweeper_removes_expired_records_on_its_timer) {
   BOOST_TEST(!db->store.connection(txn, "conn_1_aaaaaaaaaaaaaaaa"));
 }
 
+// -- progress records ----------------------------------------------------------
+
+namespace {
+
+connection_record open_conn(std::string id, uint64_t last_sent) {
+  connection_record rec;
+  rec.connection_id = std::move(id);
+  rec.status = connection_status::open;
+  rec.jobs.push_back({"job_a", last_sent});
+  return rec;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(progress_records_wait_then_share_one_commit) {
+  auto before = last_txnid();
+  for (int i = 0; i < 50; ++i) {
+    auto id = "conn_" + std::to_string(i) + "_aaaaaaaaaaaaaaaa";
+    caf::anon_send(registry, conn_progress_atom::value, open_conn(id, 7));
+  }
+  sched.run();
+  BOOST_TEST(last_txnid() == before); // nothing written yet
+  sched.advance_time(1s);
+  sched.run();
+  BOOST_TEST(last_txnid() == before + 1); // all fifty in one commit
+  lmdb_txn txn{db->env, lmdb_txn::read_only};
+  for (int i = 0; i < 50; ++i) {
+    auto rec = db->store.connection(
+      txn, "conn_" + std::to_string(i) + "_aaaaaaaaaaaaaaaa");
+    BOOST_REQUIRE(rec);
+    BOOST_TEST(rec->jobs.at(0).last_sent == 7u);
+  }
+  // The job index of an open connection is written with it.
+  BOOST_TEST(db->store.followers(txn, "job_a").size() == 50u);
+}
+
+BOOST_AUTO_TEST_CASE(newer_progress_replaces_older_before_it_is_written) {
+  caf::anon_send(registry, conn_progress_atom::value,
+                 open_conn("conn_1_aaaaaaaaaaaaaaaa", 3));
+  caf::anon_send(registry, conn_progress_atom::value,
+                 open_conn("conn_1_aaaaaaaaaaaaaaaa", 5));
+  sched.run();
+  sched.advance_time(1s);
+  sched.run();
+  lmdb_txn txn{db->env, lmdb_txn::read_only};
+  auto rec = db->store.connection(txn, "conn_1_aaaaaaaaaaaaaaaa");
+  BOOST_REQUIRE(rec);
+  BOOST_TEST(rec->jobs.at(0).last_sent == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_record_written_at_once_is_not_overwritten_by_older_progress) {
+  caf::anon_send(registry, conn_progress_atom::value,
+                 open_conn("conn_1_aaaaaaaaaaaaaaaa", 3));
+  // The close, after the progress: it is the newer record.
+  put(closed_conn("conn_1_aaaaaaaaaaaaaaaa", *now, 60'000));
+  sched.advance_time(1s);
+  sched.run();
+  lmdb_txn txn{db->env, lmdb_txn::read_only};
+  auto rec = db->store.connection(txn, "conn_1_aaaaaaaaaaaaaaaa");
+  BOOST_REQUIRE(rec);
+  BOOST_TEST((rec->status == connection_status::closed));
+  BOOST_TEST(rec->jobs.at(0).last_sent == 4u);
+  BOOST_TEST(db->store.followers(txn, "job_a").empty());
+}
+
+BOOST_AUTO_TEST_CASE(resume_takes_over_progress_not_yet_written) {
+  put(open_conn("conn_1_aaaaaaaaaaaaaaaa", 2));
+  caf::anon_send(registry, conn_progress_atom::value,
+                 open_conn("conn_1_aaaaaaaaaaaaaaaa", 9));
+  sched.run();
+  connection_record got;
+  sys.spawn([&](caf::event_based_actor* self) {
+    self->request(registry, caf::infinite, resume_atom::value,
+                  std::string{"conn_1_aaaaaaaaaaaaaaaa"},
+                  std::string{"conn_2_bbbbbbbbbbbbbbbb"})
+      .then([&](connection_record& rec) { got = std::move(rec); },
+            [&](caf::error&) {});
+  });
+  sched.run();
+  BOOST_REQUIRE_EQUAL(got.jobs.size(), 1u);
+  BOOST_TEST(got.jobs[0].last_sent == 9u); // not the stored 2
+  // Taken over: the progress is not written later either.
+  sched.advance_time(1s);
+  sched.run();
+  lmdb_txn txn{db->env, lmdb_txn::read_only};
+  BOOST_TEST(!db->store.connection(txn, "conn_1_aaaaaaaaaaaaaaaa"));
+  BOOST_TEST(db->store.followers(txn, "job_a").empty());
+}
+
+BOOST_AUTO_TEST_CASE(progress_is_written_at_shutdown) {
+  caf::anon_send(registry, conn_progress_atom::value,
+                 open_conn("conn_1_aaaaaaaaaaaaaaaa", 6));
+  sched.run();
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  sched.run();
+  lmdb_txn txn{db->env, lmdb_txn::read_only};
+  auto rec = db->store.connection(txn, "conn_1_aaaaaaaaaaaaaaaa");
+  BOOST_REQUIRE(rec);
+  BOOST_TEST(rec->jobs.at(0).last_sent == 6u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
