@@ -48,6 +48,31 @@ run --scenario=persistence --publishers=2 --window=4 --duration=1
 run --scenario=reconnect --connections=60 --jobs=6 --events=20
 run --scenario=stalled --connections=100 --jobs=10 --stalled=0.1 --duration=1
 
+# A --server-pid that is not the server listening there is refused, not
+# measured: figures of one process must not be reported as another's.
+expect_refused() { # what expected-text bench-args...
+  local what=$1 text=$2 out rc
+  shift 2
+  out=$("$bench" --url="http://127.0.0.1:$port" --quiet --scenario=fanout \
+    --connections=10 --duration=1 "$@" 2>&1)
+  rc=$?
+  if [ $rc -eq 0 ] || [[ $out != *"$text"* ]]; then
+    echo "smoke: FAILED: $what: exit $rc, expected a refusal saying" \
+      "'$text'; got: $out" >&2
+    failed=1
+  else
+    echo "smoke: $what refused: $out"
+  fi
+}
+sleep 30 &
+other=$!
+expect_refused "a --server-pid that does not listen" "does not listen on port" \
+  --server-pid="$other"
+kill "$other"
+wait "$other" 2>/dev/null
+expect_refused "a --server-pid that is not running" "is not running" \
+  --server-pid="$other"
+
 if ! kill -0 "$pid" 2>/dev/null; then
   echo "smoke: jobwire died during the runs; its stderr:" >&2
   tail -20 "$tmp/server.err" >&2

@@ -1,6 +1,7 @@
 #include "jobwire_bench/bench_run.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <signal.h>
 
 #include "jobwire_bench/clock.hpp"
 #include "jobwire_bench/frame_scan.hpp"
@@ -71,6 +73,23 @@ std::string bench_run::prepare() {
   server_pid_ = opt_.server_pid;
   if (server_pid_ == 0 && run_.server.loopback)
     server_pid_ = find_listener_pid(opt_.port);
+  // Figures of one process measured against another are worse than none:
+  // a server left from an earlier run still holds the port, say.
+  if (opt_.server_pid != 0) {
+    auto pid = std::to_string(opt_.server_pid);
+    if (::kill(opt_.server_pid, 0) != 0 && errno == ESRCH)
+      return "--server-pid=" + pid + " is not running, yet " + opt_.url
+             + " answers: another server holds the port";
+    if (run_.server.loopback
+        && listens_on(opt_.server_pid, opt_.port) == false) {
+      auto holder = find_listener_pid(opt_.port);
+      return "--server-pid=" + pid + " does not listen on port "
+             + std::to_string(opt_.port) + "; "
+             + (holder != 0 ? "pid " + std::to_string(holder) + " does"
+                            : std::string{"another process does"})
+             + " (a server left from an earlier run?)";
+    }
+  }
   // Descriptors: every client and publisher, and some to spare.
   auto need = opt_.connections + opt_.publishers + 64;
   auto limit = raise_fd_limit();

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -88,8 +89,11 @@ double machine_busy_seconds() {
   return static_cast<double>(busy) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-int find_listener_pid(uint16_t port) {
-  // Inodes of listening sockets (state 0A) on `port`.
+namespace {
+
+/// Inodes of the sockets listening (state 0A) on `port`, as /proc/PID/fd
+/// links name them.
+std::set<std::string> listener_inodes(uint16_t port) {
   std::set<std::string> inodes;
   for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
     std::ifstream in{table};
@@ -108,27 +112,57 @@ int find_listener_pid(uint16_t port) {
         inodes.insert("socket:[" + inode + "]");
     }
   }
+  return inodes;
+}
+
+/// Whether process `dir` (/proc/PID) has one of `inodes` open; nullopt when
+/// its descriptors cannot be read (gone, or not ours to see).
+std::optional<bool> holds_any(const std::filesystem::path& dir,
+                              const std::set<std::string>& inodes) {
+  std::error_code ec;
+  std::filesystem::directory_iterator fds{dir / "fd", ec};
+  if (ec)
+    return std::nullopt;
+  for (auto& fd : fds) {
+    std::error_code lec;
+    auto link = std::filesystem::read_symlink(fd.path(), lec);
+    if (!lec && inodes.contains(link.string()))
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+int find_listener_pid(uint16_t port) {
+  auto inodes = listener_inodes(port);
   if (inodes.empty())
     return 0;
   try {
-  std::error_code ec;
-  for (auto& proc : std::filesystem::directory_iterator{"/proc", ec}) {
-    auto name = proc.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    std::error_code fec;
-    for (auto& fd : std::filesystem::directory_iterator{proc.path() / "fd",
-                                                        fec}) {
-      std::error_code lec;
-      auto link = std::filesystem::read_symlink(fd.path(), lec);
-      if (!lec && inodes.contains(link.string()))
+    std::error_code ec;
+    for (auto& proc : std::filesystem::directory_iterator{"/proc", ec}) {
+      auto name = proc.path().filename().string();
+      if (name.empty()
+          || name.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      if (holds_any(proc.path(), inodes).value_or(false))
         return std::atoi(name.c_str());
     }
-  }
   } catch (const std::exception&) {
     // A process went away while we looked: treat as not found.
   }
   return 0;
+}
+
+std::optional<bool> listens_on(int pid, uint16_t port) {
+  auto inodes = listener_inodes(port);
+  if (inodes.empty())
+    return std::nullopt;
+  try {
+    return holds_any("/proc/" + std::to_string(pid), inodes);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 } // namespace jobwire::bench

@@ -29,4 +29,9 @@ double machine_busy_seconds();
 /// none is found or not allowed).
 int find_listener_pid(uint16_t port);
 
+/// Whether process `pid` holds a socket listening on `port` (also through
+/// a descriptor it inherited, as nginx's workers do); nullopt when that
+/// cannot be told (nothing listens, or its descriptors are not ours to see).
+std::optional<bool> listens_on(int pid, uint16_t port);
+
 } // namespace jobwire::bench
