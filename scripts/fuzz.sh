@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ with Debian's clang 14 in ./build-fuzz
-# (messages/*.cpp and net/http_route.cpp compiled in, with ASan and UBSan) and
-# runs each for FUZZ_SECONDS (default 20). Fails if any target crashes, leaks,
-# trips a sanitizer or times out; the input is left in
-# build-fuzz/artifacts/<target>/.
+# (messages/*.cpp, net/http_route.cpp and net/boost_assert.cpp compiled in,
+# with ASan and UBSan) and runs each for FUZZ_SECONDS (default 20). Fails if
+# any target crashes, leaks, trips a sanitizer or times out; the input is left
+# in build-fuzz/artifacts/<target>/.
 #   FUZZ_SECONDS=600 scripts/fuzz.sh                 # longer
 #   FUZZ_TARGETS="publish_parser" scripts/fuzz.sh    # some targets only
 #   FUZZ_BUILD_ONLY=1 scripts/fuzz.sh                # build, do not run
@@ -31,11 +31,13 @@ out=$root/build-fuzz
 mkdir -p "$out/obj"
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer
        -fsanitize=address,undefined -fno-sanitize-recover=undefined
+       -DBOOST_ENABLE_ASSERT_DEBUG_HANDLER
        -I"$root" $(pkg-config --cflags spdlog simdjson))
 libs=(-lcaf_core $(pkg-config --libs spdlog simdjson) -pthread)
 
 # The library code: instrumented for coverage, no libFuzzer main.
-sources=("$root"/messages/*.cpp "$root"/net/http_route.cpp)
+sources=("$root"/messages/*.cpp "$root"/net/http_route.cpp
+         "$root"/net/boost_assert.cpp)
 compile() { # src obj
   if [[ ! -f $2 || $1 -nt $2 || -n $(find "$root/messages" "$root/net" -name '*.hpp' -newer "$2" -print -quit) ]]; then
     echo "  CXX $(realpath --relative-to="$root" "$1")"
