@@ -150,17 +150,30 @@ job_api::job_api(caf::actor_system& sys, directory_actor directory,
 
 namespace {
 
-/// Asks the directory `xs...` from a bridge: `answer(cb)` makes the handler
-/// of the reply, errors become their HTTP response. Without CAF's own
+/// The reply type a response-making function takes: CAF 0.17 deduces a
+/// reply handler's signature, so the handler needs it spelled out.
+template <class F>
+struct reply_of : reply_of<decltype(&F::operator())> {};
+
+template <class C, class R, class T>
+struct reply_of<R (C::*)(T) const> {
+  using type = T;
+};
+
+/// Asks the directory `xs...` from a bridge and answers with
+/// `to_response(reply)`, or with an error's HTTP response. Without CAF's own
 /// request timeout (see bridge_state).
-template <class Answer, class... Ts>
+template <class ToResponse, class... Ts>
 void ask(job_api::bridges& bridges, size_t bridge, const directory_actor& dir,
-         const api_callback& cb, Answer answer, Ts... xs) {
+         const api_callback& cb, ToResponse to_response, Ts... xs) {
   bridges.run(bridge, {[=](bridge_actor* self) {
     auto once = watch(self, cb);
     self->request(dir, caf::infinite, xs...)
-      .then(answer(once),
-            [once](caf::error& err) { once(error_response(err)); });
+      .then(
+        [once, to_response](typename reply_of<ToResponse>::type reply) {
+          once(to_response(reply));
+        },
+        [once](caf::error& err) { once(error_response(err)); });
   }});
 }
 
@@ -173,10 +186,8 @@ size_t job_api::pick_bridge() const {
 void job_api::publish(size_t bridge, job_event ev, api_callback cb) const {
   auto job_id = ev.job_id;
   ask(*bridges_, bridge, directory_, cb,
-      [job_id](api_callback cb) {
-        return [job_id, cb](uint64_t seq) {
-          cb({202, encode_publish_ack(job_id, seq)});
-        };
+      [job_id](uint64_t seq) {
+        return api_response{202, encode_publish_ack(job_id, seq)};
       },
       publish_atom::value, std::move(ev));
 }
@@ -184,10 +195,8 @@ void job_api::publish(size_t bridge, job_event ev, api_callback cb) const {
 void job_api::status(size_t bridge, std::string job_id,
                      api_callback cb) const {
   ask(*bridges_, bridge, directory_, cb,
-      [](api_callback cb) {
-        return [cb](const job_snapshot& snap) {
-          cb({200, encode_snapshot(snap)});
-        };
+      [](const job_snapshot& snap) {
+        return api_response{200, encode_snapshot(snap)};
       },
       status_atom::value, std::move(job_id));
 }
@@ -195,10 +204,8 @@ void job_api::status(size_t bridge, std::string job_id,
 void job_api::cancel(size_t bridge, std::string job_id, std::string reason,
                      api_callback cb) const {
   ask(*bridges_, bridge, directory_, cb,
-      [](api_callback cb) {
-        return [cb](const job_snapshot& snap) {
-          cb({202, encode_snapshot(snap)});
-        };
+      [](const job_snapshot& snap) {
+        return api_response{202, encode_snapshot(snap)};
       },
       cancel_atom::value, std::move(job_id), std::move(reason));
 }
@@ -206,10 +213,8 @@ void job_api::cancel(size_t bridge, std::string job_id, std::string reason,
 void job_api::connections(size_t bridge, std::string job_id,
                           api_callback cb) const {
   ask(*bridges_, bridge, directory_, cb,
-      [job_id](api_callback cb) {
-        return [job_id, cb](const std::vector<std::string>& ids) {
-          cb({200, encode_connections(job_id, ids)});
-        };
+      [job_id](const std::vector<std::string>& ids) {
+        return api_response{200, encode_connections(job_id, ids)};
       },
       conns_atom::value, job_id);
 }

@@ -81,13 +81,19 @@ void enqueue(self_ptr self, pending_write w) {
   }
 }
 
+/// Remembers the sender as the open connection `id`, for `resume`.
+void note_open(self_ptr self, const std::string& id) {
+  self->state.open[id]
+    = caf::actor_cast<connection_actor>(self->current_sender());
+}
+
 /// Queues the write of a connection's record; an open one is known for
 /// `resume` from then on.
 void put_connection(self_ptr self, connection_record rec) {
   auto& st = self->state;
   auto id = rec.connection_id;
   if (rec.status == connection_status::open)
-    st.open[id] = caf::actor_cast<connection_actor>(self->current_sender());
+    note_open(self, id);
   else
     st.open.erase(id);
   auto db = st.db;
@@ -198,8 +204,7 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       auto& st = self->state;
       if (st.taken_over.contains(rec.connection_id))
         return;
-      st.open[rec.connection_id]
-        = caf::actor_cast<connection_actor>(self->current_sender());
+      note_open(self, rec.connection_id);
       auto id = rec.connection_id;
       st.progress.insert_or_assign(std::move(id), std::move(rec));
       if (!st.progress_scheduled) {
@@ -213,9 +218,8 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       write_progress(self);
     },
     [self](conn_open_atom, std::string& id) {
-      auto& st = self->state;
-      if (!st.taken_over.contains(id))
-        st.open[id] = caf::actor_cast<connection_actor>(self->current_sender());
+      if (!self->state.taken_over.contains(id))
+        note_open(self, id);
     },
     [self](resume_atom, std::string& earlier, std::string& current) {
       auto rp = self->make_response_promise<connection_record>();

@@ -1,6 +1,5 @@
 #include "net/session_set.hpp"
 
-
 namespace jobwire {
 
 void session_set::add(const ws_session* key, std::weak_ptr<ws_session> session,
