@@ -24,14 +24,20 @@ void metrics::latency_tally::add(std::chrono::steady_clock::duration d) {
   ++count_;
 }
 
-void metrics::observe_latencies(const latency_tally& tally) {
+void metrics::histogram::observe(const latency_tally& tally) {
   if (tally.count_ == 0)
     return;
   for (size_t i = 0; i < buckets_.size(); ++i)
     if (tally.buckets_[i] > 0)
       buckets_[i] += tally.buckets_[i];
-  latency_sum_us_ += tally.sum_us_;
-  latency_count_ += tally.count_;
+  sum_us_ += tally.sum_us_;
+  count_ += tally.count_;
+}
+
+void metrics::histogram::observe(std::chrono::steady_clock::duration d) {
+  latency_tally one;
+  one.add(d);
+  observe(one);
 }
 
 void metrics::map_use_source(std::function<std::pair<size_t, size_t>()> f) {
@@ -106,24 +112,32 @@ std::string metrics::render() const {
   counter("jobwire_access_denied_total",
           "Requests refused for a missing, bad or insufficient token.",
           static_cast<double>(access_denied.load()));
-  const char* hist = "jobwire_publish_to_send_seconds";
-  line(out, hist, "Time from an event being stored to its frame being written.",
-       "histogram");
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < latency_bounds.size(); ++i) {
-    cumulative += buckets_[i].load();
-    char le[32];
-    std::snprintf(le, sizeof(le), "%g", latency_bounds[i]);
-    value(out, std::string{hist} + "_bucket{le=\"" + le + "\"}",
+  auto hist = [&](const std::string& name, const char* help,
+                  const histogram& h) {
+    line(out, name.c_str(), help, "histogram");
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < latency_bounds.size(); ++i) {
+      cumulative += h.buckets_[i].load();
+      char le[32];
+      std::snprintf(le, sizeof(le), "%g", latency_bounds[i]);
+      value(out, name + "_bucket{le=\"" + le + "\"}",
+            static_cast<double>(cumulative));
+    }
+    cumulative += h.buckets_.back().load();
+    value(out, name + "_bucket{le=\"+Inf\"}",
           static_cast<double>(cumulative));
-  }
-  cumulative += buckets_.back().load();
-  value(out, std::string{hist} + "_bucket{le=\"+Inf\"}",
-        static_cast<double>(cumulative));
-  value(out, std::string{hist} + "_sum",
-        static_cast<double>(latency_sum_us_.load()) / 1e6);
-  value(out, std::string{hist} + "_count",
-        static_cast<double>(latency_count_.load()));
+    value(out, name + "_sum", static_cast<double>(h.sum_us_.load()) / 1e6);
+    value(out, name + "_count", static_cast<double>(h.count_.load()));
+  };
+  hist("jobwire_publish_to_send_seconds",
+       "Time from the job actor taking an event (before it is stored) to "
+       "its frame being written.",
+       publish_to_send);
+  hist("jobwire_commit_seconds",
+       "Time of one LMDB commit by the registry, syncs included.", commit);
+  counter("jobwire_commit_writes_total",
+          "Records written by those commits (events, jobs, connections).",
+          static_cast<double>(commit_writes.load()));
   std::function<std::pair<size_t, size_t>()> source;
   {
     std::lock_guard<std::mutex> guard{source_mtx_};

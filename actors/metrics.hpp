@@ -33,7 +33,7 @@ public:
   std::atomic<uint64_t> slow_consumer_closes{0};
   std::atomic<uint64_t> access_denied{0};
 
-  /// Publish-to-send times gathered without atomics, for one `observe`.
+  /// Times gathered without atomics, for one `observe`.
   class latency_tally {
   public:
     void add(std::chrono::steady_clock::duration d);
@@ -45,9 +45,30 @@ public:
     uint64_t count_ = 0;
   };
 
-  /// Records events' times from being stored to being written out; a
-  /// write of many frames touches each shared counter once, not per frame.
-  void observe_latencies(const latency_tally& tally);
+  /// A latency histogram over `latency_bounds`.
+  class histogram {
+  public:
+    /// A write of many frames touches each shared counter once, not per
+    /// frame.
+    void observe(const latency_tally& tally);
+    void observe(std::chrono::steady_clock::duration d);
+    uint64_t count() const {
+      return count_.load();
+    }
+
+  private:
+    friend class metrics;
+    std::array<std::atomic<uint64_t>, latency_bounds.size() + 1> buckets_{};
+    std::atomic<uint64_t> sum_us_{0};
+    std::atomic<uint64_t> count_{0};
+  };
+
+  /// From the job actor taking an event (before it is stored) to its
+  /// frame being written out.
+  histogram publish_to_send;
+  /// One LMDB commit of the registry, its syncs included.
+  histogram commit;
+  std::atomic<uint64_t> commit_writes{0};
 
   /// How `render` learns the LMDB map's use: (bytes used, map size).
   void map_use_source(std::function<std::pair<size_t, size_t>()> f);
@@ -56,9 +77,6 @@ public:
   std::string render() const;
 
 private:
-  std::array<std::atomic<uint64_t>, latency_bounds.size() + 1> buckets_{};
-  std::atomic<uint64_t> latency_sum_us_{0};
-  std::atomic<uint64_t> latency_count_{0};
   mutable std::mutex source_mtx_;
   std::function<std::pair<size_t, size_t>()> map_use_;
 };

@@ -1,7 +1,10 @@
 #include "actors/registry_actor.hpp"
 
+#include <chrono>
+
 #include "caf/all.hpp"
 
+#include "actors/metrics.hpp"
 #include "messages/error_code.hpp"
 #include "messages/log.hpp"
 #include "messages/timestamp.hpp"
@@ -37,10 +40,14 @@ void flush(self_ptr self) {
   std::vector<caf::error> results(batch.size());
   for (;;) {
     try {
+      auto began = std::chrono::steady_clock::now();
       lmdb_txn txn{st.db->env, lmdb_txn::read_write};
       for (size_t i = 0; i < batch.size(); ++i)
         results[i] = batch[i].apply(txn);
       txn.commit();
+      auto& m = metrics::global();
+      m.commit.observe(std::chrono::steady_clock::now() - began);
+      m.commit_writes += batch.size();
       break;
     } catch (const lmdb_error& e) {
       // The transaction is gone (unwound) before grow() needs it to be.

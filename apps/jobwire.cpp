@@ -153,6 +153,11 @@ struct config : caf::actor_system_config {
     // machine; one per core we may run on (--scheduler.max-threads
     // overrides). Workers sharing a core only hand messages to each other.
     set("scheduler.max-threads", usable_cores());
+    // An idle worker sleeps until the next message wakes it rather than
+    // polling every 50 us for 25 ms: a message arriving in that window
+    // waited for the next poll, and the polls took CPU from the io thread
+    // (p99 at 20,000 deliveries/s about halved, no loss at full load).
+    set("work-stealing.moderate-poll-attempts", 0);
     // Notice a pipeline process whose link went silent.
     set("middleman.heartbeat-interval",
         caf::timespan{std::chrono::seconds(1)});

@@ -374,7 +374,7 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
       *last = std::max(*last, f->seq);
     }
   }
-  m.observe_latencies(latencies);
+  m.publish_to_send.observe(latencies);
   pop_front(n);
   if (!queue_.empty())
     return do_write();

@@ -13,6 +13,7 @@
 #include "raw_socket.hpp"
 #include "server_fixture.hpp"
 #include "server_process.hpp"
+#include "stream_helpers.hpp"
 #include "wire_checks.hpp"
 #include "ws_client.hpp"
 
@@ -378,6 +379,26 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   BOOST_TEST(snap["progress"].as_number() == publishes);
 }
 
+BOOST_AUTO_TEST_CASE(metrics_time_every_commit) {
+  auto count = [&](std::string_view name) {
+    auto res = http.get("/metrics");
+    BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+    auto v = metric_in(res.body, name);
+    BOOST_TEST_REQUIRE(v.has_value(), name << " missing: " << res.body);
+    return *v;
+  };
+  auto commits = count("jobwire_commit_seconds_count");
+  auto writes = count("jobwire_commit_writes_total");
+  auto job = unique_job_id("commits");
+  // Each 202 comes after its own commit.
+  for (int i = 1; i <= 3; ++i)
+    publish(http, job, progress_event("s", i, "m"));
+  BOOST_TEST(count("jobwire_commit_seconds_count") >= commits + 3);
+  BOOST_TEST(count("jobwire_commit_writes_total") >= writes + 3);
+  BOOST_TEST(count("jobwire_commit_seconds_bucket{le=\"+Inf\"}")
+             == count("jobwire_commit_seconds_count"));
+}
+
 BOOST_AUTO_TEST_CASE(healthz_is_200) {
   auto res = http.get("/healthz");
   BOOST_TEST(res.status == 200, res.to_string());
@@ -458,6 +479,30 @@ BOOST_AUTO_TEST_CASE(help_prints_usage_and_exits_0) {
   auto usage = result.out + result.err;
   BOOST_TEST(usage.find("--port") != std::string::npos,
              "usage does not mention --port: " << usage);
+}
+
+namespace {
+
+/// CAF's effective configuration, as `--dump-config` prints it.
+std::string dumped_config(std::vector<std::string> args) {
+  args.push_back("--dump-config");
+  auto result = run_to_completion(jobwire_binary(), args, 10s);
+  BOOST_TEST((result.status.exited && result.status.code == 0),
+             "jobwire --dump-config " << result.status.to_string()
+                                      << "; stderr: " << result.err);
+  return result.out + result.err;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(idle_scheduler_workers_sleep_without_polling) {
+  auto dump = dumped_config({});
+  BOOST_TEST(dump.find("moderate-poll-attempts = 0\n") != std::string::npos,
+             "no moderate polling by default: " << dump);
+  // The user's choice wins over ours.
+  dump = dumped_config({"--work-stealing.moderate-poll-attempts=500"});
+  BOOST_TEST(dump.find("moderate-poll-attempts = 500\n") != std::string::npos,
+             "command line overrides the default: " << dump);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,6 +9,7 @@
 
 #include "caf/all.hpp"
 
+#include "actors/metrics.hpp"
 #include "actors/registry_actor.hpp"
 #include "messages/error_code.hpp"
 #include "messages/log.hpp"
@@ -149,6 +150,20 @@ BOOST_AUTO_TEST_CASE(writes_that_arrive_together_share_one_commit) {
   store("job9", 2, 1, out);
   sched.run();
   BOOST_TEST(last_txnid() == before + 3);
+}
+
+BOOST_AUTO_TEST_CASE(each_commit_is_timed_with_its_writes_counted) {
+  auto& m = metrics::global();
+  auto commits = m.commit.count();
+  auto writes = m.commit_writes.load();
+  auto out = std::make_shared<std::vector<std::string>>();
+  for (int j = 0; j < 3; ++j)
+    store("job" + std::to_string(j), 1, 2, out);
+  sched.run();
+  store("job9", 1, 1, out);
+  sched.run();
+  BOOST_TEST(m.commit.count() == commits + 2);
+  BOOST_TEST(m.commit_writes.load() == writes + 4);
 }
 
 BOOST_AUTO_TEST_CASE(reply_comes_only_after_the_commit) {

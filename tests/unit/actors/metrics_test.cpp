@@ -1,0 +1,60 @@
+#define BOOST_TEST_MODULE metrics
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "actors/metrics.hpp"
+
+using namespace jobwire;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The line of `text` that starts with `name` and a space, its value only.
+std::string sample(const std::string& text, const std::string& name) {
+  auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos)
+    return "(missing)";
+  at += name.size() + 2;
+  return text.substr(at, text.find('\n', at) - at);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(commit_histogram_counts_each_commit_in_its_bucket) {
+  metrics m;
+  m.commit.observe(50us);
+  m.commit.observe(300us);
+  m.commit.observe(2ms);
+  m.commit_writes += 7;
+  auto text = m.render();
+  const std::string h = "jobwire_commit_seconds";
+  BOOST_TEST(sample(text, h + "_bucket{le=\"0.0001\"}") == "1");
+  BOOST_TEST(sample(text, h + "_bucket{le=\"0.00025\"}") == "1");
+  BOOST_TEST(sample(text, h + "_bucket{le=\"0.0005\"}") == "2");
+  BOOST_TEST(sample(text, h + "_bucket{le=\"0.001\"}") == "2");
+  BOOST_TEST(sample(text, h + "_bucket{le=\"0.0025\"}") == "3");
+  BOOST_TEST(sample(text, h + "_bucket{le=\"+Inf\"}") == "3");
+  BOOST_TEST(sample(text, h + "_count") == "3");
+  BOOST_TEST(std::stod(sample(text, h + "_sum")) == 0.00235,
+             boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(sample(text, "jobwire_commit_writes_total") == "7");
+  BOOST_TEST(text.find("# TYPE jobwire_commit_seconds histogram\n")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(histograms_are_kept_apart) {
+  metrics m;
+  metrics::latency_tally frames;
+  frames.add(20ms);
+  frames.add(20ms);
+  m.publish_to_send.observe(frames);
+  auto text = m.render();
+  BOOST_TEST(sample(text, "jobwire_publish_to_send_seconds_bucket{le=\"0.025\"}")
+             == "2");
+  BOOST_TEST(sample(text, "jobwire_publish_to_send_seconds_bucket{le=\"0.01\"}")
+             == "0");
+  BOOST_TEST(sample(text, "jobwire_publish_to_send_seconds_count") == "2");
+  BOOST_TEST(sample(text, "jobwire_commit_seconds_count") == "0");
+}
