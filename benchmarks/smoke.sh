@@ -47,6 +47,10 @@ run --scenario=capacity --connections=300 --duration=1
 run --scenario=persistence --publishers=2 --window=4 --duration=1
 run --scenario=reconnect --connections=60 --jobs=6 --events=20
 run --scenario=stalled --connections=100 --jobs=10 --stalled=0.1 --duration=1
+# Publishers over CAF, as pipeline processes publish.
+caf=(--publish-via=caf --caf-port="$server_caf_port")
+run --scenario=many-jobs --connections=100 --jobs=10 --duration=1 --rate=1000 "${caf[@]}"
+run --scenario=persistence --publishers=2 --window=4 --duration=1 "${caf[@]}"
 
 # A --server-pid that is not the server listening there is refused, not
 # measured: figures of one process must not be reported as another's.
@@ -64,6 +68,8 @@ expect_refused() { # what expected-text bench-args...
     echo "smoke: $what refused: $out"
   fi
 }
+expect_refused "--publish-via=caf without --caf-port" "needs --caf-port" \
+  --server-pid="$pid" --publish-via=caf
 sleep 30 &
 other=$!
 expect_refused "a --server-pid that does not listen" "does not listen on port" \

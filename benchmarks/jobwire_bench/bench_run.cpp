@@ -12,6 +12,8 @@
 #include <arpa/inet.h>
 #include <signal.h>
 
+#include "jobwire_bench/caf_link.hpp"
+#include "jobwire_bench/caf_publisher.hpp"
 #include "jobwire_bench/clock.hpp"
 #include "jobwire_bench/frame_scan.hpp"
 #include "jobwire_bench/http_publisher.hpp"
@@ -108,6 +110,12 @@ std::string bench_run::prepare() {
       run_.sources.push_back(src);
     }
   }
+  if (opt_.via_caf() && opt_.scenario != "capacity") {
+    std::string err;
+    caf_ = caf_link::open(opt_.host, opt_.caf_port, err);
+    if (!caf_)
+      return err;
+  }
   for (size_t i = 0; i < opt_.threads; ++i)
     workers_.push_back(std::make_unique<worker>(i, run_));
   return {};
@@ -144,11 +152,15 @@ ws_client* bench_run::add_client_live(job_slot* job) {
   return c;
 }
 
-http_publisher* bench_run::add_publisher(std::vector<job_slot*> jobs) {
+publisher* bench_run::add_publisher(std::vector<job_slot*> jobs) {
   auto i = publishers_.size();
   auto& w = *workers_[i % workers_.size()];
-  w.publishers.push_back(std::make_unique<http_publisher>(w, i,
-                                                          std::move(jobs)));
+  if (caf_)
+    w.publishers.push_back(
+      std::make_unique<caf_publisher>(w, i, std::move(jobs), *caf_));
+  else
+    w.publishers.push_back(
+      std::make_unique<http_publisher>(w, i, std::move(jobs)));
   publishers_.push_back(w.publishers.back().get());
   return publishers_.back();
 }

@@ -16,7 +16,8 @@
 namespace jobwire::bench {
 
 class ws_client;
-class http_publisher;
+class publisher;
+class caf_link;
 
 /// The workers' counters, summed.
 struct totals {
@@ -60,7 +61,7 @@ private:
   ws_client* add_client(job_slot* job, bool stalled);
   /// Adds a client while the workers run.
   ws_client* add_client_live(job_slot* job);
-  http_publisher* add_publisher(std::vector<job_slot*> jobs);
+  publisher* add_publisher(std::vector<job_slot*> jobs);
   void start_workers();
   void stop_workers();
   void connect_clients();
@@ -110,10 +111,12 @@ private:
 
   options opt_;
   shared_run run_;
+  /// Before the workers: their CAF publishers' relays go first.
+  std::unique_ptr<caf_link> caf_;
   std::unique_ptr<job_table> jobs_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<ws_client*> clients_;
-  std::vector<http_publisher*> publishers_;
+  std::vector<publisher*> publishers_;
   int server_pid_ = 0;
   uint64_t started_ns_ = 0;
   uint64_t last_progress_ns_ = 0;

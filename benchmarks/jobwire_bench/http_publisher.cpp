@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <limits>
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -44,14 +43,7 @@ long content_length(std::string_view head) {
 
 http_publisher::http_publisher(worker& w, size_t index,
                                std::vector<job_slot*> jobs)
-  : w_(w),
-    index_(index),
-    jobs_(std::move(jobs)),
-    last_ack_(jobs_.size(), 0),
-    last_seq_(jobs_.size(), 0) {
-  // Start each publisher at another job, so they do not march in step.
-  if (!jobs_.empty())
-    next_job_ = index % jobs_.size();
+  : publisher(w, index, std::move(jobs)), last_seq_(jobs_.size(), 0) {
 }
 
 http_publisher::~http_publisher() {
@@ -78,9 +70,8 @@ void http_publisher::close_now() {
   fd_ = -1;
 }
 
-void http_publisher::build_request(size_t j, uint64_t now) {
+void http_publisher::start(size_t j, uint64_t now) {
   auto& job = *jobs_[j];
-  auto payload = w_.run.opt->payload_bytes;
   uint64_t seq = 0;
   body_.clear();
   body_ += R"({"type":"progress_update",)";
@@ -96,66 +87,24 @@ void http_publisher::build_request(size_t j, uint64_t now) {
   }
   body_ += R"("stage":"bench","progress":)";
   body_ += std::to_string(sent % 100);
-  body_ += R"(,"estimated_seconds_remaining":5,"message":"t=)";
-  body_ += std::to_string(now);
-  body_ += ' ';
-  // Pad the message so the body has the size asked for.
-  if (body_.size() + 2 < payload)
-    body_.append(payload - body_.size() - 2, 'x');
+  body_ += R"(,"estimated_seconds_remaining":5,"message":")";
+  body_ += stamped_message(now, body_.size() + 2);
   body_ += "\"}";
   out_ += job.request_head;
   out_ += std::to_string(body_.size());
   out_ += "\r\n\r\n";
   out_ += body_;
   in_flight_.push_back({j, now, seq});
-  ++sent;
-  bump(w_.counters.published);
-  bump(w_.counters.in_flight);
 }
 
-bool http_publisher::pump(uint64_t now) {
+bool http_publisher::ready(bool& soon) {
   if (idle_closed_ && failure.empty()) {
     idle_closed_ = false;
     connect();
-    return true;
-  }
-  if (!connected || fd_ < 0 || jobs_.empty())
+    soon = true;
     return false;
-  auto window = w_.run.opt->window;
-  if (in_flight_.size() >= window)
-    return false;
-  uint64_t due = std::numeric_limits<uint64_t>::max();
-  auto rate = w_.run.rate_per_publisher;
-  if (rate > 0) {
-    auto start = w_.run.publish_start_ns.load(std::memory_order_relaxed);
-    auto should = static_cast<uint64_t>(
-                    rate * static_cast<double>(now - start) / 1e9)
-                  + 1;
-    due = should > sent ? should - sent : 0;
   }
-  bool held = false;
-  auto before = sent;
-  while (in_flight_.size() < window && due > 0) {
-    // The next job with room, round robin.
-    bool found = false;
-    for (size_t tries = 0; tries < jobs_.size(); ++tries) {
-      auto j = next_job_;
-      next_job_ = (next_job_ + 1) % jobs_.size();
-      if (w_.run.jobs->try_reserve(*jobs_[j])) {
-        build_request(j, now);
-        found = true;
-        break;
-      }
-    }
-    if (!found) {
-      held = true;
-      break;
-    }
-    --due;
-  }
-  if (sent != before)
-    flush();
-  return held || (rate > 0 && in_flight_.size() < window);
+  return connected && fd_ >= 0;
 }
 
 void http_publisher::on_io(uint32_t events) {
@@ -236,10 +185,6 @@ void http_publisher::on_response(int status, std::string_view body) {
   }
   auto p = in_flight_.front();
   in_flight_.pop_front();
-  auto& job = *jobs_[p.job];
-  auto now = now_ns();
-  auto counted_in_flight = w_.counters.in_flight.load(std::memory_order_relaxed);
-  w_.counters.in_flight.store(counted_in_flight - 1, std::memory_order_release);
   frame_fields f;
   uint64_t seq = 0;
   if (w_.run.opt->nchan()) {
@@ -247,27 +192,14 @@ void http_publisher::on_response(int status, std::string_view body) {
     if (status >= 200 && status < 300)
       seq = p.seq;
   } else if (status == 202 && scan_frame(body, f) && f.has_seq
-             && f.job_id == job.id) {
+             && f.job_id == jobs_[p.job]->id) {
     seq = f.seq;
   }
-  if (seq != 0) {
-    w_.run.jobs->acked(job, seq);
-    if (w_.run.one_publisher_per_job && last_ack_[p.job] != 0
-        && seq != last_ack_[p.job] + 1)
-      ++non_consecutive;
-    last_ack_[p.job] = seq;
-    ++acked;
-    bump(w_.counters.acked);
-    w_.ack_latency.record(now - p.sent_ns);
-    return;
-  }
-  ++refused;
-  job.refused.fetch_add(1, std::memory_order_relaxed);
-  w_.run.jobs->unreserve(job);
-  bump(w_.counters.refused);
-  if (first_refusal.empty())
-    first_refusal = "HTTP " + std::to_string(status) + " "
-                    + std::string{body.substr(0, 300)};
+  if (seq != 0)
+    answered(p.job, p.sent_ns, seq);
+  else
+    refused_with(p.job, "HTTP " + std::to_string(status) + " "
+                          + std::string{body.substr(0, 300)});
 }
 
 void http_publisher::flush() {
@@ -289,20 +221,12 @@ void http_publisher::flush() {
 }
 
 void http_publisher::fail(std::string why) {
-  if (failure.empty()) {
-    failure = std::move(why);
-    bump(w_.counters.publishers_failed);
-  }
+  note_failure(std::move(why));
   // What was in flight is neither acked nor refused: the run's check
   // reports it.
-  if (!in_flight_.empty()) {
-    auto n = w_.counters.in_flight.load(std::memory_order_relaxed);
-    w_.counters.in_flight.store(n - in_flight_.size(),
-                                std::memory_order_release);
-    for (auto& p : in_flight_)
-      w_.run.jobs->unreserve(*jobs_[p.job]);
-    in_flight_.clear();
-  }
+  for (auto& p : in_flight_)
+    abandoned(p.job);
+  in_flight_.clear();
   connected = false;
   close_now();
 }

@@ -5,41 +5,22 @@
 #include <string>
 #include <vector>
 
-#include "jobwire_bench/worker.hpp"
+#include "jobwire_bench/publisher.hpp"
 
 namespace jobwire::bench {
 
 /// One keep-alive HTTP connection publishing events, with up to `window`
-/// requests pipelined; picks its jobs round robin, skipping those that are
-/// `max_lag` ahead of their readers.
-class http_publisher final : public io_handler {
+/// requests pipelined.
+class http_publisher final : public publisher {
 public:
   http_publisher(worker& w, size_t index, std::vector<job_slot*> jobs);
   ~http_publisher() override;
 
-  void connect();
-
-  /// Sends what is due; true when it should be called again soon (held
-  /// back by the rate or by the readers, not by its window).
-  bool pump(uint64_t now);
+  void connect() override;
 
   void on_io(uint32_t events) override;
 
-  void close_now();
-
-  // -- what happened ------------------------------------------------------------
-
-  bool connected = false;
-  std::string failure;
-  uint64_t sent = 0;
-  uint64_t acked = 0;
-  uint64_t refused = 0;
-  std::string first_refusal;
-  /// Acks of one job that did not follow the previous one by one (only
-  /// checked when the publisher is the job's only one).
-  uint64_t non_consecutive = 0;
-  /// Idle keep-alive connections the server closed (and we reopened).
-  uint64_t reconnects = 0;
+  void close_now() override;
 
 private:
   struct pending {
@@ -49,19 +30,22 @@ private:
     uint64_t seq;
   };
 
-  void build_request(size_t job, uint64_t now);
+  bool ready(bool& soon) override;
+  size_t in_flight() const override {
+    return in_flight_.size();
+  }
+  void start(size_t job, uint64_t now) override;
+  void started() override {
+    flush();
+  }
+
   void on_response(int status, std::string_view body);
   void read_some();
   void flush();
   void fail(std::string why);
 
-  worker& w_;
-  size_t index_;
-  std::vector<job_slot*> jobs_;
-  std::vector<uint64_t> last_ack_;
   /// nchan: the last seq put into a body, per job.
   std::vector<uint64_t> last_seq_;
-  size_t next_job_ = 0;
   bool idle_closed_ = false;
   int fd_ = -1;
   uint32_t interest_ = 0;

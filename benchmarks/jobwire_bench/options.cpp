@@ -97,6 +97,10 @@ std::string parse_options(int argc, char** argv, options& out) {
       ok = to_number(value, out.publishers);
     else if (name == "window")
       ok = to_number(value, out.window);
+    else if (name == "publish-via")
+      out.publish_via = std::string{value};
+    else if (name == "caf-port")
+      ok = to_number(value, out.caf_port) && out.caf_port > 0;
     else if (name == "max-lag")
       ok = to_number(value, out.max_lag);
     else if (name == "events")
@@ -186,6 +190,14 @@ std::string apply_defaults(options& x) {
     if (x.publishers > x.jobs)
       x.publishers = x.jobs;
   }
+  if (x.publish_via != "http" && x.publish_via != "caf")
+    return "unknown --publish-via=" + x.publish_via + " (http, caf)";
+  if (x.via_caf() && x.nchan())
+    return "--publish-via=caf publishes to jobwire's ingest actor; nchan "
+           "has none";
+  if (x.via_caf() && x.caf_port == 0)
+    return "--publish-via=caf needs --caf-port (the server's --caf-port; "
+           "it prints it at startup)";
   if (x.stalled < 0)
     x.stalled = 0;
   if (s != "capacity" && (x.jobs == 0 || x.publishers == 0 || x.window == 0))
@@ -205,14 +217,14 @@ usage: jobwire-bench --scenario=NAME [--url=http://127.0.0.1:8080] [knobs]
        [--target=jobwire|nchan]
 
 scenarios
-  fanout       one job, N subscribers, HTTP publishers as fast as the server
+  fanout       one job, N subscribers, publishers as fast as the server
                takes; deliveries/s (frames received by all subscribers)
   many-jobs    N connections over K jobs (round robin); end-to-end latency
                p50/p99/p99.9 at --rate (or max) and deliveries/s
   capacity     N idle connections: connect rate (to the `connected` frame)
                and the server's memory per connection (--server-pid)
-  persistence  P publishers, each to its own job, waiting for each 202;
-               stored and acknowledged events/s
+  persistence  P publishers, each to its own job, waiting for each
+               acknowledgement; stored and acknowledged events/s
   reconnect    N clients subscribe, disconnect, M events per job are
                published, all N resume at once: time until all caught up
   stalled      many-jobs where --stalled of the connections stop reading
@@ -226,9 +238,15 @@ knobs (0 or absent: the scenario's default)
   --duration=S           seconds of publishing (default 10; capacity: seconds
                          to hold the connections, default 5)
   --payload-bytes=B      size of each published event body (default 200)
-  --publishers=P         keep-alive HTTP publisher connections (default 4)
-  --window=W             pipelined requests in flight per publisher
-                         (persistence 1, fanout/many-jobs 8, reconnect 32)
+  --publishers=P         publishers: keep-alive HTTP connections, or CAF
+                         actors sharing one connection (default 4)
+  --window=W             requests in flight per publisher (persistence 1,
+                         fanout/many-jobs 8, reconnect 32)
+  --publish-via=http     publishers POST each event (default)
+  --publish-via=caf      publishers send each event to jobwire's ingest
+                         actor as a pipeline process does (needs
+                         --caf-port=N, the server's --caf-port; the host is
+                         --url's)
   --max-lag=L            a job's publishers stay at most L events ahead of
                          its slowest reading subscriber, so "max" means what
                          the server delivers, not what it queues (default

@@ -30,6 +30,11 @@ struct options {
   size_t publishers = 0;
   /// Requests in flight per publisher connection (HTTP pipelining).
   size_t window = 0;
+  /// How publishers reach the server: "http" (POST per event) or "caf"
+  /// (requests to the ingest actor at `caf_port`, as pipelines publish).
+  std::string publish_via = "http";
+  /// jobwire's --caf-port, for publish_via "caf" (host from `url`).
+  uint16_t caf_port = 0;
   /// Events a job's publisher may be ahead of its slowest (not stalled)
   /// subscriber; 0 = no limit.
   size_t max_lag = 256;
@@ -53,6 +58,10 @@ struct options {
 
   bool nchan() const {
     return target == "nchan";
+  }
+
+  bool via_caf() const {
+    return publish_via == "caf";
   }
 };
 

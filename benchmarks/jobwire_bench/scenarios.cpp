@@ -71,6 +71,7 @@ void bench_run::traffic(report& r) {
   r.param("jobs", std::to_string(k));
   r.param("publishers", std::to_string(o.publishers));
   r.param("window", std::to_string(o.window));
+  r.param("via", o.publish_via);
   r.param("rate", rate_text(o.rate));
   r.param("duration", fmt(o.duration, 1) + "s");
   r.param("payload", std::to_string(o.payload_bytes) + "B");
@@ -309,6 +310,7 @@ void bench_run::persistence(report& r) {
   auto p = o.publishers;
   r.param("publishers", std::to_string(p));
   r.param("window", std::to_string(o.window));
+  r.param("via", o.publish_via);
   r.param("rate", rate_text(o.rate));
   r.param("duration", fmt(o.duration, 1) + "s");
   r.param("payload", std::to_string(o.payload_bytes) + "B");
@@ -376,6 +378,7 @@ void bench_run::reconnect(report& r) {
   r.param("events-per-job", std::to_string(m));
   r.param("publishers", std::to_string(o.publishers));
   r.param("window", std::to_string(o.window));
+  r.param("via", o.publish_via);
   r.param("payload", std::to_string(o.payload_bytes) + "B");
   r.param("threads", std::to_string(o.threads));
   make_jobs(k, false);

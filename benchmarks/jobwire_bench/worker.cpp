@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "jobwire_bench/clock.hpp"
-#include "jobwire_bench/http_publisher.hpp"
+#include "jobwire_bench/publisher.hpp"
 #include "jobwire_bench/ws_client.hpp"
 
 namespace jobwire::bench {

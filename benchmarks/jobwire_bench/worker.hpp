@@ -20,7 +20,7 @@
 namespace jobwire::bench {
 
 class ws_client;
-class http_publisher;
+class publisher;
 
 /// Something that owns a socket in a worker's epoll set.
 class io_handler {
@@ -130,7 +130,7 @@ public:
   histogram connect_latency;
   histogram catch_up;
   std::vector<std::unique_ptr<ws_client>> clients;
-  std::vector<std::unique_ptr<http_publisher>> publishers;
+  std::vector<std::unique_ptr<publisher>> publishers;
 
 private:
   void loop();
