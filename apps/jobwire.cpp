@@ -281,10 +281,14 @@ int run(caf::actor_system& sys, const config& cfg) {
     // with it, only peers with a certificate from --caf-tls-ca get in.
     auto tls = !cfg.caf_tls_cert.empty();
     auto caf_host = tls ? cfg.bind : std::string{"127.0.0.1"};
+    // SO_REUSEADDR, as for the HTTP port: a server restarted after a crash
+    // binds although the dead one's connections linger in TIME_WAIT.
+    constexpr bool reuse_addr = true;
     auto caf_port = tls ? caf::openssl::publish(ingest, cfg.caf_port,
-                                                caf_host.c_str())
+                                                caf_host.c_str(), reuse_addr)
                         : sys.middleman().publish(ingest, cfg.caf_port,
-                                                  caf_host.c_str());
+                                                  caf_host.c_str(),
+                                                  reuse_addr);
     if (!caf_port) {
       result = fail("cannot publish the ingest actor on " + caf_host + ":"
                     + std::to_string(cfg.caf_port) + ": "

@@ -18,6 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "http_client.hpp"
 #include "raw_socket.hpp"
 #include "server_fixture.hpp"
@@ -82,6 +87,22 @@ std::string subscribe_cmd(std::string_view job,
   if (since)
     cmd += R"(,"since_seq":)" + std::to_string(*since);
   return cmd + "}";
+}
+
+/// A loopback TCP port nothing listens on right now.
+uint16_t unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  auto bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
+               && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                    == 0;
+  ::close(fd);
+  BOOST_REQUIRE(bound);
+  return ntohs(addr.sin_port);
 }
 
 std::string resume_cmd(std::string_view id) {
@@ -812,6 +833,58 @@ BOOST_AUTO_TEST_CASE(after_a_crash_resume_goes_on_from_the_last_progress_record)
   publish_range(http, job, 4, 5);
   auto ws = resume_expecting(b.port(), old_id, job, 4, 5);
   ws.close();
+  b.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(after_a_crash_the_server_restarts_at_once_on_its_ports) {
+  // A supervisor restarts a crashed server on the same ports at once. The
+  // dead server's connections (a client's, a pipeline's) linger in
+  // TIME_WAIT for a minute: the restart must bind anyway.
+  temp_data_dir dir;
+  auto port = unused_port();
+  auto caf_port = unused_port();
+  std::vector<std::string> ports{"--port=" + std::to_string(port),
+                                 "--caf-port=" + std::to_string(caf_port)};
+  {
+    server_on a{dir, ports};
+    BOOST_REQUIRE_EQUAL(a.port(), port);
+    raw_socket client;
+    client.connect(port);
+    raw_socket pipeline;
+    pipeline.connect(caf_port);
+    // Let the server accept both before it dies.
+    std::this_thread::sleep_for(200ms);
+    a.kill9();
+    // Each client reads to the end (the kernel's FIN for the dead server)
+    // and closes in turn: the dead server's side is left in TIME_WAIT.
+    BOOST_TEST(client.wait_eof());
+    BOOST_TEST(pipeline.wait_eof());
+    client.close();
+    pipeline.close();
+  }
+  server_on b{dir, ports};
+  BOOST_TEST(b.port() == port);
+  BOOST_TEST(b->stdout_text().find("jobwire caf port "
+                                   + std::to_string(caf_port))
+             != std::string::npos,
+             b->stdout_text());
+  http_client http{port};
+  BOOST_TEST(publish(http, unique_job_id("restart"),
+                     progress_event("s", 1, "m"))
+             == 1);
+  // Reuse is for the dead: a second server beside a live one is refused,
+  // saying which port.
+  temp_data_dir other;
+  try {
+    server_on c{other, ports};
+    BOOST_ERROR("a second server started on ports in use");
+  } catch (const std::runtime_error& e) {
+    std::string why = e.what();
+    BOOST_TEST(why.find("cannot publish the ingest actor on 127.0.0.1:"
+                        + std::to_string(caf_port))
+                 != std::string::npos,
+               why);
+  }
   b.stop_clean();
 }
 
