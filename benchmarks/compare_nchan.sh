@@ -8,8 +8,10 @@
 #
 # Environment knobs:
 #   DURATION=10            seconds of publishing per run
-#   SCENARIOS="fanout many-jobs many-jobs-10k"
-#                          which of the three to run
+#   SCENARIOS="fanout many-jobs many-jobs-10k many-jobs-caf many-jobs-10k-caf"
+#                          which to run; the -caf ones have jobwire's
+#                          publishers send over CAF, as pipelines do (nchan
+#                          is published to over HTTP, its only way)
 #   BUILD_DIR=build-bench  the Release build to use (built when missing)
 #   JOBS=                  ninja -j for that build (default: ninja's)
 #   JOBWIRE=, JOBWIRE_BENCH=
@@ -26,7 +28,7 @@ set -u
 
 cd "$(dirname "$0")/.." || exit 2
 DURATION=${DURATION:-10}
-SCENARIOS=${SCENARIOS:-"fanout many-jobs many-jobs-10k"}
+SCENARIOS=${SCENARIOS:-"fanout many-jobs many-jobs-10k many-jobs-caf many-jobs-10k-caf"}
 BUILD_DIR=${BUILD_DIR:-build-bench}
 JOBS=${JOBS:-}
 QUIET_WAIT=${QUIET_WAIT:-120}
@@ -108,6 +110,7 @@ build() {
 spid=    # the process to stop after a run
 wpid=    # the process doing the work (nginx's worker)
 port=
+caf_port=
 
 stop_server() {
   stop_process "$spid"
@@ -125,6 +128,7 @@ start_jobwire_run() { # dir
   spid=$server_pid
   wpid=$server_pid
   port=$server_port
+  caf_port=$server_caf_port
 }
 
 port_in_use() {
@@ -201,6 +205,10 @@ run_one() { # name target args...
   else
     start_jobwire_run "$dir" || { failed=1; return; }
   fi
+  # jobwire's publishers over CAF in the -caf scenarios.
+  if [ "$target" = jobwire ] && [[ $name == *-caf ]]; then
+    set -- "$@" --publish-via=caf --caf-port="$caf_port"
+  fi
   say "$name against $target (port $port, pid $wpid): $*"
   taskset -c 1 "$bench" --target="$target" --url="http://127.0.0.1:$port" \
     --server-pid="$wpid" --cpu=1 --duration="$DURATION" --quiet \
@@ -232,17 +240,22 @@ declare -A args=(
   [fanout]="--scenario=fanout --connections=1000"
   [many-jobs]="--scenario=many-jobs --connections=1000 --jobs=100"
   [many-jobs-10k]="--scenario=many-jobs --connections=10000 --jobs=100"
+  [many-jobs-caf]="--scenario=many-jobs --connections=1000 --jobs=100"
+  [many-jobs-10k-caf]="--scenario=many-jobs --connections=10000 --jobs=100"
 )
 declare -A label=(
   [fanout]="fanout, 1,000 subscribers, 1 job"
   [many-jobs]="many-jobs, 1,000 conns / 100 jobs, max"
   [many-jobs-10k]="many-jobs, 10,000 conns / 100 jobs, max"
+  [many-jobs-caf]="many-jobs 1,000/100, jobwire via CAF"
+  [many-jobs-10k-caf]="many-jobs 10,000/100, jobwire via CAF"
 )
-declare -A needs=([fanout]=1100 [many-jobs]=1100 [many-jobs-10k]=10200)
+declare -A needs=([fanout]=1100 [many-jobs]=1100 [many-jobs-10k]=10200
+                  [many-jobs-caf]=1100 [many-jobs-10k-caf]=10200)
 
 for name in $SCENARIOS; do
   if [ -z "${args[$name]:-}" ]; then
-    say "unknown scenario '$name' (fanout, many-jobs, many-jobs-10k)"
+    say "unknown scenario '$name' (fanout, many-jobs, many-jobs-10k, many-jobs-caf, many-jobs-10k-caf)"
     exit 2
   fi
 done

@@ -63,13 +63,17 @@ struct link_config : caf::actor_system_config {
 };
 
 /// One publisher's actor: each event becomes a request to the ingest actor.
-caf::behavior relay_actor(caf::event_based_actor* self, ingest_actor ingest,
+/// The handle is asked for each time: after the client reconnects (a server
+/// restart) it is a new one, and while the link is down requests fail. A
+/// request lost with a dead server is answered by its timeout.
+caf::behavior relay_actor(caf::event_based_actor* self,
+                          pipeline::client client,
                           std::shared_ptr<answer_box> box) {
   return {
     [=](job_event& ev, size_t job, uint64_t sent_ns) {
       self
-        ->request(ingest, std::chrono::seconds{30}, publish_atom::value,
-                  std::move(ev))
+        ->request(client.ingest(), std::chrono::seconds{10},
+                  publish_atom::value, std::move(ev))
         .then(
           [=](const std::string&, uint64_t seq) {
             box->put({job, sent_ns, seq, {}});
@@ -143,8 +147,7 @@ std::unique_ptr<caf_link> caf_link::open(const std::string& host,
 
 std::unique_ptr<caf_link::relay>
 caf_link::make_relay(std::shared_ptr<answer_box> box) {
-  auto a = impl_->sys->spawn(relay_actor, impl_->client->ingest(),
-                             std::move(box));
+  auto a = impl_->sys->spawn(relay_actor, *impl_->client, std::move(box));
   return std::make_unique<actor_relay>(std::move(a));
 }
 
