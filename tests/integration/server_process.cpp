@@ -127,6 +127,8 @@ std::string exit_status::to_string() const {
     result = "still running";
   if (timed_out)
     result += " (did not stop in time; killed)";
+  if (!threads_at_timeout.empty())
+    result += "; its threads then:" + threads_at_timeout;
   return result;
 }
 

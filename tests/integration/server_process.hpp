@@ -20,6 +20,9 @@ struct exit_status {
   int signal = 0;
   /// The process did not end in time and was killed.
   bool timed_out = false;
+  /// When it did not end in time: where each of its threads waited (name,
+  /// kernel wait channel, system call), to tell a hang from a slow exit.
+  std::string threads_at_timeout;
 
   std::string to_string() const;
 };

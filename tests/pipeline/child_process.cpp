@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include <fcntl.h>
@@ -31,6 +33,29 @@ exit_status decode(int wstatus) {
     result.signal = WTERMSIG(wstatus);
   }
   return result;
+}
+
+/// Each thread of `pid`: its name, kernel wait channel and system call
+/// (from /proc), one per line.
+std::string thread_states(pid_t pid) {
+  namespace fs = std::filesystem;
+  auto first_line = [](const fs::path& p) {
+    std::ifstream in{p};
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  std::string out;
+  std::error_code ec;
+  for (auto& t : fs::directory_iterator{
+         fs::path{"/proc"} / std::to_string(pid) / "task", ec}) {
+    auto syscall = first_line(t.path() / "syscall");
+    out += "\n  " + t.path().filename().string() + " "
+           + first_line(t.path() / "comm") + ": wchan "
+           + first_line(t.path() / "wchan") + ", syscall "
+           + syscall.substr(0, syscall.find(' '));
+  }
+  return out;
 }
 
 } // namespace
@@ -185,9 +210,11 @@ exit_status child_process::wait(duration timeout) {
   auto deadline = clock_type::now() + timeout;
   while (!reap(WNOHANG)) {
     if (clock_type::now() >= deadline) {
+      auto threads = thread_states(pid_);
       kill(pid_, SIGKILL);
       reap(0);
       status_.timed_out = true;
+      status_.threads_at_timeout = std::move(threads);
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds{5});

@@ -341,7 +341,8 @@ BOOST_AUTO_TEST_CASE(an_idle_pipeline_keeps_its_link_through_heartbeats) {
                                << proc->stderr_text());
   BOOST_TEST(types_of(xs) == "progress_update stage_complete job_complete");
   auto status = proc->wait(5s);
-  BOOST_TEST(status.code == 0, status.to_string());
+  BOOST_TEST(status.code == 0,
+             status.to_string() << "; stderr: " << proc->stderr_text());
   BOOST_TEST(proc->stderr_text().find("lost the connection")
                == std::string::npos,
              "the link dropped while idle: " << proc->stderr_text());
