@@ -94,26 +94,37 @@ void note_open(self_ptr self, const std::string& id) {
     = caf::actor_cast<connection_actor>(self->current_sender());
 }
 
+/// Queues the write of connection records as one pending write.
+void store_connections(self_ptr self, std::vector<connection_record> recs) {
+  // A failure names one record and counts several.
+  auto one = recs.size() == 1;
+  std::string key = one ? "connection_id" : "count";
+  auto value = one ? recs.front().connection_id : std::to_string(recs.size());
+  auto db = self->state.db;
+  enqueue(self, {[db, recs = std::move(recs)](lmdb_txn& txn) {
+                   for (auto& rec : recs)
+                     db->store.put_connection(txn, rec);
+                   return caf::error{};
+                 },
+                 [key, value](const caf::error& err) {
+                   if (err)
+                     log::warn("connection records not written",
+                               {{key, value},
+                                {"reason", error_message(err)}});
+                 }});
+}
+
 /// Queues the write of a connection's record; an open one is known for
 /// `resume` from then on.
 void put_connection(self_ptr self, connection_record rec) {
   auto& st = self->state;
-  auto id = rec.connection_id;
   if (rec.status == connection_status::open)
-    note_open(self, id);
+    note_open(self, rec.connection_id);
   else
-    st.open.erase(id);
-  auto db = st.db;
-  enqueue(self, {[db, rec = std::move(rec)](lmdb_txn& txn) {
-                   db->store.put_connection(txn, rec);
-                   return caf::error{};
-                 },
-                 [id](const caf::error& err) {
-                   if (err)
-                     log::warn("connection record not written",
-                               {{"connection_id", id},
-                                {"reason", error_message(err)}});
-                 }});
+    st.open.erase(rec.connection_id);
+  std::vector<connection_record> one;
+  one.push_back(std::move(rec));
+  store_connections(self, std::move(one));
 }
 
 /// Queues the progress records gathered as one write.
@@ -126,19 +137,7 @@ void write_progress(self_ptr self) {
   for (auto& [id, rec] : st.progress)
     recs.push_back(std::move(rec));
   st.progress.clear();
-  auto db = st.db;
-  auto n = recs.size();
-  enqueue(self, {[db, recs = std::move(recs)](lmdb_txn& txn) {
-                   for (auto& rec : recs)
-                     db->store.put_connection(txn, rec);
-                   return caf::error{};
-                 },
-                 [n](const caf::error& err) {
-                   if (err)
-                     log::warn("connection records not written",
-                               {{"count", std::to_string(n)},
-                                {"reason", error_message(err)}});
-                 }});
+  store_connections(self, std::move(recs));
 }
 
 void schedule_sweep(self_ptr self) {

@@ -18,11 +18,6 @@
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "http_client.hpp"
 #include "raw_socket.hpp"
 #include "server_fixture.hpp"
@@ -87,22 +82,6 @@ std::string subscribe_cmd(std::string_view job,
   if (since)
     cmd += R"(,"since_seq":)" + std::to_string(*since);
   return cmd + "}";
-}
-
-/// A loopback TCP port nothing listens on right now.
-uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  BOOST_REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  auto bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
-               && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len)
-                    == 0;
-  ::close(fd);
-  BOOST_REQUIRE(bound);
-  return ntohs(addr.sin_port);
 }
 
 std::string resume_cmd(std::string_view id) {

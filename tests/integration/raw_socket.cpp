@@ -346,4 +346,21 @@ raw_socket::close_result raw_socket::read_close(duration timeout) {
   return result;
 }
 
+uint16_t unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    throw std::runtime_error(std::string{"socket: "} + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  auto bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0
+               && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                    == 0;
+  ::close(fd);
+  if (!bound)
+    throw std::runtime_error("no free loopback port");
+  return ntohs(addr.sin_port);
+}
+
 } // namespace jobwire::test

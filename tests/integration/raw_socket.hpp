@@ -156,4 +156,8 @@ private:
   bool eof_ = false;
 };
 
+/// A loopback port that nothing listens on (bound and released at once),
+/// for a server that must come back on the same port.
+uint16_t unused_port();
+
 } // namespace jobwire::test

@@ -14,12 +14,9 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "child_process.hpp"
 #include "http_client.hpp"
+#include "raw_socket.hpp"
 #include "server_fixture.hpp"
 #include "wire_checks.hpp"
 #include "ws_client.hpp"
@@ -56,20 +53,6 @@ inline uint16_t read_caf_port(server_process& server,
                              "stdout: "
                              + server.stdout_text());
   return result;
-}
-
-/// A loopback port that nothing listens on (bound and released at once).
-inline uint16_t unused_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 /// Whether `type` names one of the five job events.
