@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <array>
+
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -325,9 +327,22 @@ void ws_session::do_write() {
     drop_all();
     return;
   }
+  write_buffer_.clear();
+  auto& first = queue_.front()->text;
+  if (queue_.size() == 1
+      || text_frame_header_size(first.size()) + first.size() >= write_budget) {
+    // One frame: its header (in the string's own buffer, no allocation)
+    // and the shared text where it lies, in one gathering write.
+    append_text_frame_header(write_buffer_, first.size());
+    in_flight_ = 1;
+    ws_.next_layer().async_write_all(
+      std::array<asio::const_buffer, 2>{asio::buffer(write_buffer_),
+                                        asio::buffer(first)},
+      beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+    return;
+  }
   // Every queued frame, up to a budget, in one write: one syscall for
   // what would otherwise be one per frame.
-  write_buffer_.clear();
   size_t n = 0;
   for (auto& f : queue_) {
     auto framed = text_frame_header_size(f->text.size()) + f->text.size();

@@ -58,3 +58,20 @@ BOOST_AUTO_TEST_CASE(frames_append_back_to_back) {
   append_text_frame(out, "");
   BOOST_TEST(out == std::string("\x81\x07{\"a\":1}\x81\x00", 11));
 }
+
+BOOST_AUTO_TEST_CASE(a_header_alone_fits_the_string_and_matches_the_whole_frame) {
+  for (size_t n : {0, 125, 126, 65535, 65536, 70000}) {
+    BOOST_TEST_CONTEXT("payload " << n) {
+      std::string header;
+      auto own_buffer = header.capacity();
+      jobwire::append_text_frame_header(header, n);
+      BOOST_TEST(header.size() == text_frame_header_size(n));
+      // Written where the string keeps short text: no allocation.
+      BOOST_TEST(header.capacity() == own_buffer);
+      std::string payload(n, 'q');
+      std::string whole;
+      append_text_frame(whole, payload);
+      BOOST_TEST(header + payload == whole);
+    }
+  }
+}
