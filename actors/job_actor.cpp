@@ -130,6 +130,8 @@ struct batch {
   std::vector<std::string> correlation_ids;
   /// Replies, with the seq each waits for.
   std::vector<std::pair<publish_reply, uint64_t>> replies;
+  /// Stored even without events (see `queued_publish::snapshot_only`).
+  bool snapshot_only = false;
 };
 
 void send_batch(self_ptr self);
@@ -215,6 +217,12 @@ void send_batch(self_ptr self) {
   while (!st.queue.empty() && b->events.size() < st.settings.max_batch) {
     auto item = std::move(st.queue.front());
     st.queue.pop_front();
+    if (item.snapshot_only) {
+      st.cancel_requested |= item.cancel;
+      b->replies.emplace_back(std::move(item.reply), 0);
+      b->snapshot_only = true;
+      continue;
+    }
     auto& ev = item.event;
     if (!ev.event_id.empty()) {
       // A retried publish: answer with the seq it got the first time.
@@ -254,7 +262,6 @@ void send_batch(self_ptr self) {
     }
     if (item.cancel)
       st.cancel_requested = true;
-    b->after.cancel_requested |= st.cancel_requested;
     apply_to_snapshot(b->after, ev);
     auto frame = make_event_frame(encode_event(ev), ev.job_id, ev.seq,
                                   ev.type == event_type::progress_update);
@@ -267,12 +274,13 @@ void send_batch(self_ptr self) {
     b->replies.emplace_back(std::move(item.reply), ev.seq);
   }
   txn.reset();
-  if (b->events.empty()) {
+  if (b->events.empty() && !b->snapshot_only) {
     // Only duplicates: answer them now, nothing to store.
     for (auto& [reply, seq] : b->replies)
       reply(caf::error{}, seq, st.snapshot);
     return send_batch(self);
   }
+  b->after.cancel_requested |= st.cancel_requested;
   job_record rec;
   rec.snapshot = b->after;
   if (is_finished(rec.snapshot.status))
@@ -365,7 +373,10 @@ void cancel(self_ptr self, const std::string& reason, publish_reply reply,
     st.snapshot.cancel_requested = true;
     for (auto& [addr, worker] : st.workers)
       self->send(worker, cancel_atom::value, st.snapshot.job_id, reason);
-    reply(caf::error{}, 0, st.snapshot);
+    // Acknowledged once stored, as a publish is: a server restarted before
+    // the worker's next event still says so, and tells a worker that
+    // attaches.
+    enqueue(self, queued_publish{{}, std::move(reply), true, true});
     return;
   }
   job_event ev;
@@ -479,8 +490,13 @@ void load(self_ptr self) {
   auto& st = self->state;
   try {
     lmdb_txn txn{st.db->env, lmdb_txn::read_only};
-    if (auto rec = st.db->store.job(txn, st.snapshot.job_id))
+    if (auto rec = st.db->store.job(txn, st.snapshot.job_id)) {
       st.snapshot = rec->snapshot;
+      // A stored cancel still stands (its reason was not stored): workers
+      // that attach are told, and a lost worker ends the job cancelled.
+      st.cancel_requested = st.snapshot.cancel_requested
+                            && !is_finished(st.snapshot.status);
+    }
   } catch (const std::exception& e) {
     // Refusing to run beats reusing seqs of a job we cannot read.
     log::error("cannot load job", {{"job_id", st.snapshot.job_id},

@@ -18,21 +18,13 @@
 #include "pipeline/error_text.hpp"
 #include "pipeline/job_handle.hpp"
 #include "pipeline_fixture.hpp"
+#include "stream_helpers.hpp"
 
 using namespace jobwire::test;
 using namespace std::chrono_literals;
 namespace pl = jobwire::pipeline;
 
 namespace {
-
-using clock_type = std::chrono::steady_clock;
-
-// Milliseconds since `t0`.
-int64_t ms_since(clock_type::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           clock_type::now() - t0)
-    .count();
-}
 
 // The job id a `run` prints first; fails the test when none comes.
 std::string read_job_id(child_process& proc) {
@@ -346,6 +338,65 @@ BOOST_AUTO_TEST_CASE(an_idle_pipeline_keeps_its_link_through_heartbeats) {
   BOOST_TEST(proc->stderr_text().find("lost the connection")
                == std::string::npos,
              "the link dropped while idle: " << proc->stderr_text());
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_outlives_a_crash_of_the_server) {
+  // A cancel acknowledged while a worker runs the job still stands after a
+  // kill -9 of the server, before the worker published anything more: the
+  // status says so, a worker that attaches is told, and a job that then
+  // loses its worker ends cancelled, not failed.
+  temp_data_dir dir;
+  auto port = unused_port();
+  auto caf_port = unused_port();
+  std::vector<std::string> args{dir.option(),
+                                "--port=" + std::to_string(port),
+                                "--caf-port=" + std::to_string(caf_port),
+                                "--worker-grace=1"};
+  auto server = std::make_unique<server_process>(args);
+  auto job_id = unique_job_id("cancelcrash");
+  jobwire::log::init("off");
+  pipeline_config cfg;
+  caf::actor_system sys{cfg};
+  pl::client_settings settings;
+  settings.port = caf_port;
+  settings.request_attempts = 20;
+  auto cli = pl::client::connect(sys, settings);
+  BOOST_REQUIRE_MESSAGE(cli, pl::error_text(cli));
+  {
+    auto first = pl::job_handle::open(*cli, job_id);
+    BOOST_REQUIRE_MESSAGE(first, pl::error_text(first));
+    auto seq = first->progress("work", 10, "started");
+    BOOST_REQUIRE_MESSAGE(seq, pl::error_text(seq));
+    http_client http{port};
+    auto res = http.post(job_path(job_id) + "/cancel", R"({"reason":"stop"})");
+    BOOST_TEST((res.status >= 200 && res.status < 300), res.to_string());
+    BOOST_REQUIRE(first->wait_for_cancel(5s));
+    // The worker winds down slowly; the server dies meanwhile.
+    server->stop(SIGKILL, 10s);
+    server = std::make_unique<server_process>(args);
+    http_client again{port};
+    auto snap = again.get(job_path(job_id));
+    BOOST_REQUIRE_EQUAL(snap.status, 200);
+    check_string(snap.json(), "status", "running");
+    check_bool(snap.json(), "cancel_requested", true);
+  } // the first worker goes
+  {
+    auto second = pl::job_handle::open(*cli, job_id);
+    BOOST_REQUIRE_MESSAGE(second, pl::error_text(second));
+    BOOST_TEST(second->attached_snapshot().cancel_requested);
+    BOOST_TEST(second->wait_for_cancel(5s));
+  } // and so does the second, without ending the job: grace is 1 s
+  http_client http{port};
+  std::string status;
+  BOOST_TEST(eventually(
+    [&] {
+      auto res = http.get(job_path(job_id));
+      if (res.status == 200)
+        status = res.json()["status"].as_string();
+      return status != "running";
+    },
+    10s));
+  BOOST_TEST(status == "cancelled");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

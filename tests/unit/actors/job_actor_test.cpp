@@ -129,6 +129,16 @@ struct fixture {
     return out;
   }
 
+  /// Attaches `worker` to `job_id`, as a pipeline's worker attaches.
+  void attach(const std::string& job_id, const worker_actor& worker) {
+    sys.spawn([&](caf::event_based_actor* self) {
+      self->request(registry, caf::infinite, attach_atom::value, job_id, worker)
+        .then([](const job_snapshot&) {},
+              [](caf::error& e) { BOOST_ERROR("attach: " << to_string(e)); });
+    });
+    sched.run();
+  }
+
   job_snapshot status(const std::string& job_id, error_code* err = nullptr) {
     job_snapshot out;
     sys.spawn([&](caf::event_based_actor* self) {
@@ -143,6 +153,18 @@ struct fixture {
     return out;
   }
 };
+
+/// A stand-in worker that records the reasons of the cancels it is sent.
+using reason_log = std::shared_ptr<std::vector<std::string>>;
+
+worker_actor::behavior_type cancel_recorder(worker_actor::pointer,
+                                            reason_log reasons) {
+  return {
+    [reasons](cancel_atom, const std::string&, const std::string& reason) {
+      reasons->push_back(reason);
+    },
+  };
+}
 
 job_event progress(std::string job, double pct, std::string stage = "s1") {
   job_event ev;
@@ -317,6 +339,27 @@ BOOST_AUTO_TEST_CASE(cancel_without_worker_ends_job_reply_first) {
   BOOST_TEST(to_string(snap.status) == "cancelled");
   command(conn, command_type::cancel_job, "j1");
   BOOST_TEST(frames->back().find("job_finished") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_passed_to_a_worker_is_stored_and_outlives_a_restart) {
+  auto [conn, frames] = connect();
+  publish(progress("j1", 10));
+  auto reasons = std::make_shared<std::vector<std::string>>();
+  attach("j1", sys.spawn(cancel_recorder, reasons));
+  command(conn, command_type::cancel_job, "j1", "c1", std::nullopt, "user");
+  BOOST_TEST(*reasons == std::vector<std::string>{"user"});
+  BOOST_REQUIRE(!frames->empty());
+  BOOST_TEST(type_of(frames->back()) == "cancel_requested");
+  // The worker has not ended the job yet when the server restarts.
+  restart_directory();
+  auto snap = status("j1");
+  BOOST_TEST(to_string(snap.status) == "running");
+  BOOST_TEST(snap.cancel_requested);
+  BOOST_TEST(snap.last_seq == 1u); // the cancel is no event
+  // A worker attaching now is told; the reason was not stored.
+  auto later = std::make_shared<std::vector<std::string>>();
+  attach("j1", sys.spawn(cancel_recorder, later));
+  BOOST_TEST(*later == std::vector<std::string>{""});
 }
 
 BOOST_AUTO_TEST_CASE(request_status_replies_snapshot) {
