@@ -218,7 +218,6 @@ void send_batch(self_ptr self) {
     auto item = std::move(st.queue.front());
     st.queue.pop_front();
     if (item.snapshot_only) {
-      st.cancel_requested |= item.cancel;
       b->replies.emplace_back(std::move(item.reply), 0);
       b->snapshot_only = true;
       continue;
@@ -376,7 +375,9 @@ void cancel(self_ptr self, const std::string& reason, publish_reply reply,
     // Acknowledged once stored, as a publish is: a server restarted before
     // the worker's next event still says so, and tells a worker that
     // attaches.
-    enqueue(self, queued_publish{{}, std::move(reply), true, true});
+    enqueue(self, queued_publish{.event = {},
+                                 .reply = std::move(reply),
+                                 .snapshot_only = true});
     return;
   }
   job_event ev;
@@ -493,9 +494,9 @@ void load(self_ptr self) {
     if (auto rec = st.db->store.job(txn, st.snapshot.job_id)) {
       st.snapshot = rec->snapshot;
       // A stored cancel still stands (its reason was not stored): workers
-      // that attach are told, and a lost worker ends the job cancelled.
-      st.cancel_requested = st.snapshot.cancel_requested
-                            && !is_finished(st.snapshot.status);
+      // that attach to the running job are told, and a lost worker ends it
+      // cancelled.
+      st.cancel_requested = st.snapshot.cancel_requested;
     }
   } catch (const std::exception& e) {
     // Refusing to run beats reusing seqs of a job we cannot read.

@@ -327,12 +327,15 @@ void ws_session::do_write() {
     drop_all();
     return;
   }
+  auto framed_size = [](const frame_ptr& f) {
+    return text_frame_header_size(f->text.size()) + f->text.size();
+  };
   write_buffer_.clear();
   auto& first = queue_.front()->text;
   if (queue_.size() == 1
-      || text_frame_header_size(first.size()) + first.size() >= write_budget) {
-    // One frame: its header (in the string's own buffer, no allocation)
-    // and the shared text where it lies, in one gathering write.
+      || framed_size(queue_[0]) + framed_size(queue_[1]) > write_budget) {
+    // This write carries one frame: its header (in the string's own
+    // buffer, no allocation) and the shared text where it lies, gathered.
     append_text_frame_header(write_buffer_, first.size());
     in_flight_ = 1;
     ws_.next_layer().async_write_all(
@@ -345,8 +348,7 @@ void ws_session::do_write() {
   // what would otherwise be one per frame.
   size_t n = 0;
   for (auto& f : queue_) {
-    auto framed = text_frame_header_size(f->text.size()) + f->text.size();
-    if (n > 0 && write_buffer_.size() + framed > write_budget)
+    if (n > 0 && write_buffer_.size() + framed_size(f) > write_budget)
       break;
     append_text_frame(write_buffer_, f->text);
     ++n;

@@ -86,7 +86,7 @@ void http_publisher::start(size_t j, uint64_t now) {
     body_ += ',';
   }
   body_ += R"("stage":"bench","progress":)";
-  body_ += std::to_string(sent % 100);
+  body_ += std::to_string(next_progress());
   body_ += R"(,"estimated_seconds_remaining":5,"message":")";
   body_ += stamped_message(now, body_.size() + 2);
   body_ += "\"}";

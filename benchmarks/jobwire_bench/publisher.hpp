@@ -69,8 +69,8 @@ protected:
   std::string stamped_message(uint64_t now, size_t fixed) const;
 
   /// Progress of the next event (0..99).
-  double next_progress() const {
-    return static_cast<double>(sent % 100);
+  unsigned next_progress() const {
+    return static_cast<unsigned>(sent % 100);
   }
 
   /// Records the first failure (the subclass closes what it must).
