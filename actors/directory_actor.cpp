@@ -42,6 +42,27 @@ job_entry* find(self_ptr self, const std::string& job_id, bool create) {
   return &entry;
 }
 
+/// Running jobs whose abandon time passed, handed to their actors (which
+/// activate from the store) to end them or set a new time; at most this
+/// many per tick.
+constexpr size_t abandon_batch = 1000;
+
+void check_abandoned(self_ptr self) {
+  std::vector<std::string> due;
+  try {
+    lmdb_txn txn{self->state.db->env, lmdb_txn::read_only};
+    due = self->state.db->store.abandoned(txn, unix_now_ms(), abandon_batch);
+  } catch (const std::exception& e) {
+    log::error("cannot read the expiry index", {{"reason", e.what()}});
+    return;
+  }
+  for (auto& id : due)
+    if (auto* job = find(self, id, false)) {
+      ++job->routed;
+      self->send(job->handle, abandon_atom::value);
+    }
+}
+
 caf::error not_found(const std::string& job_id) {
   return caf::make_error(error_code::job_not_found,
                          "job '" + job_id + "' has no events yet");
@@ -155,6 +176,8 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
         ++entry.routed;
         self->send(entry.handle, tick_atom::value);
       }
+      if (self->state.settings.abandon_ms > 0)
+        check_abandoned(self);
       self->delayed_send(self, tick_every(), tick_atom::value);
     },
     [self](idle_atom, const std::string& job_id, uint64_t handled) {

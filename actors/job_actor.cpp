@@ -136,6 +136,15 @@ struct batch {
 
 void send_batch(self_ptr self);
 
+/// When a running job stored at `now_ms` counts as abandoned if nothing
+/// happens. Rounded up to a grain, so a busy job's expiry entry moves once
+/// per grain (at most a minute) and not with every batch.
+int64_t abandon_at(int64_t now_ms, int64_t abandon_ms) {
+  auto grain = std::clamp<int64_t>(abandon_ms / 16, 1, 60000);
+  auto at = now_ms + abandon_ms;
+  return (at + grain - 1) / grain * grain;
+}
+
 /// Sends each subscriber the stored `frames` (seq order) it has not been
 /// sent, as one message; most get the same shared batch.
 void fan_out(self_ptr self, const std::vector<frame_ptr>& frames) {
@@ -284,6 +293,8 @@ void send_batch(self_ptr self) {
   rec.snapshot = b->after;
   if (is_finished(rec.snapshot.status))
     rec.expires_at_ms = rec.snapshot.updated_at_ms + st.settings.retention_ms;
+  else if (st.settings.abandon_ms > 0)
+    rec.expires_at_ms = abandon_at(unix_now_ms(), st.settings.abandon_ms);
   st.in_flight = b->after;
   auto events = std::move(b->events);
   self->request(st.registry, caf::infinite, store_atom::value, std::move(rec),
@@ -397,30 +408,63 @@ void start_grace(self_ptr self) {
                      ++st.grace_generation);
 }
 
+void ignore_reply(const caf::error&, uint64_t, const job_snapshot&) {
+  // Nobody waits for what the server publishes itself; a failed store is
+  // logged by on_store_failed.
+}
+
+/// Ends a running job that nothing runs any more: failed with `code`, or
+/// cancelled if a cancel was asked for (asked to stop, and now stopped).
+void end_unattended(self_ptr self, const char* code, std::string message) {
+  auto& st = self->state;
+  job_event ev;
+  if (st.cancel_requested) {
+    log::info("job stopped after a cancel; cancelling it",
+              {{"job_id", st.snapshot.job_id}, {"cause", code}});
+    ev.type = event_type::job_cancelled;
+    ev.reason = st.cancel_reason;
+  } else {
+    log::warn("failing job", {{"job_id", st.snapshot.job_id},
+                              {"code", code}, {"message", message}});
+    ev.type = event_type::job_failed;
+    ev.error_code = code;
+    ev.error_message = std::move(message);
+  }
+  enqueue(self, queued_publish{.event = std::move(ev), .reply = ignore_reply});
+}
+
 void on_grace(self_ptr self, uint64_t generation) {
   auto& st = self->state;
   if (generation != st.grace_generation || !st.workers.empty()
       || projected(st).status != job_status::running)
     return;
-  job_event ev;
-  if (st.cancel_requested) {
-    // Asked to stop, and now stopped: that is a cancel, not a failure.
-    log::info("worker lost after a cancel; cancelling job",
-              {{"job_id", st.snapshot.job_id}});
-    ev.type = event_type::job_cancelled;
-    ev.reason = st.cancel_reason;
-  } else {
-    log::warn("worker lost; failing job", {{"job_id", st.snapshot.job_id}});
-    ev.type = event_type::job_failed;
-    ev.error_code = "worker_lost";
-    ev.error_message = "the job's worker was lost and none attached within "
-                       + std::to_string(st.settings.worker_grace.count() / 1000)
-                       + " s";
+  end_unattended(self, "worker_lost",
+                 "the job's worker was lost and none attached within "
+                   + std::to_string(st.settings.worker_grace.count() / 1000)
+                   + " s");
+}
+
+/// The directory found this running job's abandon time passed.
+void on_abandon(self_ptr self) {
+  auto& st = self->state;
+  const auto& snap = projected(st);
+  // A store under way writes a new abandon time, or ends the job.
+  if (snap.status != job_status::running || st.in_flight || !st.queue.empty())
+    return;
+  auto silent_ms = unix_now_ms() - snap.updated_at_ms;
+  if (st.settings.abandon_ms > 0 && st.workers.empty()
+      && silent_ms >= st.settings.abandon_ms) {
+    end_unattended(self, "abandoned",
+                   "the job had no event for "
+                     + std::to_string(silent_ms / 1000)
+                     + " s and no worker attached");
+    return;
   }
-  enqueue(self, queued_publish{std::move(ev),
-                               [](const caf::error&, uint64_t,
-                                  const job_snapshot&) {},
-                               false});
+  // Alive (a worker is attached, silent as it may be), or the time came
+  // from a shorter setting: store the snapshot with a new time.
+  enqueue(self, queued_publish{.event = {},
+                               .reply = ignore_reply,
+                               .snapshot_only = true});
 }
 
 void detach(self_ptr self, const caf::actor_addr& addr) {
@@ -622,6 +666,11 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       on_idle_tick(self);
     },
     [self](grace_atom, uint64_t generation) { on_grace(self, generation); },
+    [self](abandon_atom) {
+      ++self->state.handled;
+      on_abandon(self);
+      note_activity(self);
+    },
   };
 }
 

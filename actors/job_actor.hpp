@@ -34,6 +34,11 @@ struct job_settings {
   /// A running job whose last worker went is failed with `worker_lost`
   /// when none attaches within this time.
   std::chrono::milliseconds worker_grace{30000};
+  /// A running job with no event for this long and no worker attached
+  /// fails with `abandoned` (an HTTP publisher that died, a pipeline lost
+  /// while the server was down), so its events do not stay forever.
+  /// 0: never.
+  int64_t abandon_ms = int64_t{7} * 86400 * 1000;
 };
 
 /// A connection that follows a job.

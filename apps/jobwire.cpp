@@ -74,6 +74,7 @@ struct config : caf::actor_system_config {
   size_t job_retention = 86400;
   size_t job_idle = 60;
   size_t worker_grace = 30;
+  size_t job_abandon = 7 * 86400;
   size_t map_size = size_t{1} << 30;
   size_t max_map_size = size_t{16} << 30;
 
@@ -144,6 +145,9 @@ struct config : caf::actor_system_config {
       .add(worker_grace, "worker-grace",
            "seconds a running job may go without a worker before it fails "
            "with worker_lost")
+      .add(job_abandon, "job-abandon",
+           "seconds a running job may go without an event and without a "
+           "worker before it fails with abandoned (0: never)")
       .add(map_size, "map-size", "initial LMDB map size in bytes")
       .add(max_map_size, "max-map-size",
            "largest LMDB map size in bytes; past it publishes get "
@@ -187,6 +191,21 @@ int run(caf::actor_system& sys, const config& cfg) {
                 "--handshake-timeout-ms and --io-threads must be positive, "
                 "--retry-cap-ms at least --retry-base-ms and "
                 "--max-header-bytes at least 1024");
+  // Longer would overflow the clocks these become (nanoseconds for timers).
+  constexpr size_t max_seconds = size_t{100} * 365 * 86400;
+  for (auto [name, x] : std::initializer_list<std::pair<const char*, size_t>>{
+         {"connection-ttl", cfg.connection_ttl},
+         {"job-retention", cfg.job_retention},
+         {"job-idle", cfg.job_idle},
+         {"worker-grace", cfg.worker_grace},
+         {"job-abandon", cfg.job_abandon},
+         {"slow-consumer-seconds", cfg.slow_consumer_seconds},
+         {"progress-seconds", cfg.progress_seconds},
+         {"heartbeat", cfg.heartbeat},
+         {"drain-seconds", cfg.drain_seconds}})
+    if (x > max_seconds)
+      return fail("--" + std::string{name} + " may be at most "
+                  + std::to_string(max_seconds) + " seconds (100 years)");
   jobwire::verifier_ptr verifier;
   if (!cfg.auth_secret_file.empty()) {
     std::ifstream in{cfg.auth_secret_file};
@@ -266,6 +285,7 @@ int run(caf::actor_system& sys, const config& cfg) {
   jobs.retention_ms = static_cast<int64_t>(cfg.job_retention) * 1000;
   jobs.idle = std::chrono::seconds(cfg.job_idle);
   jobs.worker_grace = std::chrono::seconds(cfg.worker_grace);
+  jobs.abandon_ms = static_cast<int64_t>(cfg.job_abandon) * 1000;
   // The registry blocks on fsync: it gets a thread of its own.
   auto registry = sys.spawn<caf::detached>(jobwire::registry_impl, db, reg);
   auto directory = sys.spawn(jobwire::directory_impl, db, registry, jobs);

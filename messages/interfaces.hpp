@@ -108,9 +108,15 @@ using job_protocol = caf::typed_actor<
 /// // Timer: the grace period after the last worker went, `generation`
 /// // telling stale timers apart.
 /// (grace_atom, uint64_t generation) -> void
+///
+/// // From the directory: the running job's abandon time has passed. It
+/// // fails with `abandoned` if it had no event for that long and no
+/// // worker is attached; otherwise it stores a new abandon time.
+/// (abandon_atom) -> void
 /// ~~~
 using job_actor = job_protocol::extend<caf::reacts_to<tick_atom>,
-                                       caf::reacts_to<grace_atom, uint64_t>>;
+                                       caf::reacts_to<grace_atom, uint64_t>,
+                                       caf::reacts_to<abandon_atom>>;
 
 /// Knows every job actor in memory and routes each job's messages to it,
 /// activating it on demand, so all messages of one job pass through one

@@ -13,6 +13,20 @@ constexpr std::string_view format_key = "format";
 constexpr std::string_view format_tag = "jobwire-registry-1";
 constexpr char connection_kind = 'c';
 constexpr char job_kind = 'j';
+/// A running job's entry: when it counts as abandoned. The sweep leaves it;
+/// the directory has the job actor decide (`abandoned`).
+constexpr char abandon_kind = 'a';
+
+char expiry_kind(const job_record& x) {
+  switch (x.snapshot.status) {
+    case job_status::completed:
+    case job_status::failed:
+    case job_status::cancelled:
+      return job_kind;
+    default:
+      return abandon_kind;
+  }
+}
 
 std::string expiry_key(int64_t at, char kind, std::string_view id) {
   std::string out;
@@ -76,8 +90,9 @@ std::optional<job_record> registry_store::job(const lmdb_txn& txn,
 void registry_store::put_job(lmdb_txn& txn, const job_record& x) {
   auto copy = x;
   auto old = job(txn, x.snapshot.job_id);
-  move_expiry(txn, job_kind, x.snapshot.job_id, old ? old->expires_at_ms : 0,
-              x.expires_at_ms);
+  auto new_kind = expiry_kind(x);
+  move_expiry(txn, x.snapshot.job_id, old ? expiry_kind(*old) : new_kind,
+              old ? old->expires_at_ms : 0, new_kind, x.expires_at_ms);
   txn.put(jobs_, x.snapshot.job_id, encode_record(copy));
 }
 
@@ -167,8 +182,8 @@ void registry_store::put_connection(lmdb_txn& txn,
   if (open)
     for (auto& j : x.jobs)
       add_follower(txn, j.job_id, x.connection_id);
-  move_expiry(txn, connection_kind, x.connection_id,
-              old ? old->expires_at_ms : 0, x.expires_at_ms);
+  move_expiry(txn, x.connection_id, connection_kind,
+              old ? old->expires_at_ms : 0, connection_kind, x.expires_at_ms);
   auto copy = x;
   txn.put(connections_, x.connection_id, encode_record(copy));
 }
@@ -180,7 +195,8 @@ void registry_store::delete_connection(lmdb_txn& txn,
     return;
   for (auto& j : old->jobs)
     remove_follower(txn, j.job_id, connection_id);
-  move_expiry(txn, connection_kind, connection_id, old->expires_at_ms, 0);
+  move_expiry(txn, connection_id, connection_kind, old->expires_at_ms,
+              connection_kind, 0);
   txn.del(connections_, connection_id);
 }
 
@@ -204,14 +220,15 @@ registry_store::followers(const lmdb_txn& txn, std::string_view job_id) const {
 
 // -- expiry ---------------------------------------------------------------------
 
-void registry_store::move_expiry(lmdb_txn& txn, char kind, std::string_view id,
-                                 int64_t old_at, int64_t new_at) {
-  if (old_at == new_at)
+void registry_store::move_expiry(lmdb_txn& txn, std::string_view id,
+                                 char old_kind, int64_t old_at, char new_kind,
+                                 int64_t new_at) {
+  if (old_at == new_at && old_kind == new_kind)
     return;
   if (old_at != 0)
-    txn.del(expiry_, expiry_key(old_at, kind, id));
+    txn.del(expiry_, expiry_key(old_at, old_kind, id));
   if (new_at != 0)
-    txn.put(expiry_, expiry_key(new_at, kind, id), {});
+    txn.put(expiry_, expiry_key(new_at, new_kind, id), {});
 }
 
 size_t registry_store::sweep(lmdb_txn& txn, int64_t now_ms, size_t limit) {
@@ -219,7 +236,9 @@ size_t registry_store::sweep(lmdb_txn& txn, int64_t now_ms, size_t limit) {
   txn.scan(expiry_, {}, {}, [&](std::string_view k, std::string_view) {
     if (static_cast<int64_t>(read_be64(k)) > now_ms || due.size() >= limit)
       return false;
-    due.emplace_back(k[8], std::string{k.substr(9)});
+    // A running job is not removed: its job actor ends it first.
+    if (k[8] != abandon_kind)
+      due.emplace_back(k[8], std::string{k.substr(9)});
     return true;
   });
   for (auto& [kind, id] : due) {
@@ -228,11 +247,25 @@ size_t registry_store::sweep(lmdb_txn& txn, int64_t now_ms, size_t limit) {
     } else {
       auto old = job(txn, id);
       if (old)
-        move_expiry(txn, job_kind, id, old->expires_at_ms, 0);
+        move_expiry(txn, id, job_kind, old->expires_at_ms, job_kind, 0);
       delete_job(txn, id);
     }
   }
   return due.size();
+}
+
+std::vector<std::string> registry_store::abandoned(const lmdb_txn& txn,
+                                                   int64_t now_ms,
+                                                   size_t limit) const {
+  std::vector<std::string> out;
+  txn.scan(expiry_, {}, {}, [&](std::string_view k, std::string_view) {
+    if (static_cast<int64_t>(read_be64(k)) > now_ms || out.size() >= limit)
+      return false;
+    if (k[8] == abandon_kind)
+      out.emplace_back(k.substr(9));
+    return true;
+  });
+  return out;
 }
 
 size_t registry_store::close_open_connections(lmdb_txn& txn, int64_t now_ms,

@@ -38,6 +38,8 @@ public:
                                 std::string_view job_id) const;
 
   /// Writes the record, moving its expiry entry if `expires_at_ms` changed.
+  /// A finished job expires (the sweep removes it); for a running one the
+  /// time says when it counts as abandoned (see `abandoned`).
   void put_job(lmdb_txn& txn, const job_record& x);
 
   // -- events -----------------------------------------------------------------
@@ -79,8 +81,14 @@ public:
   // -- expiry -----------------------------------------------------------------
 
   /// Removes up to `limit` records that expired at or before `now_ms`, with
-  /// everything they own; returns how many.
+  /// everything they own; returns how many. Running jobs stay.
   size_t sweep(lmdb_txn& txn, int64_t now_ms, size_t limit);
+
+  /// Up to `limit` running jobs whose record's `expires_at_ms` is at or
+  /// before `now_ms`, the earliest first: their job actors decide whether
+  /// each is abandoned. The entry stays until the record is written again.
+  std::vector<std::string> abandoned(const lmdb_txn& txn, int64_t now_ms,
+                                     size_t limit) const;
 
   /// Marks every connection record that is still `open` as closed at
   /// `now_ms` (after a crash nothing is open): it stays resumable for
@@ -89,8 +97,8 @@ public:
 
 private:
   void delete_job(lmdb_txn& txn, std::string_view job_id);
-  void move_expiry(lmdb_txn& txn, char kind, std::string_view id,
-                   int64_t old_at, int64_t new_at);
+  void move_expiry(lmdb_txn& txn, std::string_view id, char old_kind,
+                   int64_t old_at, char new_kind, int64_t new_at);
 
   lmdb_env& env_;
   MDB_dbi meta_ = 0;

@@ -505,4 +505,19 @@ BOOST_AUTO_TEST_CASE(idle_scheduler_workers_sleep_without_polling) {
              "command line overrides the default: " << dump);
 }
 
+BOOST_AUTO_TEST_CASE(a_duration_longer_than_the_clocks_hold_is_refused) {
+  // Seconds become milliseconds on disk and nanoseconds in timers: a huge
+  // value would overflow into the past rather than mean "never".
+  for (std::string option : {"--job-abandon", "--worker-grace"}) {
+    auto result = run_to_completion(
+      jobwire_binary(), {option + "=99999999999999", "--data-dir=/nonexistent"},
+      10s);
+    BOOST_TEST((result.status.exited && result.status.code != 0),
+               option << ": " << result.status.to_string());
+    BOOST_TEST(result.err.find("jobwire: " + option + " may be at most")
+                 != std::string::npos,
+               option << " stderr: " << result.err);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -867,6 +867,57 @@ BOOST_AUTO_TEST_CASE(after_a_crash_the_server_restarts_at_once_on_its_ports) {
   b.stop_clean();
 }
 
+BOOST_AUTO_TEST_CASE(a_silent_running_job_fails_as_abandoned_even_after_a_crash) {
+  // An HTTP publisher that dies leaves its job running; so does a pipeline
+  // that is gone when a crashed server comes back. --job-abandon ends such
+  // jobs, so their events do not stay forever. --job-idle=1 makes the
+  // directory look every 250 ms.
+  temp_data_dir dir;
+  std::vector<std::string> args{"--job-abandon=2", "--job-idle=1"};
+  auto followed = unique_job_id("abandoned");
+  auto unfollowed = unique_job_id("abandoned-unfollowed");
+  auto busy = unique_job_id("busy");
+  {
+    server_on a{dir, args};
+    http_client http{a.port()};
+    BOOST_TEST(publish(http, followed, progress_event("s", 10, "m1")) == 1);
+    BOOST_TEST(publish(http, unfollowed, progress_event("s", 10, "m1")) == 1);
+    a.kill9();
+  }
+  server_on b{dir, args};
+  auto restarted = clock_type::now();
+  auto ws = open_ws(b.port());
+  auto sub = subscribe(ws, followed);
+  BOOST_TEST(sub["status"]["status"].as_string() == "running", sub);
+  http_client http{b.port()};
+  // Events keep a job going: one every 0.4 s for 3.2 s.
+  for (int i = 1; i <= 8; ++i) {
+    BOOST_TEST(publish(http, busy, progress_event("s", i, "m")) == i);
+    std::this_thread::sleep_for(400ms);
+  }
+  auto failed = ws.read_json(10s);
+  BOOST_TEST(type_of(failed) == "job_failed",
+             "expected job_failed " << ms_since(restarted)
+                                    << " ms after the restart, got " << failed);
+  check_int(failed, "seq", 2);
+  auto error = failed.find("error");
+  BOOST_REQUIRE_MESSAGE(error != nullptr && error->is_object(), failed);
+  check_string(*error, "code", "abandoned");
+  BOOST_TEST(eventually(
+               [&] {
+                 return get_snapshot(b.port(), unfollowed)["status"].as_string()
+                        == "failed";
+               },
+               10s),
+             get_snapshot(b.port(), unfollowed));
+  BOOST_TEST(get_snapshot(b.port(), busy)["status"].as_string() == "running");
+  // It ended: a publisher coming back late is told so.
+  check_http_error(http.post(events_path(followed),
+                             progress_event("s", 20, "late")),
+                   409, "job_finished");
+  b.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(after_a_crash_a_never_subscribed_connection_is_unknown) {
   // What the lazy record costs: a connection open at a kill -9 that never
   // subscribed left nothing to resume, and `resume` says so. One that

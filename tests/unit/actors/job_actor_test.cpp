@@ -7,6 +7,7 @@
 #include <optional>
 #include <variant>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <simdjson.h>
@@ -77,8 +78,9 @@ struct fixture {
   caf::scheduler::test_coordinator& sched
     = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   registry_actor store = sys.spawn(registry_impl, db, registry_settings{});
-  directory_actor registry = sys.spawn(directory_impl, db, store,
-                                       job_settings{});
+  /// What restart_directory() starts the job actors with.
+  job_settings settings;
+  directory_actor registry = sys.spawn(directory_impl, db, store, settings);
 
   ~fixture() {
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
@@ -91,7 +93,7 @@ struct fixture {
   void restart_directory() {
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     sched.run();
-    registry = sys.spawn(directory_impl, db, store, job_settings{});
+    registry = sys.spawn(directory_impl, db, store, settings);
     sched.run();
   }
 
@@ -428,6 +430,60 @@ BOOST_AUTO_TEST_CASE(finished_job_stays_finished_after_a_restart) {
   auto late = publish(progress("j1", 20));
   BOOST_REQUIRE(std::holds_alternative<error_code>(late));
   BOOST_TEST(to_string(std::get<error_code>(late)) == "job_finished");
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_job_without_a_worker_fails_as_abandoned) {
+  // The abandon time is wall-clock (it is stored); 1 ms of it, and the
+  // directory's tick (every 15 s of the test clock) looks for it.
+  settings.abandon_ms = 1;
+  restart_directory();
+  auto tick = [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    sched.advance_time(std::chrono::seconds(16));
+    sched.run();
+  };
+  auto [conn, frames] = connect();
+  command(conn, command_type::subscribe, "followed");
+  publish(progress("followed", 10));
+  publish(progress("stored", 10));
+  publish(progress("attended", 10));
+  attach("attended", sys.spawn(cancel_recorder,
+                               std::make_shared<std::vector<std::string>>()));
+  // "stored" is not in memory when its time comes: the store finds it.
+  restart_directory();
+  attach("attended", sys.spawn(cancel_recorder,
+                               std::make_shared<std::vector<std::string>>()));
+  command(conn, command_type::subscribe, "followed");
+  tick();
+  BOOST_TEST(to_string(status("stored").status) == "failed");
+  BOOST_TEST(status("stored").message.find("no worker attached")
+             != std::string::npos);
+  BOOST_TEST(to_string(status("followed").status) == "failed");
+  BOOST_REQUIRE(!frames->empty());
+  BOOST_TEST(type_of(frames->back()) == "job_failed");
+  BOOST_TEST(frames->back().find(R"("code":"abandoned")") != std::string::npos);
+  // A worker is attached: silent, but alive.
+  tick();
+  tick();
+  BOOST_TEST(to_string(status("attended").status) == "running");
+  BOOST_TEST(std::get<uint64_t>(publish(progress("attended", 20))) == 2u);
+  // Failed once: a later publish is refused, not a second end.
+  BOOST_TEST(status("stored").last_seq == 2u);
+  auto late = publish(progress("stored", 20));
+  BOOST_REQUIRE(std::holds_alternative<error_code>(late));
+  BOOST_TEST(to_string(std::get<error_code>(late)) == "job_finished");
+}
+
+BOOST_AUTO_TEST_CASE(no_abandon_time_when_switched_off) {
+  settings.abandon_ms = 0;
+  restart_directory();
+  publish(progress("j1", 10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  sched.advance_time(std::chrono::seconds(16));
+  sched.run();
+  BOOST_TEST(to_string(status("j1").status) == "running");
+  lmdb_txn txn{db->env, lmdb_txn::read_only};
+  BOOST_TEST(db->store.abandoned(txn, INT64_MAX, 10).empty());
 }
 
 BOOST_AUTO_TEST_CASE(idle_job_leaves_memory_and_comes_back) {

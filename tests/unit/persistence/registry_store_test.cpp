@@ -207,6 +207,56 @@ BOOST_AUTO_TEST_CASE(expiry_moves_when_a_record_changes) {
   BOOST_TEST(removed == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_running_job_past_its_time_is_reported_not_removed) {
+  auto running = [](std::string id, int64_t abandon_at) {
+    auto rec = job(std::move(id), 1);
+    rec.expires_at_ms = abandon_at;
+    return rec;
+  };
+  write([&](lmdb_txn& t) {
+    db->store.put_job(t, running("quiet", 1000));
+    db->store.put_event(t, "quiet", 1, "{}", "");
+    db->store.put_job(t, running("later", 9000));
+    db->store.put_job(t, job("done", 1, 1500));
+  });
+  auto abandoned = [&](int64_t now) {
+    return read([&](lmdb_txn& t) { return db->store.abandoned(t, now, 10); });
+  };
+  BOOST_TEST(abandoned(999).empty());
+  BOOST_TEST((abandoned(2000) == std::vector<std::string>{"quiet"}));
+  size_t removed = 0;
+  write([&](lmdb_txn& t) { removed = db->store.sweep(t, 2000, 100); });
+  BOOST_TEST(removed == 1u); // "done" only
+  read([&](lmdb_txn& t) {
+    BOOST_TEST(db->store.job(t, "quiet").has_value());
+    size_t events = 0;
+    db->store.events_after(t, "quiet", 0, 10,
+                           [&](uint64_t, std::string_view) { ++events; });
+    BOOST_TEST(events == 1u);
+    return 0;
+  });
+  // Its job actor ends it: the entry becomes the finished job's expiry.
+  write([&](lmdb_txn& t) { db->store.put_job(t, job("quiet", 2, 5000)); });
+  BOOST_TEST(abandoned(2000).empty());
+  write([&](lmdb_txn& t) { removed = db->store.sweep(t, 4999, 100); });
+  BOOST_TEST(removed == 0u);
+  write([&](lmdb_txn& t) { removed = db->store.sweep(t, 5000, 100); });
+  BOOST_TEST(removed == 1u);
+  read([&](lmdb_txn& t) {
+    BOOST_TEST(!db->store.job(t, "quiet"));
+    return 0;
+  });
+  // A new time replaces the old entry; a limit bounds the answer.
+  write([&](lmdb_txn& t) {
+    db->store.put_job(t, running("later", 20000));
+    for (int i = 0; i < 5; ++i)
+      db->store.put_job(t, running("r" + std::to_string(i), 100 + i));
+  });
+  BOOST_TEST(abandoned(19999).size() == 5u);
+  BOOST_TEST((read([&](lmdb_txn& t) { return db->store.abandoned(t, 1e6, 2); })
+              == std::vector<std::string>{"r0", "r1"}));
+}
+
 BOOST_AUTO_TEST_CASE(open_connections_are_closed_after_a_crash) {
   auto rec = conn("c1", {"a"});
   rec.last_activity_ms = 500;
