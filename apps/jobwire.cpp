@@ -50,6 +50,7 @@ struct config : caf::actor_system_config {
   size_t max_queue_bytes = 1 << 20;
   size_t max_queue_frames = 4096;
   size_t heartbeat = 25;
+  size_t socket_send_buffer = 256 * 1024;
   size_t slow_consumer_seconds = 10;
   size_t progress_seconds = 10;
   size_t retry_base_ms = 50;
@@ -96,6 +97,9 @@ struct config : caf::actor_system_config {
            "bytes queued for one client; more wait in the delivery actor")
       .add(max_queue_frames, "max-queue-frames",
            "frames queued for one client; more wait in the delivery actor")
+      .add(socket_send_buffer, "socket-send-buffer",
+           "kernel send buffer of each client socket in bytes (0: the "
+           "kernel's autotuning)")
       .add(heartbeat, "heartbeat",
            "seconds between WebSocket pings; two unanswered drop the peer")
       .add(slow_consumer_seconds, "slow-consumer-seconds",
@@ -184,13 +188,15 @@ int run(caf::actor_system& sys, const config& cfg) {
       || cfg.max_header_bytes < 1024 || cfg.max_commands_per_second == 0
       || cfg.heartbeat == 0 || cfg.progress_seconds == 0
       || cfg.retry_base_ms == 0
-      || cfg.retry_cap_ms < cfg.retry_base_ms)
+      || cfg.retry_cap_ms < cfg.retry_base_ms
+      || cfg.socket_send_buffer > (size_t{1} << 30))
     return fail("--max-message-bytes, --max-fragments, --max-queue-bytes, "
                 "--max-queue-frames, --max-commands-per-second, --heartbeat, "
                 "--progress-seconds, --retry-base-ms, "
                 "--handshake-timeout-ms and --io-threads must be positive, "
                 "--retry-cap-ms at least --retry-base-ms and "
-                "--max-header-bytes at least 1024");
+                "--max-header-bytes at least 1024, --socket-send-buffer at "
+                "most 1 GiB");
   // Longer would overflow the clocks these become (nanoseconds for timers).
   constexpr size_t max_seconds = size_t{100} * 365 * 86400;
   for (auto [name, x] : std::initializer_list<std::pair<const char*, size_t>>{
@@ -247,6 +253,7 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.max_fragments = cfg.max_fragments;
   settings.max_header_bytes = cfg.max_header_bytes;
   settings.max_queue_bytes = cfg.max_queue_bytes;
+  settings.socket_send_buffer = cfg.socket_send_buffer;
   settings.handshake_timeout = std::chrono::milliseconds(cfg.handshake_timeout_ms);
   settings.io_threads = static_cast<unsigned>(cfg.io_threads);
   settings.drain = std::chrono::seconds(cfg.drain_seconds);

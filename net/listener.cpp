@@ -22,6 +22,11 @@ boost::system::error_code listener::open(const tcp::endpoint& endpoint) {
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec)
     acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  // Accepted sockets inherit it: no system call per connection.
+  if (!ec && ctx_.settings.socket_send_buffer > 0)
+    acceptor_.set_option(asio::socket_base::send_buffer_size(static_cast<int>(
+                           ctx_.settings.socket_send_buffer)),
+                         ec);
   if (!ec)
     acceptor_.bind(endpoint, ec);
   if (!ec)

@@ -22,6 +22,10 @@ struct server_settings {
   size_t max_fragments = 1024;
   /// Bytes queued for one WebSocket client before it counts as too slow.
   size_t max_queue_bytes = 1 << 20;
+  /// SO_SNDBUF of every accepted socket; 0 leaves the kernel's autotuning,
+  /// which lets a client that stopped reading hold up to tcp_wmem's
+  /// maximum (4 MiB here) of kernel memory besides its queue.
+  size_t socket_send_buffer = 256 * 1024;
   /// Time to send a whole HTTP request or finish the WebSocket handshake.
   std::chrono::milliseconds handshake_timeout{10000};
   unsigned io_threads = 1;

@@ -14,14 +14,20 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "http_client.hpp"
 #include "raw_socket.hpp"
@@ -237,6 +243,32 @@ std::optional<json_value> raw_read_type(raw_ws& c, std::string_view type,
   return std::nullopt;
 }
 
+/// The bytes the kernel holds to send (sent and unacknowledged, or not sent
+/// yet) on the server's side of the TCP connection whose client end is
+/// `client_fd`, from /proc/net/tcp; -1 when it is not listed.
+long server_send_queue(uint16_t server_port, int client_fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(client_fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return -1;
+  auto client_port = ntohs(addr.sin_port);
+  std::ifstream in{"/proc/net/tcp"};
+  std::string line;
+  std::getline(in, line); // the header
+  while (std::getline(in, line)) {
+    // sl local_address rem_address st tx_queue:rx_queue ...
+    std::istringstream fields{line};
+    std::string sl, local, remote, state, queues;
+    fields >> sl >> local >> remote >> state >> queues;
+    auto port_of = [](const std::string& x) {
+      return static_cast<uint16_t>(std::stoul(x.substr(x.find(':') + 1), nullptr, 16));
+    };
+    if (port_of(local) == server_port && port_of(remote) == client_port)
+      return std::stol(queues.substr(0, queues.find(':')), nullptr, 16);
+  }
+  return -1;
+}
+
 } // namespace
 
 BOOST_TEST_GLOBAL_FIXTURE(ignore_sigpipe);
@@ -444,6 +476,42 @@ BOOST_AUTO_TEST_CASE(stalled_client_holds_up_nobody_and_resumes_complete) {
     limit_mb = std::atol(env);
   BOOST_TEST(growth_kb < limit_mb * 1024,
              "the server grew by " << growth_kb << " kB");
+}
+
+BOOST_AUTO_TEST_CASE(a_stalled_client_holds_no_more_than_its_send_buffer_in_the_kernel) {
+  // The kernel's autotuning would let a client that stopped reading hold
+  // megabytes of the server's kernel memory; --socket-send-buffer caps it
+  // (the kernel doubles the value for its bookkeeping). What does not fit
+  // waits in the bounded queues, as for any slow client.
+  constexpr long send_buffer = 64 * 1024;
+  own_server srv{{"--socket-send-buffer=" + std::to_string(send_buffer),
+                  "--durability=nosync"}};
+  auto port = srv.port();
+  auto job = unique_job_id("kernel-held");
+  raw_ws stalled;
+  stalled.open(port, 4096);
+  stalled.send_text(subscribe_cmd(job));
+  BOOST_REQUIRE(raw_read_type(stalled, "subscribed", 5s));
+  // ~1.2 MB of events, ten times what the cap lets the kernel hold.
+  constexpr int total = 600;
+  auto problems = publish_big(port, job, 1, total, total + 1, 1000);
+  for (auto& p : problems)
+    BOOST_ERROR("publisher: " << p);
+  long held = -1;
+  BOOST_TEST(eventually(
+               [&] {
+                 held = server_send_queue(port, stalled.socket().fd());
+                 return held >= send_buffer / 2;
+               },
+               10s),
+             "the server's send queue to the stalled client: " << held);
+  long most = held;
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(50ms);
+    most = std::max(most, server_send_queue(port, stalled.socket().fd()));
+  }
+  BOOST_TEST(most <= 2 * send_buffer,
+             "the kernel holds " << most << " bytes for the stalled client");
 }
 
 BOOST_AUTO_TEST_CASE(coalesced_updates_keep_order_and_stage_completes) {
