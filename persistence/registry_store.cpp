@@ -258,8 +258,13 @@ std::vector<std::string> registry_store::abandoned(const lmdb_txn& txn,
                                                    int64_t now_ms,
                                                    size_t limit) const {
   std::vector<std::string> out;
+  // Expired records the sweep has not removed yet come first; behind a
+  // backlog of them the running jobs wait rather than every look reading
+  // the whole backlog.
+  size_t visited = 0;
   txn.scan(expiry_, {}, {}, [&](std::string_view k, std::string_view) {
-    if (static_cast<int64_t>(read_be64(k)) > now_ms || out.size() >= limit)
+    if (static_cast<int64_t>(read_be64(k)) > now_ms || out.size() >= limit
+        || ++visited > 16 * limit)
       return false;
     if (k[8] == abandon_kind)
       out.emplace_back(k.substr(9));

@@ -87,6 +87,7 @@ public:
   /// Up to `limit` running jobs whose record's `expires_at_ms` is at or
   /// before `now_ms`, the earliest first: their job actors decide whether
   /// each is abandoned. The entry stays until the record is written again.
+  /// Reads at most 16 * `limit` entries of the index.
   std::vector<std::string> abandoned(const lmdb_txn& txn, int64_t now_ms,
                                      size_t limit) const;
 

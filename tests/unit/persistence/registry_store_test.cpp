@@ -257,6 +257,25 @@ BOOST_AUTO_TEST_CASE(a_running_job_past_its_time_is_reported_not_removed) {
               == std::vector<std::string>{"r0", "r1"}));
 }
 
+BOOST_AUTO_TEST_CASE(a_look_for_abandoned_jobs_reads_a_bounded_part_of_the_index) {
+  auto running = job("quiet", 1);
+  running.expires_at_ms = 500;
+  write([&](lmdb_txn& t) {
+    for (int i = 0; i < 40; ++i)
+      db->store.put_job(t, job("done" + std::to_string(i), 1, 100 + i));
+    db->store.put_job(t, running);
+  });
+  auto abandoned = [&](size_t limit) {
+    return read(
+      [&](lmdb_txn& t) { return db->store.abandoned(t, 1000, limit); });
+  };
+  // 40 expired records ahead of it: a look at 16 entries does not reach it.
+  BOOST_TEST(abandoned(1).empty());
+  BOOST_TEST((abandoned(3) == std::vector<std::string>{"quiet"}));
+  write([&](lmdb_txn& t) { db->store.sweep(t, 1000, 100); });
+  BOOST_TEST((abandoned(1) == std::vector<std::string>{"quiet"}));
+}
+
 BOOST_AUTO_TEST_CASE(open_connections_are_closed_after_a_crash) {
   auto rec = conn("c1", {"a"});
   rec.last_activity_ms = 500;
