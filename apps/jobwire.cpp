@@ -197,6 +197,14 @@ int run(caf::actor_system& sys, const config& cfg) {
                 "--retry-cap-ms at least --retry-base-ms and "
                 "--max-header-bytes at least 1024, --socket-send-buffer at "
                 "most 1 GiB");
+  // Each io thread is a thread; thousands would fail to start, mid-way.
+  if (cfg.io_threads > 256)
+    return fail("--io-threads must be at most 256");
+  // LMDB needs a few pages to create its databases before it can grow.
+  if ((cfg.map_size != 0 && cfg.map_size < (size_t{1} << 20))
+      || cfg.max_map_size < cfg.map_size)
+    return fail("--map-size must be at least 1048576 (1 MiB) and at most "
+                "--max-map-size");
   // Longer would overflow the clocks these become (nanoseconds for timers).
   constexpr size_t max_seconds = size_t{100} * 365 * 86400;
   for (auto [name, x] : std::initializer_list<std::pair<const char*, size_t>>{

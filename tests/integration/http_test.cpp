@@ -505,18 +505,33 @@ BOOST_AUTO_TEST_CASE(idle_scheduler_workers_sleep_without_polling) {
              "command line overrides the default: " << dump);
 }
 
-BOOST_AUTO_TEST_CASE(a_duration_longer_than_the_clocks_hold_is_refused) {
-  // Seconds become milliseconds on disk and nanoseconds in timers: a huge
-  // value would overflow into the past rather than mean "never".
-  for (std::string option : {"--job-abandon", "--worker-grace"}) {
-    auto result = run_to_completion(
-      jobwire_binary(), {option + "=99999999999999", "--data-dir=/nonexistent"},
-      10s);
+BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
+  // Each names the option at fault, before anything is opened or started.
+  struct bad_setting {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  std::vector<bad_setting> cases{
+    // Seconds become milliseconds on disk and nanoseconds in timers: a
+    // huge value would overflow into the past rather than mean "never".
+    {{"--job-abandon=99999999999999"}, "--job-abandon may be at most"},
+    {{"--worker-grace=99999999999999"}, "--worker-grace may be at most"},
+    // Thread creation failed part-way and ended the process.
+    {{"--io-threads=100000"}, "--io-threads must be at most 256"},
+    // LMDB could not even create its databases (MDB_MAP_FULL).
+    {{"--map-size=4096"}, "--map-size must be at least 1048576"},
+    {{"--map-size=2147483648", "--max-map-size=1073741824"},
+     "at most --max-map-size"},
+    {{"--socket-send-buffer=4294967296"}, "--socket-send-buffer at most"},
+  };
+  for (auto& c : cases) {
+    auto args = c.args;
+    args.push_back("--data-dir=/nonexistent");
+    auto result = run_to_completion(jobwire_binary(), args, 10s);
     BOOST_TEST((result.status.exited && result.status.code != 0),
-               option << ": " << result.status.to_string());
-    BOOST_TEST(result.err.find("jobwire: " + option + " may be at most")
-                 != std::string::npos,
-               option << " stderr: " << result.err);
+               c.args.front() << ": " << result.status.to_string());
+    BOOST_TEST(result.err.find(c.says) != std::string::npos,
+               c.args.front() << " stderr: " << result.err);
   }
 }
 
