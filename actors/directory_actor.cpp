@@ -176,8 +176,9 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
         ++entry.routed;
         self->send(entry.handle, tick_atom::value);
       }
-      if (self->state.settings.abandon_ms > 0)
-        check_abandoned(self);
+      // Also with abandoning off: the jobs then clear the times that an
+      // earlier setting left.
+      check_abandoned(self);
       self->delayed_send(self, tick_every(), tick_atom::value);
     },
     [self](idle_atom, const std::string& job_id, uint64_t handled) {

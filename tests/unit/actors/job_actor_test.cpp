@@ -474,7 +474,16 @@ BOOST_AUTO_TEST_CASE(a_silent_job_without_a_worker_fails_as_abandoned) {
   BOOST_TEST(to_string(std::get<error_code>(late)) == "job_finished");
 }
 
-BOOST_AUTO_TEST_CASE(no_abandon_time_when_switched_off) {
+BOOST_AUTO_TEST_CASE(switched_off_no_job_is_abandoned_and_old_times_go) {
+  auto abandon_times = [&] {
+    lmdb_txn txn{db->env, lmdb_txn::read_only};
+    return db->store.abandoned(txn, INT64_MAX, 10);
+  };
+  // Stored under an earlier setting: the job has a time.
+  settings.abandon_ms = 1;
+  restart_directory();
+  publish(progress("earlier", 10));
+  BOOST_TEST((abandon_times() == std::vector<std::string>{"earlier"}));
   settings.abandon_ms = 0;
   restart_directory();
   publish(progress("j1", 10));
@@ -482,8 +491,9 @@ BOOST_AUTO_TEST_CASE(no_abandon_time_when_switched_off) {
   sched.advance_time(std::chrono::seconds(16));
   sched.run();
   BOOST_TEST(to_string(status("j1").status) == "running");
-  lmdb_txn txn{db->env, lmdb_txn::read_only};
-  BOOST_TEST(db->store.abandoned(txn, INT64_MAX, 10).empty());
+  BOOST_TEST(to_string(status("earlier").status) == "running");
+  // The due time was handed to its job, which stored none in its place.
+  BOOST_TEST(abandon_times().empty());
 }
 
 BOOST_AUTO_TEST_CASE(idle_job_leaves_memory_and_comes_back) {
