@@ -4,6 +4,8 @@ namespace jobwire {
 
 http_route route_target(std::string_view target) {
   auto path = target.substr(0, target.find('?'));
+  if (path == "/")
+    return {endpoint::watch_page, {}, "GET"};
   if (path == "/v1/ws")
     return {endpoint::websocket, {}, "GET"};
   if (path == "/healthz")

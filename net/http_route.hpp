@@ -8,6 +8,7 @@ namespace jobwire {
 /// The endpoints of PROTOCOL.md.
 enum class endpoint {
   not_found,
+  watch_page,
   websocket,
   healthz,
   metrics,

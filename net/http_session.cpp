@@ -18,6 +18,7 @@
 #include "messages/timestamp.hpp"
 #include "messages/cancel_request.hpp"
 #include "net/http_route.hpp"
+#include "net/watch_page.hpp"
 #include "net/websocket_key.hpp"
 #include "net/ws_session.hpp"
 
@@ -187,6 +188,9 @@ void http_session::handle(request req) {
       return reply(503, R"({"status":"draining"})", version, false);
     return reply(200, R"({"status":"ok"})", version, keep_alive);
   }
+  if (route.target == endpoint::watch_page)
+    return reply(200, std::string{watch_page()}, version, keep_alive, {},
+                 "text/html; charset=utf-8");
   if (route.target == endpoint::metrics)
     return reply(200, metrics::global().render(), version, keep_alive, {},
                  "text/plain; version=0.0.4");
@@ -336,6 +340,13 @@ void http_session::answer(uint64_t slot_id, unsigned status, std::string body,
                                         version);
   res->set(http::field::server, "jobwire");
   res->set(http::field::content_type, content_type);
+  if (content_type.starts_with("text/html")) {
+    res->set("Content-Security-Policy", watch_page_security_policy);
+    res->set("X-Content-Type-Options", "nosniff");
+    // The page's URL may hold a token.
+    res->set("Referrer-Policy", "no-referrer");
+    res->set(http::field::cache_control, "no-cache");
+  }
   if (!allow.empty())
     res->set(http::field::allow, allow);
   res->keep_alive(keep_alive);

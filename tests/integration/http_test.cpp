@@ -404,6 +404,26 @@ BOOST_AUTO_TEST_CASE(healthz_is_200) {
   BOOST_TEST(res.status == 200, res.to_string());
 }
 
+BOOST_AUTO_TEST_CASE(the_root_serves_the_watch_page) {
+  auto res = http.get("/?job=job_42");
+  BOOST_REQUIRE_MESSAGE(res.status == 200, res.to_string());
+  BOOST_TEST(res.header("content-type") == "text/html; charset=utf-8");
+  // The page renders what publishers wrote; it must not load or send
+  // anything else, nor pass its URL (which may hold a token) on.
+  auto policy = res.header("content-security-policy");
+  BOOST_TEST(policy.find("default-src 'none'") != std::string::npos, policy);
+  BOOST_TEST(policy.find("connect-src 'self'") != std::string::npos, policy);
+  BOOST_TEST(res.header("referrer-policy") == "no-referrer");
+  BOOST_TEST(res.header("x-content-type-options") == "nosniff");
+  // It speaks the protocol: the WebSocket path, and a subscribe that goes
+  // on from the last seq shown.
+  for (auto part : {"/v1/ws", R"(type: "subscribe")", "since_seq: lastSeq",
+                    R"(type: "cancel_job")", "textContent"})
+    BOOST_TEST(res.body.find(part) != std::string::npos, part);
+  BOOST_TEST(res.body.find("innerHTML") == std::string::npos);
+  check_http_error(http.post("/", "{}"), 405);
+}
+
 BOOST_AUTO_TEST_CASE(event_id_makes_retries_safe) {
   auto job = unique_job_id("dedup");
   auto ws = open_ws(port());

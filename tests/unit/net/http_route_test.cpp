@@ -17,10 +17,12 @@ BOOST_AUTO_TEST_CASE(endpoints_and_methods) {
               == endpoint::job_connections));
   BOOST_TEST((route_target("/v1/ws?token=abc").target == endpoint::websocket));
   BOOST_TEST((route_target("/healthz").target == endpoint::healthz));
+  BOOST_TEST((route_target("/").target == endpoint::watch_page));
+  BOOST_TEST((route_target("/?job=j1&token=t").target == endpoint::watch_page));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_paths) {
-  for (auto t : {"/", "/v1", "/v1/ws/x", "/v1/jobs/x/nope", "/v1/jobs/x/events/y",
+  for (auto t : {"", "/index.html", "/v1", "/v1/ws/x", "/v1/jobs/x/nope", "/v1/jobs/x/events/y",
                  "/healthz/", "/V1/ws"})
     BOOST_TEST((route_target(t).target == endpoint::not_found), t);
 }
