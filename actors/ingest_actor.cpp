@@ -22,8 +22,9 @@ caf::error invalid_job_id(const std::string& job_id) {
 
 ingest_actor::behavior_type
 ingest_impl(ingest_actor::stateful_pointer<ingest_state> self,
-            directory_actor directory) {
+            directory_actor directory, size_t max_pending) {
   self->state.directory = std::move(directory);
+  self->state.max_pending = max_pending;
   return {
     [self](publish_atom, job_event& ev)
       -> caf::result<std::string, uint64_t> {
@@ -35,15 +36,29 @@ ingest_impl(ingest_actor::stateful_pointer<ingest_state> self,
                                       {"reason", error_message(err)}});
         return err;
       }
+      auto& st = self->state;
+      if (st.pending >= st.max_pending)
+        return caf::make_error(error_code::rate_limited,
+                               std::to_string(st.pending)
+                                 + " publishes are waiting to be stored; "
+                                   "retry later");
       // A publisher's seq and timestamp are the server's to set.
       ev.seq = 0;
       ev.timestamp_ms = 0;
       auto rp = self->make_response_promise<std::string, uint64_t>();
       auto job_id = ev.job_id;
-      self->request(self->state.directory, caf::infinite, publish_atom::value,
+      ++st.pending;
+      self->request(st.directory, caf::infinite, publish_atom::value,
                     std::move(ev))
-        .then([rp, job_id](uint64_t seq) mutable { rp.deliver(job_id, seq); },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        .then(
+          [self, rp, job_id](uint64_t seq) mutable {
+            --self->state.pending;
+            rp.deliver(job_id, seq);
+          },
+          [self, rp](caf::error& err) mutable {
+            --self->state.pending;
+            rp.deliver(std::move(err));
+          });
       return rp;
     },
     [self](attach_atom, std::string& job_id,

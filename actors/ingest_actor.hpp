@@ -14,6 +14,12 @@ struct ingest_state {
   ingest_state() = default;
 
   directory_actor directory;
+  /// Publishes handed on and not yet answered; at `max_pending` more are
+  /// refused with rate_limited (a pipeline's client retries them), so a
+  /// pipeline that publishes faster than the store keeps up cannot grow
+  /// the server's memory without bound.
+  size_t pending = 0;
+  size_t max_pending = 65536;
 
   static inline const char* name = "jobwire.ingest";
 };
@@ -23,6 +29,6 @@ struct ingest_state {
 /// directory.
 ingest_actor::behavior_type
 ingest_impl(ingest_actor::stateful_pointer<ingest_state> self,
-            directory_actor directory);
+            directory_actor directory, size_t max_pending = 65536);
 
 } // namespace jobwire

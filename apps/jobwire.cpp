@@ -51,6 +51,7 @@ struct config : caf::actor_system_config {
   size_t max_queue_frames = 4096;
   size_t heartbeat = 25;
   size_t socket_send_buffer = 256 * 1024;
+  size_t max_ingest_pending = 65536;
   size_t slow_consumer_seconds = 10;
   size_t progress_seconds = 10;
   size_t retry_base_ms = 50;
@@ -100,6 +101,9 @@ struct config : caf::actor_system_config {
       .add(socket_send_buffer, "socket-send-buffer",
            "kernel send buffer of each client socket in bytes (0: the "
            "kernel's autotuning)")
+      .add(max_ingest_pending, "max-ingest-pending",
+           "publishes over CAF waiting to be stored at once; more are "
+           "refused with rate_limited")
       .add(heartbeat, "heartbeat",
            "seconds between WebSocket pings; two unanswered drop the peer")
       .add(slow_consumer_seconds, "slow-consumer-seconds",
@@ -185,13 +189,15 @@ int run(caf::actor_system& sys, const config& cfg) {
   if (cfg.max_message_bytes == 0 || cfg.max_fragments == 0
       || cfg.io_threads == 0 || cfg.handshake_timeout_ms == 0
       || cfg.max_queue_bytes == 0 || cfg.max_queue_frames == 0
+      || cfg.max_ingest_pending == 0
       || cfg.max_header_bytes < 1024 || cfg.max_commands_per_second == 0
       || cfg.heartbeat == 0 || cfg.progress_seconds == 0
       || cfg.retry_base_ms == 0
       || cfg.retry_cap_ms < cfg.retry_base_ms
       || cfg.socket_send_buffer > (size_t{1} << 30))
     return fail("--max-message-bytes, --max-fragments, --max-queue-bytes, "
-                "--max-queue-frames, --max-commands-per-second, --heartbeat, "
+                "--max-queue-frames, --max-ingest-pending, "
+                "--max-commands-per-second, --heartbeat, "
                 "--progress-seconds, --retry-base-ms, "
                 "--handshake-timeout-ms and --io-threads must be positive, "
                 "--retry-cap-ms at least --retry-base-ms and "
@@ -304,7 +310,8 @@ int run(caf::actor_system& sys, const config& cfg) {
   // The registry blocks on fsync: it gets a thread of its own.
   auto registry = sys.spawn<caf::detached>(jobwire::registry_impl, db, reg);
   auto directory = sys.spawn(jobwire::directory_impl, db, registry, jobs);
-  auto ingest = sys.spawn(jobwire::ingest_impl, directory);
+  auto ingest = sys.spawn(jobwire::ingest_impl, directory,
+                          cfg.max_ingest_pending);
   auto delivery = sys.spawn(jobwire::delivery_impl, delivery_cfg);
   jobwire::metrics::global().map_use_source([db] {
     return std::pair<size_t, size_t>{db->env.used_bytes(), db->env.map_size()};

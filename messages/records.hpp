@@ -45,7 +45,8 @@ typename Inspector::result_type inspect(Inspector& f, connection_record& x) {
 /// What the registry keeps of a job.
 struct job_record {
   job_snapshot snapshot;
-  /// 0 while the job runs; set by its terminal event.
+  /// A finished job: when it and its events go. A running one: when it
+  /// counts as abandoned if nothing happens (0: never).
   int64_t expires_at_ms = 0;
 };
 

@@ -13,6 +13,7 @@
 #include "actors/metrics.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
+#include "support/deterministic_config.hpp"
 
 using namespace jobwire;
 using namespace std::chrono_literals;
@@ -94,14 +95,6 @@ connection_actor::behavior_type owner(connection_actor::pointer,
   };
 }
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    log::init("critical");
-    register_types(*this);
-    set("scheduler.policy", caf::atom("testing"));
-  }
-};
-
 frame_ptr progress(const std::string& job, uint64_t seq) {
   return make_event_frame(R"({"type":"progress_update","job_id":")" + job
                             + R"(","seq":)" + std::to_string(seq)
@@ -117,7 +110,7 @@ frame_ptr stage(const std::string& job, uint64_t seq) {
 }
 
 struct fixture {
-  test_config cfg;
+  test::deterministic_config cfg{"critical"};
   caf::actor_system sys{cfg};
   caf::scheduler::test_coordinator& sched
     = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());

@@ -20,6 +20,7 @@
 #include "messages/error_code.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
+#include "support/deterministic_config.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace jobwire;
@@ -60,20 +61,12 @@ std::shared_ptr<storage> open_test_storage(const std::string& path) {
   return db;
 }
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    log::init("warn");
-    register_types(*this);
-    set("scheduler.policy", caf::atom("testing"));
-  }
-};
-
 /// Directory, registry and a real LMDB store on CAF's deterministic
 /// scheduler; no threads, no sleeps.
 struct fixture {
   temp_dir dir;
   std::shared_ptr<storage> db = open_test_storage(dir.path);
-  test_config cfg;
+  test::deterministic_config cfg{"warn"};
   caf::actor_system sys{cfg};
   caf::scheduler::test_coordinator& sched
     = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());

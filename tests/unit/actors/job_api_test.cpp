@@ -11,59 +11,16 @@
 #include "actors/job_api.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
+#include "support/deterministic_config.hpp"
+#include "support/stand_in_directory.hpp"
 
 using namespace jobwire;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    log::init("off");
-    register_types(*this);
-    set("scheduler.policy", caf::atom("testing"));
-  }
-};
-
-/// A directory stand-in: publishes to job "stuck" are never answered until
-/// the test says so (a tick), every other publish gets seq 7.
-struct stand_in_state {
-  std::vector<caf::typed_response_promise<uint64_t>> held;
-};
-
-directory_actor::behavior_type
-stand_in(directory_actor::stateful_pointer<stand_in_state> self) {
-  return {
-    [self](publish_atom, job_event& ev) {
-      auto rp = self->make_response_promise<uint64_t>();
-      if (ev.job_id == "stuck")
-        self->state.held.push_back(rp);
-      else
-        rp.deliver(uint64_t{7});
-      return rp;
-    },
-    [](command_atom, client_command&, connection_actor&, std::string&) {},
-    [](status_atom, std::string&) { return job_snapshot{}; },
-    [](cancel_atom, std::string&, std::string&) { return job_snapshot{}; },
-    [](conns_atom, std::string&) { return std::vector<std::string>{}; },
-    [](attach_atom, std::string&, worker_actor&) { return job_snapshot{}; },
-    [](detach_atom, std::string&, worker_actor&) {},
-    [](idle_atom, std::string&, uint64_t) {},
-    // Answers what was held, late.
-    [self](tick_atom) {
-      for (auto& rp : self->state.held)
-        rp.deliver(uint64_t{9});
-      self->state.held.clear();
-    },
-  };
-}
-
-struct fixture {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  directory_actor directory = sys.spawn(stand_in);
+struct fixture : test::deterministic_system {
+  directory_actor directory = sys.spawn(test::stand_in_directory);
   std::optional<job_api> api{std::in_place, sys, directory, 1000ms};
   std::vector<api_response> answers;
 

@@ -14,6 +14,7 @@
 #include "messages/error_code.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
+#include "support/deterministic_config.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace jobwire;
@@ -22,14 +23,6 @@ using test::temp_dir;
 
 namespace {
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    log::init("critical");
-    register_types(*this);
-    set("scheduler.policy", caf::atom("testing"));
-  }
-};
-
 /// The registry on the deterministic scheduler with a real LMDB store and a
 /// clock the test sets.
 struct fixture {
@@ -37,7 +30,7 @@ struct fixture {
   std::shared_ptr<storage> db;
   std::shared_ptr<std::atomic<int64_t>> now
     = std::make_shared<std::atomic<int64_t>>(1'000'000);
-  test_config cfg;
+  test::deterministic_config cfg{"critical"};
   caf::actor_system sys{cfg};
   caf::scheduler::test_coordinator& sched
     = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
