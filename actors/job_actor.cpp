@@ -291,6 +291,8 @@ void send_batch(self_ptr self) {
   b->after.cancel_requested |= st.cancel_requested;
   job_record rec;
   rec.snapshot = b->after;
+  if (rec.snapshot.cancel_requested)
+    rec.cancel_reason = st.cancel_reason;
   if (is_finished(rec.snapshot.status))
     rec.expires_at_ms = rec.snapshot.updated_at_ms + st.settings.retention_ms;
   else if (st.settings.abandon_ms > 0)
@@ -537,10 +539,10 @@ void load(self_ptr self) {
     lmdb_txn txn{st.db->env, lmdb_txn::read_only};
     if (auto rec = st.db->store.job(txn, st.snapshot.job_id)) {
       st.snapshot = rec->snapshot;
-      // A stored cancel still stands (its reason was not stored): workers
-      // that attach to the running job are told, and a lost worker ends it
-      // cancelled.
+      // A stored cancel still stands: workers that attach to the running
+      // job are told, and a lost worker ends it cancelled.
       st.cancel_requested = st.snapshot.cancel_requested;
+      st.cancel_reason = std::move(rec->cancel_reason);
     }
   } catch (const std::exception& e) {
     // Refusing to run beats reusing seqs of a job we cannot read.

@@ -48,10 +48,26 @@ struct job_record {
   /// A finished job: when it and its events go. A running one: when it
   /// counts as abandoned if nothing happens (0: never).
   int64_t expires_at_ms = 0;
+  /// With `snapshot.cancel_requested`: the reason, for workers that attach
+  /// after a restart.
+  std::string cancel_reason;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_record& x) {
+  return f(caf::meta::type_name("job_record"), x.snapshot, x.expires_at_ms,
+           x.cancel_reason);
+}
+
+/// A job record as stored before it had `cancel_reason`; still read.
+struct job_record_without_reason {
+  job_snapshot snapshot;
+  int64_t expires_at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        job_record_without_reason& x) {
   return f(caf::meta::type_name("job_record"), x.snapshot, x.expires_at_ms);
 }
 

@@ -81,10 +81,17 @@ std::optional<job_record> registry_store::job(const lmdb_txn& txn,
   if (!bytes)
     return std::nullopt;
   job_record x;
-  if (!decode_record(*bytes, x))
-    throw std::runtime_error("damaged job record for '" + std::string{job_id}
-                             + "'");
-  return x;
+  if (decode_record(*bytes, x))
+    return x;
+  // Written before records had a cancel reason: one field shorter.
+  job_record_without_reason older;
+  if (decode_record(*bytes, older)) {
+    x.snapshot = std::move(older.snapshot);
+    x.expires_at_ms = older.expires_at_ms;
+    return x;
+  }
+  throw std::runtime_error("damaged job record for '" + std::string{job_id}
+                           + "'");
 }
 
 void registry_store::put_job(lmdb_txn& txn, const job_record& x) {

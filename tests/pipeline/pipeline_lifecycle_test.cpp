@@ -385,6 +385,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_outlives_a_crash_of_the_server) {
     BOOST_REQUIRE_MESSAGE(second, pl::error_text(second));
     BOOST_TEST(second->attached_snapshot().cancel_requested);
     BOOST_TEST(second->wait_for_cancel(5s));
+    BOOST_TEST(second->cancel_reason() == "stop");
   } // and so does the second, without ending the job: grace is 1 s
   http_client http{port};
   std::string status;
@@ -397,6 +398,14 @@ BOOST_AUTO_TEST_CASE(a_cancel_outlives_a_crash_of_the_server) {
     },
     10s));
   BOOST_TEST(status == "cancelled");
+  // The server ended it with the reason it was asked with.
+  auto ws = open_ws(port);
+  ws.send_text(R"({"type":"subscribe","job_id":")" + job_id
+               + R"(","since_seq":1})");
+  BOOST_TEST(type_of(ws.read_json()) == "subscribed");
+  auto ended = ws.read_json();
+  check_string(ended, "type", "job_cancelled");
+  check_string(ended, "reason", "stop");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -351,10 +351,10 @@ BOOST_AUTO_TEST_CASE(a_cancel_passed_to_a_worker_is_stored_and_outlives_a_restar
   BOOST_TEST(to_string(snap.status) == "running");
   BOOST_TEST(snap.cancel_requested);
   BOOST_TEST(snap.last_seq == 1u); // the cancel is no event
-  // A worker attaching now is told; the reason was not stored.
+  // A worker attaching now is told, with the reason.
   auto later = std::make_shared<std::vector<std::string>>();
   attach("j1", sys.spawn(cancel_recorder, later));
-  BOOST_TEST(*later == std::vector<std::string>{""});
+  BOOST_TEST(*later == std::vector<std::string>{"user"});
 }
 
 BOOST_AUTO_TEST_CASE(request_status_replies_snapshot) {

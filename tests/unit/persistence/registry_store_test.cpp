@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "persistence/record_codec.hpp"
 #include "persistence/storage.hpp"
 #include "support/temp_dir.hpp"
 
@@ -274,6 +275,32 @@ BOOST_AUTO_TEST_CASE(a_look_for_abandoned_jobs_reads_a_bounded_part_of_the_index
   BOOST_TEST((abandoned(3) == std::vector<std::string>{"quiet"}));
   write([&](lmdb_txn& t) { db->store.sweep(t, 1000, 100); });
   BOOST_TEST((abandoned(1) == std::vector<std::string>{"quiet"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_reason_is_kept_and_older_records_still_read) {
+  auto rec = job("cancelling", 3);
+  rec.snapshot.cancel_requested = true;
+  rec.cancel_reason = "user asked";
+  write([&](lmdb_txn& t) { db->store.put_job(t, rec); });
+  auto back = read([&](lmdb_txn& t) { return db->store.job(t, "cancelling"); });
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->cancel_reason == "user asked");
+  // A record written before there was a reason, as that version wrote it.
+  job_record_without_reason older;
+  older.snapshot = job("old", 5).snapshot;
+  older.snapshot.cancel_requested = true;
+  older.expires_at_ms = 1234;
+  write([&](lmdb_txn& t) {
+    MDB_dbi jobs = 0;
+    BOOST_REQUIRE(mdb_dbi_open(t.get(), "jobs", 0, &jobs) == MDB_SUCCESS);
+    t.put(jobs, "old", encode_record(older));
+  });
+  auto old = read([&](lmdb_txn& t) { return db->store.job(t, "old"); });
+  BOOST_REQUIRE(old.has_value());
+  BOOST_TEST(old->snapshot.last_seq == 5u);
+  BOOST_TEST(old->snapshot.cancel_requested);
+  BOOST_TEST(old->expires_at_ms == 1234);
+  BOOST_TEST(old->cancel_reason.empty());
 }
 
 BOOST_AUTO_TEST_CASE(open_connections_are_closed_after_a_crash) {
