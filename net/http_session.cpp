@@ -341,6 +341,7 @@ void http_session::answer(uint64_t slot_id, unsigned status, std::string body,
   res->set(http::field::server, "jobwire");
   res->set(http::field::content_type, content_type);
   if (content_type.starts_with("text/html")) {
+    // The watch page, the only HTML served.
     res->set("Content-Security-Policy", watch_page_security_policy);
     res->set("X-Content-Type-Options", "nosniff");
     // The page's URL may hold a token.
