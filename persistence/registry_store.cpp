@@ -11,6 +11,8 @@ namespace {
 
 constexpr std::string_view format_key = "format";
 constexpr std::string_view format_tag = "jobwire-registry-1";
+/// Set once every running job has an abandon time (see the constructor).
+constexpr std::string_view abandon_times_key = "abandon-times";
 constexpr char connection_kind = 'c';
 constexpr char job_kind = 'j';
 /// A running job's entry: when it counts as abandoned. The sweep leaves it;
@@ -26,6 +28,20 @@ char expiry_kind(const job_record& x) {
     default:
       return abandon_kind;
   }
+}
+
+/// A job record in the current layout, or in the one before records had a
+/// cancel reason (one field shorter).
+bool decode_job(std::string_view bytes, job_record& x) {
+  if (decode_record(bytes, x))
+    return true;
+  job_record_without_reason older;
+  if (!decode_record(bytes, older))
+    return false;
+  x = job_record{};
+  x.snapshot = std::move(older.snapshot);
+  x.expires_at_ms = older.expires_at_ms;
+  return true;
 }
 
 std::string expiry_key(int64_t at, char kind, std::string_view id) {
@@ -70,7 +86,30 @@ registry_store::registry_store(lmdb_env& env) : env_(env) {
   events_ = open_db(txn.get(), "events", 0);
   event_ids_ = open_db(txn.get(), "event_ids", 0);
   expiry_ = open_db(txn.get(), "expiry", 0);
+  if (!txn.get(meta_, abandon_times_key)) {
+    give_running_jobs_abandon_times(txn);
+    txn.put(meta_, abandon_times_key, "1");
+  }
   txn.commit();
+}
+
+void registry_store::give_running_jobs_abandon_times(lmdb_txn& txn) {
+  // Stored before running jobs had abandon times: each gets one that is
+  // due at once, and its job actor then ends it (silent for long enough,
+  // no worker) or stores a proper time. Undecodable records are left for
+  // whoever reads them to report.
+  std::vector<job_record> running;
+  txn.scan(jobs_, {}, {}, [&](std::string_view, std::string_view v) {
+    job_record x;
+    if (decode_job(v, x) && expiry_kind(x) == abandon_kind
+        && x.expires_at_ms == 0)
+      running.push_back(std::move(x));
+    return true;
+  });
+  for (auto& x : running) {
+    x.expires_at_ms = 1;
+    put_job(txn, x);
+  }
 }
 
 // -- jobs ---------------------------------------------------------------------
@@ -81,15 +120,8 @@ std::optional<job_record> registry_store::job(const lmdb_txn& txn,
   if (!bytes)
     return std::nullopt;
   job_record x;
-  if (decode_record(*bytes, x))
+  if (decode_job(*bytes, x))
     return x;
-  // Written before records had a cancel reason: one field shorter.
-  job_record_without_reason older;
-  if (decode_record(*bytes, older)) {
-    x.snapshot = std::move(older.snapshot);
-    x.expires_at_ms = older.expires_at_ms;
-    return x;
-  }
   throw std::runtime_error("damaged job record for '" + std::string{job_id}
                            + "'");
 }

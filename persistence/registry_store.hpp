@@ -97,6 +97,7 @@ public:
   size_t close_open_connections(lmdb_txn& txn, int64_t now_ms, int64_t ttl_ms);
 
 private:
+  void give_running_jobs_abandon_times(lmdb_txn& txn);
   void delete_job(lmdb_txn& txn, std::string_view job_id);
   void move_expiry(lmdb_txn& txn, std::string_view id, char old_kind,
                    int64_t old_at, char new_kind, int64_t new_at);

@@ -303,6 +303,39 @@ BOOST_AUTO_TEST_CASE(a_cancel_reason_is_kept_and_older_records_still_read) {
   BOOST_TEST(old->cancel_reason.empty());
 }
 
+BOOST_AUTO_TEST_CASE(running_jobs_of_an_older_store_get_a_due_abandon_time_once) {
+  // As a version before abandon times left it: running jobs without a
+  // time, and no mark that they were given one.
+  auto timed = job("timed", 1);
+  timed.expires_at_ms = 9000;
+  write([&](lmdb_txn& t) {
+    db->store.put_job(t, job("silent", 1));
+    db->store.put_job(t, timed);
+    db->store.put_job(t, job("done", 2, 50));
+    MDB_dbi meta = 0;
+    BOOST_REQUIRE(mdb_dbi_open(t.get(), "meta", 0, &meta) == MDB_SUCCESS);
+    BOOST_REQUIRE(t.del(meta, "abandon-times"));
+  });
+  auto abandoned = [&] {
+    return read([&](lmdb_txn& t) { return db->store.abandoned(t, 100, 10); });
+  };
+  BOOST_TEST(abandoned().empty());
+  db.reset();
+  db = open(dir.path);
+  // Due at once: its job actor decides. The others keep what they had.
+  BOOST_TEST((abandoned() == std::vector<std::string>{"silent"}));
+  read([&](lmdb_txn& t) {
+    BOOST_TEST(db->store.job(t, "timed")->expires_at_ms == 9000);
+    BOOST_TEST(db->store.job(t, "done")->expires_at_ms == 50);
+    return 0;
+  });
+  // Once: a time cleared since (abandoning switched off) is not given back.
+  write([&](lmdb_txn& t) { db->store.put_job(t, job("silent", 1)); });
+  db.reset();
+  db = open(dir.path);
+  BOOST_TEST(abandoned().empty());
+}
+
 BOOST_AUTO_TEST_CASE(open_connections_are_closed_after_a_crash) {
   auto rec = conn("c1", {"a"});
   rec.last_activity_ms = 500;
