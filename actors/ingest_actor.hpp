@@ -19,7 +19,7 @@ struct ingest_state {
   /// pipeline that publishes faster than the store keeps up cannot grow
   /// the server's memory without bound.
   size_t pending = 0;
-  size_t max_pending = 65536;
+  size_t max_pending = 0;
 
   static inline const char* name = "jobwire.ingest";
 };
@@ -29,6 +29,6 @@ struct ingest_state {
 /// directory.
 ingest_actor::behavior_type
 ingest_impl(ingest_actor::stateful_pointer<ingest_state> self,
-            directory_actor directory, size_t max_pending = 65536);
+            directory_actor directory, size_t max_pending);
 
 } // namespace jobwire

@@ -15,11 +15,6 @@ namespace {
 
 using self_ptr = job_actor::stateful_pointer<job_state>;
 
-bool is_finished(job_status x) {
-  return x == job_status::completed || x == job_status::failed
-         || x == job_status::cancelled;
-}
-
 job_status status_after(event_type x) {
   switch (x) {
     case event_type::job_complete:

@@ -59,8 +59,8 @@ struct queued_publish {
   publish_reply reply;
   /// A cancel: the stored snapshot says cancel_requested.
   bool cancel = false;
-  /// No event: the snapshot alone is stored (with a cancel passed on to
-  /// the job's workers), then `reply` gets seq 0.
+  /// No event: the snapshot alone is stored (a cancel passed on to the
+  /// workers, a new abandon time), then `reply` gets seq 0.
   bool snapshot_only = false;
 };
 

@@ -20,6 +20,12 @@ enum class job_status : uint8_t {
 /// The wire name of `x`, e.g. `"running"`.
 std::string_view to_string(job_status x);
 
+/// Completed, failed or cancelled: no event follows.
+constexpr bool is_finished(job_status x) {
+  return x == job_status::completed || x == job_status::failed
+         || x == job_status::cancelled;
+}
+
 /// The state of a job as `subscribed`, `job_status` and `GET /v1/jobs/{id}`
 /// report it.
 struct job_snapshot {

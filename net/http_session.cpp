@@ -190,7 +190,7 @@ void http_session::handle(request req) {
   }
   if (route.target == endpoint::watch_page)
     return reply(200, std::string{watch_page()}, version, keep_alive, {},
-                 "text/html; charset=utf-8");
+                 watch_page_content_type, watch_page_headers);
   if (route.target == endpoint::metrics)
     return reply(200, metrics::global().render(), version, keep_alive, {},
                  "text/plain; version=0.0.4");
@@ -327,27 +327,23 @@ api_callback http_session::reply_later(unsigned version, bool keep_alive) {
 
 void http_session::reply(unsigned status, std::string body, unsigned version,
                          bool keep_alive, std::string_view allow,
-                         std::string_view content_type) {
+                         std::string_view content_type,
+                         std::span<const http_header> headers) {
   answer(current_, status, std::move(body), version, keep_alive, allow,
-         content_type);
+         content_type, headers);
 }
 
 void http_session::answer(uint64_t slot_id, unsigned status, std::string body,
                           unsigned version, bool keep_alive,
                           std::string_view allow,
-                          std::string_view content_type) {
+                          std::string_view content_type,
+                          std::span<const http_header> headers) {
   auto res = std::make_shared<response>(static_cast<http::status>(status),
                                         version);
   res->set(http::field::server, "jobwire");
   res->set(http::field::content_type, content_type);
-  if (content_type.starts_with("text/html")) {
-    // The watch page, the only HTML served.
-    res->set("Content-Security-Policy", watch_page_security_policy);
-    res->set("X-Content-Type-Options", "nosniff");
-    // The page's URL may hold a token.
-    res->set("Referrer-Policy", "no-referrer");
-    res->set(http::field::cache_control, "no-cache");
-  }
+  for (auto& [name, value] : headers)
+    res->set(name, value);
   if (!allow.empty())
     res->set(http::field::allow, allow);
   res->keep_alive(keep_alive);

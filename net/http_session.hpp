@@ -4,6 +4,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -12,6 +13,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "actors/job_api.hpp"
+#include "net/http_header.hpp"
 #include "net/server_context.hpp"
 
 namespace jobwire {
@@ -51,11 +53,14 @@ private:
   /// Answers the request being handled.
   void reply(unsigned status, std::string body, unsigned version,
              bool keep_alive, std::string_view allow = {},
-             std::string_view content_type = "application/json");
-  /// Fills the answer slot `slot_id` and writes what is ready in order.
+             std::string_view content_type = "application/json",
+             std::span<const http_header> headers = {});
+  /// Fills the answer slot `slot_id` and writes what is ready in order;
+  /// `headers` go with it besides Server, Content-Type and Allow.
   void answer(uint64_t slot_id, unsigned status, std::string body,
               unsigned version, bool keep_alive, std::string_view allow = {},
-              std::string_view content_type = "application/json");
+              std::string_view content_type = "application/json",
+              std::span<const http_header> headers = {});
   void write_ready();
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t);
   void do_close();

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <array>
 #include <string_view>
+
+#include "net/http_header.hpp"
 
 namespace jobwire {
 
@@ -11,11 +14,19 @@ namespace jobwire {
 /// Static: it holds no data of any job.
 std::string_view watch_page();
 
-/// Response headers of the page: what it may load and connect to, and no
-/// Referer that would carry a token on.
-inline constexpr std::string_view watch_page_security_policy
-  = "default-src 'none'; script-src 'unsafe-inline'; "
-    "style-src 'unsafe-inline'; connect-src 'self' ws: wss:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+inline constexpr std::string_view watch_page_content_type
+  = "text/html; charset=utf-8";
+
+/// What the page is served with besides its type: it may load nothing and
+/// connect only back, and sends no Referer (its URL may hold a token).
+inline constexpr std::array<http_header, 4> watch_page_headers{{
+  {"Content-Security-Policy",
+   "default-src 'none'; script-src 'unsafe-inline'; "
+   "style-src 'unsafe-inline'; connect-src 'self' ws: wss:; "
+   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+  {"X-Content-Type-Options", "nosniff"},
+  {"Referrer-Policy", "no-referrer"},
+  {"Cache-Control", "no-cache"},
+}};
 
 } // namespace jobwire

@@ -20,14 +20,7 @@ constexpr char job_kind = 'j';
 constexpr char abandon_kind = 'a';
 
 char expiry_kind(const job_record& x) {
-  switch (x.snapshot.status) {
-    case job_status::completed:
-    case job_status::failed:
-    case job_status::cancelled:
-      return job_kind;
-    default:
-      return abandon_kind;
-  }
+  return is_finished(x.snapshot.status) ? job_kind : abandon_kind;
 }
 
 /// A job record in the current layout, or in the one before records had a
@@ -106,8 +99,9 @@ void registry_store::give_running_jobs_abandon_times(lmdb_txn& txn) {
       running.push_back(std::move(x));
     return true;
   });
+  constexpr int64_t at_once = 1; // any time in the past; 0 means none
   for (auto& x : running) {
-    x.expires_at_ms = 1;
+    x.expires_at_ms = at_once;
     put_job(txn, x);
   }
 }
@@ -270,14 +264,23 @@ void registry_store::move_expiry(lmdb_txn& txn, std::string_view id,
     txn.put(expiry_, expiry_key(new_at, new_kind, id), {});
 }
 
+template <class F>
+void registry_store::for_each_due(const lmdb_txn& txn, int64_t now_ms,
+                                  F&& f) const {
+  txn.scan(expiry_, {}, {}, [&](std::string_view k, std::string_view) {
+    return static_cast<int64_t>(read_be64(k)) <= now_ms
+           && f(k[8], k.substr(9));
+  });
+}
+
 size_t registry_store::sweep(lmdb_txn& txn, int64_t now_ms, size_t limit) {
   std::vector<std::pair<char, std::string>> due;
-  txn.scan(expiry_, {}, {}, [&](std::string_view k, std::string_view) {
-    if (static_cast<int64_t>(read_be64(k)) > now_ms || due.size() >= limit)
+  for_each_due(txn, now_ms, [&](char kind, std::string_view id) {
+    if (due.size() >= limit)
       return false;
     // A running job is not removed: its job actor ends it first.
-    if (k[8] != abandon_kind)
-      due.emplace_back(k[8], std::string{k.substr(9)});
+    if (kind != abandon_kind)
+      due.emplace_back(kind, id);
     return true;
   });
   for (auto& [kind, id] : due) {
@@ -301,12 +304,11 @@ std::vector<std::string> registry_store::abandoned(const lmdb_txn& txn,
   // backlog of them the running jobs wait rather than every look reading
   // the whole backlog.
   size_t visited = 0;
-  txn.scan(expiry_, {}, {}, [&](std::string_view k, std::string_view) {
-    if (static_cast<int64_t>(read_be64(k)) > now_ms || out.size() >= limit
-        || ++visited > 16 * limit)
+  for_each_due(txn, now_ms, [&](char kind, std::string_view id) {
+    if (out.size() >= limit || ++visited > 16 * limit)
       return false;
-    if (k[8] == abandon_kind)
-      out.emplace_back(k.substr(9));
+    if (kind == abandon_kind)
+      out.emplace_back(id);
     return true;
   });
   return out;

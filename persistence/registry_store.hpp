@@ -97,6 +97,11 @@ public:
   size_t close_open_connections(lmdb_txn& txn, int64_t now_ms, int64_t ttl_ms);
 
 private:
+  /// Calls `f(kind, id)` for each expiry entry at or before `now_ms`,
+  /// earliest first, until `f` returns false.
+  template <class F>
+  void for_each_due(const lmdb_txn& txn, int64_t now_ms, F&& f) const;
+
   void give_running_jobs_abandon_times(lmdb_txn& txn);
   void delete_job(lmdb_txn& txn, std::string_view job_id);
   void move_expiry(lmdb_txn& txn, std::string_view id, char old_kind,

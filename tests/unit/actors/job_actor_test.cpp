@@ -90,6 +90,15 @@ struct fixture {
     sched.run();
   }
 
+  /// Lets a few wall-clock ms pass (abandon times are stored wall-clock)
+  /// and the directory's next tick (every 15 s of the test clock), which
+  /// looks for due abandon times.
+  void pass_abandon_look() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    sched.advance_time(std::chrono::seconds(16));
+    sched.run();
+  }
+
   /// A recording connection and its frames.
   std::pair<connection_actor, frame_log> connect() {
     auto frames = std::make_shared<std::vector<std::string>>();
@@ -430,11 +439,6 @@ BOOST_AUTO_TEST_CASE(a_silent_job_without_a_worker_fails_as_abandoned) {
   // directory's tick (every 15 s of the test clock) looks for it.
   settings.abandon_ms = 1;
   restart_directory();
-  auto tick = [&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    sched.advance_time(std::chrono::seconds(16));
-    sched.run();
-  };
   auto [conn, frames] = connect();
   command(conn, command_type::subscribe, "followed");
   publish(progress("followed", 10));
@@ -447,7 +451,7 @@ BOOST_AUTO_TEST_CASE(a_silent_job_without_a_worker_fails_as_abandoned) {
   attach("attended", sys.spawn(cancel_recorder,
                                std::make_shared<std::vector<std::string>>()));
   command(conn, command_type::subscribe, "followed");
-  tick();
+  pass_abandon_look();
   BOOST_TEST(to_string(status("stored").status) == "failed");
   BOOST_TEST(status("stored").message.find("no worker attached")
              != std::string::npos);
@@ -456,8 +460,8 @@ BOOST_AUTO_TEST_CASE(a_silent_job_without_a_worker_fails_as_abandoned) {
   BOOST_TEST(type_of(frames->back()) == "job_failed");
   BOOST_TEST(frames->back().find(R"("code":"abandoned")") != std::string::npos);
   // A worker is attached: silent, but alive.
-  tick();
-  tick();
+  pass_abandon_look();
+  pass_abandon_look();
   BOOST_TEST(to_string(status("attended").status) == "running");
   BOOST_TEST(std::get<uint64_t>(publish(progress("attended", 20))) == 2u);
   // Failed once: a later publish is refused, not a second end.
@@ -480,9 +484,7 @@ BOOST_AUTO_TEST_CASE(switched_off_no_job_is_abandoned_and_old_times_go) {
   settings.abandon_ms = 0;
   restart_directory();
   publish(progress("j1", 10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  sched.advance_time(std::chrono::seconds(16));
-  sched.run();
+  pass_abandon_look();
   BOOST_TEST(to_string(status("j1").status) == "running");
   BOOST_TEST(to_string(status("earlier").status) == "running");
   // The due time was handed to its job, which stored none in its place.
