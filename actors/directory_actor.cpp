@@ -15,23 +15,28 @@ namespace {
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;
 
-bool stored(self_ptr self, const std::string& job_id) {
+/// Whether `job_id` has a record; false, with `readable` false, when it
+/// has one that cannot be read.
+bool stored(self_ptr self, const std::string& job_id, bool* readable) {
   try {
     lmdb_txn txn{self->state.db->env, lmdb_txn::read_only};
     return self->state.db->store.job(txn, job_id).has_value();
   } catch (const std::exception& e) {
     log::error("cannot read job", {{"job_id", job_id}, {"reason", e.what()}});
+    if (readable != nullptr)
+      *readable = false;
     return false;
   }
 }
 
 /// The entry of `job_id`: in memory, activated from the store, or (with
 /// `create`) a new job. Null when the job does not exist.
-job_entry* find(self_ptr self, const std::string& job_id, bool create) {
+job_entry* find(self_ptr self, const std::string& job_id, bool create,
+                bool* readable = nullptr) {
   auto& jobs = self->state.jobs;
   if (auto i = jobs.find(job_id); i != jobs.end())
     return &i->second;
-  if (!create && !stored(self, job_id))
+  if (!create && !stored(self, job_id, readable))
     return nullptr;
   auto& entry = jobs[job_id];
   entry.handle = self->spawn(job_impl, job_id, self->state.db,
@@ -42,25 +47,36 @@ job_entry* find(self_ptr self, const std::string& job_id, bool create) {
   return &entry;
 }
 
-/// Running jobs whose abandon time passed, handed to their actors (which
-/// activate from the store) to end them or set a new time; at most this
-/// many per tick.
-constexpr size_t abandon_batch = 1000;
+/// Running jobs whose time to be looked at again passed, handed to their
+/// actors (which activate from the store) to end them or set a new time;
+/// at most this many per tick.
+constexpr size_t due_batch = 1000;
+/// Unreadable records remembered at most; beyond, they are logged again.
+constexpr size_t max_unreadable = 100000;
 
-void check_abandoned(self_ptr self) {
+void hand_over_due_running_jobs(self_ptr self) {
+  auto& st = self->state;
   std::vector<std::string> due;
   try {
-    lmdb_txn txn{self->state.db->env, lmdb_txn::read_only};
-    due = self->state.db->store.abandoned(txn, unix_now_ms(), abandon_batch);
+    lmdb_txn txn{st.db->env, lmdb_txn::read_only};
+    due = st.db->store.running_jobs_due(txn, unix_now_ms(), due_batch,
+                                        st.unreadable);
   } catch (const std::exception& e) {
     log::error("cannot read the expiry index", {{"reason", e.what()}});
     return;
   }
-  for (auto& id : due)
-    if (auto* job = find(self, id, false)) {
+  for (auto& id : due) {
+    bool readable = true;
+    if (auto* job = find(self, id, false, &readable)) {
       ++job->routed;
-      self->send(job->handle, abandon_atom::value);
+      self->send(job->handle, recheck_atom::value);
+    } else if (!readable && st.unreadable.size() < max_unreadable) {
+      log::error("running job passed over until restart: its record "
+                 "cannot be read",
+                 {{"job_id", id}});
+      st.unreadable.insert(id);
     }
+  }
 }
 
 caf::error not_found(const std::string& job_id) {
@@ -178,7 +194,7 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
       }
       // Also with abandoning off: the jobs then clear the times that an
       // earlier setting left.
-      check_abandoned(self);
+      hand_over_due_running_jobs(self);
       self->delayed_send(self, tick_every(), tick_atom::value);
     },
     [self](idle_atom, const std::string& job_id, uint64_t handled) {

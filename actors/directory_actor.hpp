@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
@@ -28,6 +29,9 @@ struct directory_state {
   registry_actor registry;
   job_settings settings;
   std::unordered_map<std::string, job_entry> jobs;
+  /// Running jobs due to be looked at whose records cannot be read: logged
+  /// once and passed over, so that they do not take every look's places.
+  std::unordered_set<std::string> unreadable;
 
   static inline const char* name = "jobwire.directory";
 };

@@ -91,7 +91,7 @@ bool is_progress_frame(std::string_view json) {
 
 bool is_idle(const job_state& st) {
   return st.subscribers.empty() && st.workers.empty() && st.queue.empty()
-         && !st.in_flight;
+         && !st.in_flight && !st.grace_pending;
 }
 
 /// Called after every message: a job with nothing to do and no events, or
@@ -131,13 +131,27 @@ struct batch {
 
 void send_batch(self_ptr self);
 
-/// When a running job stored at `now_ms` counts as abandoned if nothing
-/// happens. Rounded up to a grain, so a busy job's expiry entry moves once
-/// per grain (at most a minute) and not with every batch.
-int64_t abandon_at(int64_t now_ms, int64_t abandon_ms) {
-  auto grain = std::clamp<int64_t>(abandon_ms / 16, 1, 60000);
-  auto at = now_ms + abandon_ms;
+int64_t round_up(int64_t at, int64_t grain) {
   return (at + grain - 1) / grain * grain;
+}
+
+/// When the directory should hand a running job stored at `now_ms` back to
+/// its actor (0: never). Without a worker: when it counts as abandoned if
+/// nothing happens. With one: within the grace (at most a minute), so that
+/// a server that crashed notices, once back, a worker that never returns.
+/// Rounded up to a grain, so a busy job's expiry entry moves once per
+/// grain (at most a minute) and not with every batch.
+int64_t look_again_at(int64_t now_ms, const job_settings& settings,
+                      bool worker_attached) {
+  if (worker_attached) {
+    auto window = std::clamp<int64_t>(settings.worker_grace.count(), 1,
+                                      60000);
+    return round_up(now_ms + window, window);
+  }
+  if (settings.abandon_ms <= 0)
+    return 0;
+  auto grain = std::clamp<int64_t>(settings.abandon_ms / 16, 1, 60000);
+  return round_up(now_ms + settings.abandon_ms, grain);
 }
 
 /// Sends each subscriber the stored `frames` (seq order) it has not been
@@ -288,10 +302,13 @@ void send_batch(self_ptr self) {
   rec.snapshot = b->after;
   if (rec.snapshot.cancel_requested)
     rec.cancel_reason = st.cancel_reason;
+  rec.worker_attached = !st.workers.empty();
   if (is_finished(rec.snapshot.status))
     rec.expires_at_ms = rec.snapshot.updated_at_ms + st.settings.retention_ms;
-  else if (st.settings.abandon_ms > 0)
-    rec.expires_at_ms = abandon_at(unix_now_ms(), st.settings.abandon_ms);
+  else
+    rec.expires_at_ms = look_again_at(unix_now_ms(), st.settings,
+                                      rec.worker_attached);
+  st.stored_worker_attached = rec.worker_attached;
   st.in_flight = b->after;
   auto events = std::move(b->events);
   self->request(st.registry, caf::infinite, store_atom::value, std::move(rec),
@@ -401,6 +418,7 @@ void start_grace(self_ptr self) {
   auto& st = self->state;
   if (!st.workers.empty() || projected(st).status != job_status::running)
     return;
+  st.grace_pending = true;
   self->delayed_send(self, st.settings.worker_grace, grace_atom::value,
                      ++st.grace_generation);
 }
@@ -432,8 +450,10 @@ void end_unattended(self_ptr self, const char* code, std::string message) {
 
 void on_grace(self_ptr self, uint64_t generation) {
   auto& st = self->state;
-  if (generation != st.grace_generation || !st.workers.empty()
-      || projected(st).status != job_status::running)
+  if (generation != st.grace_generation)
+    return;
+  st.grace_pending = false;
+  if (!st.workers.empty() || projected(st).status != job_status::running)
     return;
   end_unattended(self, "worker_lost",
                  "the job's worker was lost and none attached within "
@@ -448,6 +468,16 @@ void on_abandon(self_ptr self) {
   // A store under way writes a new abandon time, or ends the job.
   if (snap.status != job_status::running || st.in_flight || !st.queue.empty())
     return;
+  if (st.workers.empty() && st.grace_pending)
+    return; // the grace timer decides
+  if (st.workers.empty() && st.stored_worker_attached) {
+    // A worker was attached when the server stopped, and none has come
+    // back yet: as if it had just gone.
+    log::info("job's worker has not come back since the restart",
+              {{"job_id", st.snapshot.job_id}});
+    start_grace(self);
+    return;
+  }
   auto silent_ms = unix_now_ms() - snap.updated_at_ms;
   if (st.settings.abandon_ms > 0 && st.workers.empty()
       && silent_ms >= st.settings.abandon_ms) {
@@ -538,6 +568,7 @@ void load(self_ptr self) {
       // job are told, and a lost worker ends it cancelled.
       st.cancel_requested = st.snapshot.cancel_requested;
       st.cancel_reason = std::move(rec->cancel_reason);
+      st.stored_worker_attached = rec->worker_attached;
     }
   } catch (const std::exception& e) {
     // Refusing to run beats reusing seqs of a job we cannot read.
@@ -639,6 +670,7 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       if (st.workers.emplace(worker.address(), worker).second) {
         self->monitor(worker);
         ++st.grace_generation; // a pending grace timer is stale now
+        st.grace_pending = false;
         // A cancel asked for before this worker came still stands.
         if (st.cancel_requested
             && projected(st).status == job_status::running)
@@ -647,6 +679,12 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
         log::info("worker attached",
                   {{"job_id", st.snapshot.job_id},
                    {"workers", std::to_string(st.workers.size())}});
+        // Stored, so that a restart of the server knows to wait for it.
+        if (!st.stored_worker_attached
+            && projected(st).status == job_status::running)
+          enqueue(self, queued_publish{.event = {},
+                                       .reply = ignore_reply,
+                                       .snapshot_only = true});
       }
       note_activity(self);
       return st.snapshot;
@@ -663,7 +701,7 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       on_idle_tick(self);
     },
     [self](grace_atom, uint64_t generation) { on_grace(self, generation); },
-    [self](abandon_atom) {
+    [self](recheck_atom) {
       ++self->state.handled;
       on_abandon(self);
       note_activity(self);

@@ -32,11 +32,12 @@ struct job_settings {
   /// Events stored in one batch at most.
   size_t max_batch = 512;
   /// A running job whose last worker went is failed with `worker_lost`
-  /// when none attaches within this time.
+  /// when none attaches within this time; so is one whose worker was
+  /// attached when the server stopped, once it is back.
   std::chrono::milliseconds worker_grace{30000};
   /// A running job with no event for this long and no worker attached
-  /// fails with `abandoned` (an HTTP publisher that died, a pipeline lost
-  /// while the server was down), so its events do not stay forever.
+  /// fails with `abandoned` (an HTTP publisher that died), so its events
+  /// do not stay forever.
   /// 0: never.
   int64_t abandon_ms = int64_t{7} * 86400 * 1000;
 };
@@ -86,6 +87,10 @@ struct job_state {
   /// Tells the current grace timer from stale ones (timers cannot be
   /// cancelled in CAF 0.17).
   uint64_t grace_generation = 0;
+  /// A grace timer runs: the job stays in memory for it.
+  bool grace_pending = false;
+  /// What the record last handed to the store says of workers.
+  bool stored_worker_attached = false;
   /// Messages taken from the directory; see its idle protocol.
   uint64_t handled = 0;
   /// When the job last had traffic.

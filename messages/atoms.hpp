@@ -49,8 +49,9 @@ using detach_atom = caf::atom_constant<caf::atom("detach")>;
 
 /// Timer: the grace period for a job that lost its last worker.
 using grace_atom = caf::atom_constant<caf::atom("grace")>;
-/// From the directory: a running job's abandon time has passed.
-using abandon_atom = caf::atom_constant<caf::atom("abandon")>;
+/// From the directory: a running job's time to be looked at again has
+/// passed (is it abandoned, its worker lost?).
+using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 
 /// A frame that could not be sent now, for the delivery actor.
 using park_atom = caf::atom_constant<caf::atom("park")>;

@@ -109,14 +109,16 @@ using job_protocol = caf::typed_actor<
 /// // telling stale timers apart.
 /// (grace_atom, uint64_t generation) -> void
 ///
-/// // From the directory: the running job's abandon time has passed. It
-/// // fails with `abandoned` if it had no event for that long and no
-/// // worker is attached; otherwise it stores a new abandon time.
-/// (abandon_atom) -> void
+/// // From the directory: the running job's stored time to be looked at
+/// // again has passed. It fails with `abandoned` if it had no event for
+/// // `--job-abandon` and no worker is attached; it waits `--worker-grace`
+/// // for a worker if one was attached when the server stopped; otherwise
+/// // it stores a new time.
+/// (recheck_atom) -> void
 /// ~~~
 using job_actor = job_protocol::extend<caf::reacts_to<tick_atom>,
                                        caf::reacts_to<grace_atom, uint64_t>,
-                                       caf::reacts_to<abandon_atom>>;
+                                       caf::reacts_to<recheck_atom>>;
 
 /// Knows every job actor in memory and routes each job's messages to it,
 /// activating it on demand, so all messages of one job pass through one

@@ -45,30 +45,44 @@ typename Inspector::result_type inspect(Inspector& f, connection_record& x) {
 /// What the registry keeps of a job.
 struct job_record {
   job_snapshot snapshot;
-  /// A finished job: when it and its events go. A running one: when it
-  /// counts as abandoned if nothing happens (0: never).
+  /// A finished job: when it and its events go. A running one: when the
+  /// directory hands it to its job actor to decide whether it is abandoned
+  /// or its worker lost (0: never).
   int64_t expires_at_ms = 0;
   /// With `snapshot.cancel_requested`: the reason, for workers that attach
   /// after a restart.
   std::string cancel_reason;
+  /// A worker was attached when this was stored: after a restart without
+  /// it, the job waits `--worker-grace` for one to attach again.
+  bool worker_attached = false;
 };
+
+/// The fields of a job record, in their stored order; a record stored by
+/// an earlier version holds the first `fields` of them (see `decode_job`).
+struct job_record_layout {
+  job_record& record;
+  int fields = 4;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_record_layout& x) {
+  auto& r = x.record;
+  auto name = caf::meta::type_name("job_record");
+  switch (x.fields) {
+    case 2: // before cancel reasons were stored
+      return f(name, r.snapshot, r.expires_at_ms);
+    case 3: // before worker_attached
+      return f(name, r.snapshot, r.expires_at_ms, r.cancel_reason);
+    default:
+      return f(name, r.snapshot, r.expires_at_ms, r.cancel_reason,
+               r.worker_attached);
+  }
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_record& x) {
-  return f(caf::meta::type_name("job_record"), x.snapshot, x.expires_at_ms,
-           x.cancel_reason);
-}
-
-/// A job record as stored before it had `cancel_reason`; still read.
-struct job_record_without_reason {
-  job_snapshot snapshot;
-  int64_t expires_at_ms = 0;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f,
-                                        job_record_without_reason& x) {
-  return f(caf::meta::type_name("job_record"), x.snapshot, x.expires_at_ms);
+  job_record_layout all{x};
+  return inspect(f, all);
 }
 
 } // namespace jobwire

@@ -15,26 +15,25 @@ constexpr std::string_view format_tag = "jobwire-registry-1";
 constexpr std::string_view abandon_times_key = "abandon-times";
 constexpr char connection_kind = 'c';
 constexpr char job_kind = 'j';
-/// A running job's entry: when it counts as abandoned. The sweep leaves it;
-/// the directory has the job actor decide (`abandoned`).
-constexpr char abandon_kind = 'a';
+/// A running job's entry: when its job actor looks at it again (abandoned?
+/// its worker lost?). The sweep leaves it; the directory hands it over
+/// (`running_jobs_due`).
+constexpr char running_kind = 'a';
 
 char expiry_kind(const job_record& x) {
-  return is_finished(x.snapshot.status) ? job_kind : abandon_kind;
+  return is_finished(x.snapshot.status) ? job_kind : running_kind;
 }
 
-/// A job record in the current layout, or in the one before records had a
-/// cancel reason (one field shorter).
+/// A job record in the current layout, or in an earlier one (a prefix of
+/// it: the fields added since keep their defaults).
 bool decode_job(std::string_view bytes, job_record& x) {
-  if (decode_record(bytes, x))
-    return true;
-  job_record_without_reason older;
-  if (!decode_record(bytes, older))
-    return false;
-  x = job_record{};
-  x.snapshot = std::move(older.snapshot);
-  x.expires_at_ms = older.expires_at_ms;
-  return true;
+  for (int fields : {4, 3, 2}) {
+    x = job_record{};
+    job_record_layout layout{x, fields};
+    if (decode_record(bytes, layout))
+      return true;
+  }
+  return false;
 }
 
 std::string expiry_key(int64_t at, char kind, std::string_view id) {
@@ -94,7 +93,7 @@ void registry_store::give_running_jobs_abandon_times(lmdb_txn& txn) {
   std::vector<job_record> running;
   txn.scan(jobs_, {}, {}, [&](std::string_view, std::string_view v) {
     job_record x;
-    if (decode_job(v, x) && expiry_kind(x) == abandon_kind
+    if (decode_job(v, x) && expiry_kind(x) == running_kind
         && x.expires_at_ms == 0)
       running.push_back(std::move(x));
     return true;
@@ -279,7 +278,7 @@ size_t registry_store::sweep(lmdb_txn& txn, int64_t now_ms, size_t limit) {
     if (due.size() >= limit)
       return false;
     // A running job is not removed: its job actor ends it first.
-    if (kind != abandon_kind)
+    if (kind != running_kind)
       due.emplace_back(kind, id);
     return true;
   });
@@ -296,9 +295,11 @@ size_t registry_store::sweep(lmdb_txn& txn, int64_t now_ms, size_t limit) {
   return due.size();
 }
 
-std::vector<std::string> registry_store::abandoned(const lmdb_txn& txn,
-                                                   int64_t now_ms,
-                                                   size_t limit) const {
+std::vector<std::string>
+registry_store::running_jobs_due(const lmdb_txn& txn, int64_t now_ms,
+                                 size_t limit,
+                                 const std::unordered_set<std::string>& skip)
+  const {
   std::vector<std::string> out;
   // Expired records the sweep has not removed yet come first; behind a
   // backlog of them the running jobs wait rather than every look reading
@@ -307,7 +308,8 @@ std::vector<std::string> registry_store::abandoned(const lmdb_txn& txn,
   for_each_due(txn, now_ms, [&](char kind, std::string_view id) {
     if (out.size() >= limit || ++visited > 16 * limit)
       return false;
-    if (kind == abandon_kind)
+    if (kind == running_kind
+        && (skip.empty() || !skip.contains(std::string{id})))
       out.emplace_back(id);
     return true;
   });

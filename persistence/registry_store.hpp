@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "persistence/lmdb_env.hpp"
@@ -39,7 +40,7 @@ public:
 
   /// Writes the record, moving its expiry entry if `expires_at_ms` changed.
   /// A finished job expires (the sweep removes it); for a running one the
-  /// time says when it counts as abandoned (see `abandoned`).
+  /// time says when its job actor looks at it again (`running_jobs_due`).
   void put_job(lmdb_txn& txn, const job_record& x);
 
   // -- events -----------------------------------------------------------------
@@ -85,11 +86,13 @@ public:
   size_t sweep(lmdb_txn& txn, int64_t now_ms, size_t limit);
 
   /// Up to `limit` running jobs whose record's `expires_at_ms` is at or
-  /// before `now_ms`, the earliest first: their job actors decide whether
-  /// each is abandoned. The entry stays until the record is written again.
-  /// Reads at most 16 * `limit` entries of the index.
-  std::vector<std::string> abandoned(const lmdb_txn& txn, int64_t now_ms,
-                                     size_t limit) const;
+  /// before `now_ms`, the earliest first, except those in `skip`: their job
+  /// actors decide whether each is abandoned or its worker lost. The entry
+  /// stays until the record is written again. Reads at most 16 * `limit`
+  /// entries of the index.
+  std::vector<std::string>
+  running_jobs_due(const lmdb_txn& txn, int64_t now_ms, size_t limit,
+                   const std::unordered_set<std::string>& skip = {}) const;
 
   /// Marks every connection record that is still `open` as closed at
   /// `now_ms` (after a crash nothing is open): it stays resumable for

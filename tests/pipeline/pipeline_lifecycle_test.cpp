@@ -44,6 +44,25 @@ void await_first_progress(ws_client& ws, child_process& proc) {
                           << "; pipeline stderr: " << proc.stderr_text());
 }
 
+/// A jobwire of the test's own, on its own ports and data directory, that
+/// the test can kill and start again as it was.
+struct restartable_server {
+  temp_data_dir dir;
+  uint16_t port = unused_port();
+  uint16_t caf_port = unused_port();
+  std::vector<std::string> args;
+
+  explicit restartable_server(std::vector<std::string> options)
+    : args{dir.option(), "--port=" + std::to_string(port),
+           "--caf-port=" + std::to_string(caf_port)} {
+    args.insert(args.end(), options.begin(), options.end());
+  }
+
+  std::unique_ptr<server_process> start() const {
+    return std::make_unique<server_process>(args);
+  }
+};
+
 struct pipeline_config : caf::actor_system_config {
   pipeline_config() {
     set("scheduler.max-threads", 2);
@@ -345,14 +364,10 @@ BOOST_AUTO_TEST_CASE(a_cancel_outlives_a_crash_of_the_server) {
   // kill -9 of the server, before the worker published anything more: the
   // status says so, a worker that attaches is told, and a job that then
   // loses its worker ends cancelled, not failed.
-  temp_data_dir dir;
-  auto port = unused_port();
-  auto caf_port = unused_port();
-  std::vector<std::string> args{dir.option(),
-                                "--port=" + std::to_string(port),
-                                "--caf-port=" + std::to_string(caf_port),
-                                "--worker-grace=1"};
-  auto server = std::make_unique<server_process>(args);
+  restartable_server own{{"--worker-grace=1"}};
+  auto port = own.port;
+  auto caf_port = own.caf_port;
+  auto server = own.start();
   auto job_id = unique_job_id("cancelcrash");
   jobwire::log::init("off");
   pipeline_config cfg;
@@ -373,7 +388,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_outlives_a_crash_of_the_server) {
     BOOST_REQUIRE(first->wait_for_cancel(5s));
     // The worker winds down slowly; the server dies meanwhile.
     server->stop(SIGKILL, 10s);
-    server = std::make_unique<server_process>(args);
+    server = own.start();
     http_client again{port};
     auto snap = again.get(job_path(job_id));
     BOOST_REQUIRE_EQUAL(snap.status, 200);
@@ -404,6 +419,61 @@ BOOST_AUTO_TEST_CASE(a_cancel_outlives_a_crash_of_the_server) {
   auto ended = ws.read_json();
   check_string(ended, "type", "job_cancelled");
   check_string(ended, "reason", "stop");
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_gone_with_the_server_is_lost_once_it_is_back) {
+  // kill -9 of the server, and of one of two pipelines while it is down.
+  // Back on the same data, the server waits the grace for the dead one's
+  // worker and fails its job with worker_lost (not a week later as
+  // abandoned); the living one reattaches and finishes its job.
+  restartable_server own{{"--worker-grace=1", "--job-idle=2"}};
+  auto port = own.port;
+  auto caf_port = own.caf_port;
+  auto server = own.start();
+  auto pipeline = [&](std::string prefix, std::string stage_ms) {
+    return std::make_unique<child_process>(
+      pipeline_binary(),
+      std::vector<std::string>{"run", "--jobs=1", "--stages=2", "--steps=2",
+                               "--stage-ms=" + stage_ms,
+                               "--job-prefix=" + prefix,
+                               "--connect-attempts=30",
+                               "--caf-port=" + std::to_string(caf_port)});
+  };
+  auto doomed = pipeline("doomed", "20000");
+  auto living = pipeline("living", "4000");
+  auto doomed_job = read_job_id(*doomed);
+  auto living_job = read_job_id(*living);
+  {
+    auto ws = open_ws(port);
+    subscribe(ws, doomed_job, 0);
+    await_first_progress(ws, *doomed);
+  }
+  server->stop(SIGKILL, 10s);
+  doomed->signal(SIGKILL);
+  doomed->wait(5s);
+  auto t0 = clock_type::now();
+  server = own.start();
+  auto ws = open_ws(port);
+  subscribe(ws, doomed_job, 1);
+  auto xs = events_until(ws, "job_failed", 20s);
+  auto elapsed = ms_since(t0);
+  BOOST_REQUIRE_MESSAGE(!xs.empty() && type_of(xs.back()) == "job_failed",
+                        "no job_failed within 20 s of the restart; got "
+                          << types_of(xs));
+  check_string(xs.back(), "job_id", doomed_job);
+  check_string(xs.back()["error"], "code", "worker_lost");
+  BOOST_TEST_MESSAGE("the lost worker's job failed " << elapsed
+                                                     << " ms after the restart");
+  auto again = open_ws(port);
+  subscribe(again, living_job, 0);
+  auto ys = events_until(again, "job_complete", 30s);
+  BOOST_REQUIRE_MESSAGE(!ys.empty() && type_of(ys.back()) == "job_complete",
+                        "the living pipeline's job did not complete; got "
+                          << types_of(ys)
+                          << "; pipeline stderr: " << living->stderr_text());
+  for (auto& y : ys)
+    BOOST_TEST(type_of(y) != "job_failed");
+  BOOST_TEST(living->wait(10s).code == 0, living->stderr_text());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -471,10 +471,93 @@ BOOST_AUTO_TEST_CASE(a_silent_job_without_a_worker_fails_as_abandoned) {
   BOOST_TEST(to_string(std::get<error_code>(late)) == "job_finished");
 }
 
+BOOST_AUTO_TEST_CASE(a_worker_not_back_after_a_restart_is_lost_after_the_grace) {
+  // Grace on the test clock; the stored time to look again is wall-clock,
+  // within the grace (here 1 ms). Abandoning stays a week away.
+  settings.worker_grace = 1ms;
+  restart_directory();
+  auto worker = [&] {
+    return sys.spawn(cancel_recorder,
+                     std::make_shared<std::vector<std::string>>());
+  };
+  publish(progress("lost", 10));
+  publish(progress("back", 10));
+  publish(progress("unattended", 10));
+  attach("lost", worker());
+  attach("back", worker());
+  restart_directory();
+  attach("back", worker());
+  auto [conn, frames] = connect();
+  command(conn, command_type::subscribe, "lost");
+  pass_abandon_look(); // "lost" waits for a worker from now on
+  BOOST_TEST(to_string(status("lost").status) == "running");
+  pass_abandon_look(); // and the grace has passed
+  BOOST_TEST(to_string(status("lost").status) == "failed");
+  BOOST_REQUIRE(!frames->empty());
+  BOOST_TEST(type_of(frames->back()) == "job_failed");
+  BOOST_TEST(frames->back().find(R"("code":"worker_lost")")
+             != std::string::npos);
+  BOOST_TEST(to_string(status("back").status) == "running");
+  BOOST_TEST(to_string(status("unattended").status) == "running");
+  BOOST_TEST(std::get<uint64_t>(publish(progress("back", 20))) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_job_waiting_for_a_worker_stays_in_memory_past_idle) {
+  settings.worker_grace = 120s; // longer than the idle time (60 s)
+  restart_directory();
+  publish(progress("j1", 10));
+  auto worker = sys.spawn(cancel_recorder,
+                          std::make_shared<std::vector<std::string>>());
+  attach("j1", worker);
+  caf::anon_send_exit(worker, caf::exit_reason::kill);
+  sched.run();
+  // No subscriber, no worker: idle, but the grace timer must still fire.
+  sched.advance_time(std::chrono::seconds(91));
+  sched.run();
+  BOOST_TEST(to_string(status("j1").status) == "running");
+  sched.advance_time(std::chrono::seconds(31));
+  sched.run();
+  BOOST_TEST(to_string(status("j1").status) == "failed");
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_records_do_not_hold_up_the_look_for_due_jobs) {
+  // More damaged running records than one look takes, all due before a
+  // readable job: each is passed over once found, and the job is reached.
+  settings.abandon_ms = 1;
+  restart_directory();
+  constexpr int damaged = 1001;
+  {
+    lmdb_txn txn{db->env, lmdb_txn::read_write};
+    MDB_dbi jobs = 0;
+    BOOST_REQUIRE(mdb_dbi_open(txn.get(), "jobs", 0, &jobs) == MDB_SUCCESS);
+    for (int i = 0; i < damaged; ++i) {
+      job_record rec;
+      rec.snapshot.job_id = "damaged" + std::to_string(i);
+      rec.snapshot.status = job_status::running;
+      rec.snapshot.last_seq = 1;
+      rec.expires_at_ms = 1 + i;
+      db->store.put_job(txn, rec);
+      txn.put(jobs, rec.snapshot.job_id, "not a record");
+    }
+    txn.commit();
+  }
+  publish(progress("readable", 10));
+  log::init("off"); // a thousand lines of "cannot read job"
+  pass_abandon_look();
+  pass_abandon_look();
+  log::init("warn");
+  BOOST_TEST(to_string(status("readable").status) == "failed");
+  // Left as it was, for its owner to look at.
+  lmdb_txn txn{db->env, lmdb_txn::read_only};
+  MDB_dbi jobs = 0;
+  BOOST_REQUIRE(mdb_dbi_open(txn.get(), "jobs", 0, &jobs) == MDB_SUCCESS);
+  BOOST_TEST(txn.get(jobs, "damaged0").value_or("") == "not a record");
+}
+
 BOOST_AUTO_TEST_CASE(switched_off_no_job_is_abandoned_and_old_times_go) {
   auto abandon_times = [&] {
     lmdb_txn txn{db->env, lmdb_txn::read_only};
-    return db->store.abandoned(txn, INT64_MAX, 10);
+    return db->store.running_jobs_due(txn, INT64_MAX, 10);
   };
   // Stored under an earlier setting: the job has a time.
   settings.abandon_ms = 1;

@@ -3,6 +3,7 @@
 
 #include <fstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "persistence/record_codec.hpp"
@@ -220,11 +221,12 @@ BOOST_AUTO_TEST_CASE(a_running_job_past_its_time_is_reported_not_removed) {
     db->store.put_job(t, running("later", 9000));
     db->store.put_job(t, job("done", 1, 1500));
   });
-  auto abandoned = [&](int64_t now) {
-    return read([&](lmdb_txn& t) { return db->store.abandoned(t, now, 10); });
+  auto due = [&](int64_t now) {
+    return read(
+      [&](lmdb_txn& t) { return db->store.running_jobs_due(t, now, 10); });
   };
-  BOOST_TEST(abandoned(999).empty());
-  BOOST_TEST((abandoned(2000) == std::vector<std::string>{"quiet"}));
+  BOOST_TEST(due(999).empty());
+  BOOST_TEST((due(2000) == std::vector<std::string>{"quiet"}));
   size_t removed = 0;
   write([&](lmdb_txn& t) { removed = db->store.sweep(t, 2000, 100); });
   BOOST_TEST(removed == 1u); // "done" only
@@ -238,7 +240,7 @@ BOOST_AUTO_TEST_CASE(a_running_job_past_its_time_is_reported_not_removed) {
   });
   // Its job actor ends it: the entry becomes the finished job's expiry.
   write([&](lmdb_txn& t) { db->store.put_job(t, job("quiet", 2, 5000)); });
-  BOOST_TEST(abandoned(2000).empty());
+  BOOST_TEST(due(2000).empty());
   write([&](lmdb_txn& t) { removed = db->store.sweep(t, 4999, 100); });
   BOOST_TEST(removed == 0u);
   write([&](lmdb_txn& t) { removed = db->store.sweep(t, 5000, 100); });
@@ -253,12 +255,18 @@ BOOST_AUTO_TEST_CASE(a_running_job_past_its_time_is_reported_not_removed) {
     for (int i = 0; i < 5; ++i)
       db->store.put_job(t, running("r" + std::to_string(i), 100 + i));
   });
-  BOOST_TEST(abandoned(19999).size() == 5u);
-  BOOST_TEST((read([&](lmdb_txn& t) { return db->store.abandoned(t, 1e6, 2); })
-              == std::vector<std::string>{"r0", "r1"}));
+  BOOST_TEST(due(19999).size() == 5u);
+  BOOST_TEST((read([&](lmdb_txn& t) {
+                return db->store.running_jobs_due(t, 1e6, 2);
+              }) == std::vector<std::string>{"r0", "r1"}));
+  // Jobs the caller passes over take no places.
+  std::unordered_set<std::string> skip{"r0", "r2"};
+  BOOST_TEST((read([&](lmdb_txn& t) {
+                return db->store.running_jobs_due(t, 1e6, 2, skip);
+              }) == std::vector<std::string>{"r1", "r3"}));
 }
 
-BOOST_AUTO_TEST_CASE(a_look_for_abandoned_jobs_reads_a_bounded_part_of_the_index) {
+BOOST_AUTO_TEST_CASE(a_look_for_due_running_jobs_reads_a_bounded_part_of_the_index) {
   auto running = job("quiet", 1);
   running.expires_at_ms = 500;
   write([&](lmdb_txn& t) {
@@ -268,7 +276,7 @@ BOOST_AUTO_TEST_CASE(a_look_for_abandoned_jobs_reads_a_bounded_part_of_the_index
   });
   auto abandoned = [&](size_t limit) {
     return read(
-      [&](lmdb_txn& t) { return db->store.abandoned(t, 1000, limit); });
+      [&](lmdb_txn& t) { return db->store.running_jobs_due(t, 1000, limit); });
   };
   // 40 expired records ahead of it: a look at 16 entries does not reach it.
   BOOST_TEST(abandoned(1).empty());
@@ -285,22 +293,42 @@ BOOST_AUTO_TEST_CASE(a_cancel_reason_is_kept_and_older_records_still_read) {
   auto back = read([&](lmdb_txn& t) { return db->store.job(t, "cancelling"); });
   BOOST_REQUIRE(back.has_value());
   BOOST_TEST(back->cancel_reason == "user asked");
-  // A record written before there was a reason, as that version wrote it.
-  job_record_without_reason older;
-  older.snapshot = job("old", 5).snapshot;
+  // Records written before there was a reason, and before workers were
+  // recorded, as those versions wrote them.
+  auto older = job("old", 5);
   older.snapshot.cancel_requested = true;
   older.expires_at_ms = 1234;
+  older.cancel_reason = "kept in the three-field layout";
+  older.worker_attached = true;
   write([&](lmdb_txn& t) {
     MDB_dbi jobs = 0;
     BOOST_REQUIRE(mdb_dbi_open(t.get(), "jobs", 0, &jobs) == MDB_SUCCESS);
-    t.put(jobs, "old", encode_record(older));
+    job_record_layout two{older, 2};
+    t.put(jobs, "two-fields", encode_record(two));
+    job_record_layout three{older, 3};
+    t.put(jobs, "three-fields", encode_record(three));
   });
-  auto old = read([&](lmdb_txn& t) { return db->store.job(t, "old"); });
-  BOOST_REQUIRE(old.has_value());
-  BOOST_TEST(old->snapshot.last_seq == 5u);
-  BOOST_TEST(old->snapshot.cancel_requested);
-  BOOST_TEST(old->expires_at_ms == 1234);
-  BOOST_TEST(old->cancel_reason.empty());
+  for (std::string id : {"two-fields", "three-fields"}) {
+    BOOST_TEST_CONTEXT(id) {
+      auto old = read([&](lmdb_txn& t) { return db->store.job(t, id); });
+      BOOST_REQUIRE(old.has_value());
+      BOOST_TEST(old->snapshot.last_seq == 5u);
+      BOOST_TEST(old->snapshot.cancel_requested);
+      BOOST_TEST(old->expires_at_ms == 1234);
+      BOOST_TEST(old->cancel_reason
+                 == (id == "two-fields" ? "" : older.cancel_reason));
+      BOOST_TEST(!old->worker_attached);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(whether_a_worker_was_attached_is_kept) {
+  auto rec = job("attended", 3);
+  rec.worker_attached = true;
+  write([&](lmdb_txn& t) { db->store.put_job(t, rec); });
+  auto back = read([&](lmdb_txn& t) { return db->store.job(t, "attended"); });
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->worker_attached);
 }
 
 BOOST_AUTO_TEST_CASE(running_jobs_of_an_older_store_get_a_due_abandon_time_once) {
@@ -317,7 +345,7 @@ BOOST_AUTO_TEST_CASE(running_jobs_of_an_older_store_get_a_due_abandon_time_once)
     BOOST_REQUIRE(t.del(meta, "abandon-times"));
   });
   auto abandoned = [&] {
-    return read([&](lmdb_txn& t) { return db->store.abandoned(t, 100, 10); });
+    return read([&](lmdb_txn& t) { return db->store.running_jobs_due(t, 100, 10); });
   };
   BOOST_TEST(abandoned().empty());
   db.reset();
