@@ -151,8 +151,9 @@ struct config : caf::actor_system_config {
       .add(job_idle, "job-idle",
            "seconds before an idle job leaves memory (state stays on disk)")
       .add(worker_grace, "worker-grace",
-           "seconds a running job may go without a worker before it fails "
-           "with worker_lost")
+           "seconds a running job that lost its worker (also across a "
+           "restart of the server) waits for one before it fails with "
+           "worker_lost")
       .add(job_abandon, "job-abandon",
            "seconds a running job may go without an event and without a "
            "worker before it fails with abandoned (0: never)")
