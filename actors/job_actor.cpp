@@ -137,13 +137,14 @@ int64_t round_up(int64_t at, int64_t grain) {
 
 /// When the directory should hand a running job stored at `now_ms` back to
 /// its actor (0: never). Without a worker: when it counts as abandoned if
-/// nothing happens. With one: within the grace (at most a minute), so that
-/// a server that crashed notices, once back, a worker that never returns.
+/// nothing happens. With one (or one awaited): within the grace (at most a
+/// minute), so that a server that crashed notices, once back, a worker
+/// that never returns.
 /// Rounded up to a grain, so a busy job's expiry entry moves once per
 /// grain (at most a minute) and not with every batch.
 int64_t look_again_at(int64_t now_ms, const job_settings& settings,
-                      bool worker_attached) {
-  if (worker_attached) {
+                      bool worker_expected) {
+  if (worker_expected) {
     auto window = std::clamp<int64_t>(settings.worker_grace.count(), 1,
                                       60000);
     return round_up(now_ms + window, window);
@@ -302,13 +303,13 @@ void send_batch(self_ptr self) {
   rec.snapshot = b->after;
   if (rec.snapshot.cancel_requested)
     rec.cancel_reason = st.cancel_reason;
-  rec.worker_attached = !st.workers.empty();
+  rec.worker_expected = !st.workers.empty() || st.grace_pending;
   if (is_finished(rec.snapshot.status))
     rec.expires_at_ms = rec.snapshot.updated_at_ms + st.settings.retention_ms;
   else
     rec.expires_at_ms = look_again_at(unix_now_ms(), st.settings,
-                                      rec.worker_attached);
-  st.stored_worker_attached = rec.worker_attached;
+                                      rec.worker_expected);
+  st.stored_worker_expected = rec.worker_expected;
   st.in_flight = b->after;
   auto events = std::move(b->events);
   self->request(st.registry, caf::infinite, store_atom::value, std::move(rec),
@@ -461,18 +462,18 @@ void on_grace(self_ptr self, uint64_t generation) {
                    + " s");
 }
 
-/// The directory found this running job's abandon time passed.
-void on_abandon(self_ptr self) {
+/// The directory found this running job's time to be looked at passed.
+void on_recheck(self_ptr self) {
   auto& st = self->state;
   const auto& snap = projected(st);
-  // A store under way writes a new abandon time, or ends the job.
+  // A store under way writes a new time, or ends the job.
   if (snap.status != job_status::running || st.in_flight || !st.queue.empty())
     return;
   if (st.workers.empty() && st.grace_pending)
     return; // the grace timer decides
-  if (st.workers.empty() && st.stored_worker_attached) {
-    // A worker was attached when the server stopped, and none has come
-    // back yet: as if it had just gone.
+  if (st.workers.empty() && st.stored_worker_expected) {
+    // A worker was attached (or awaited) when the server stopped, and none
+    // has come back yet: as if it had just gone.
     log::info("job's worker has not come back since the restart",
               {{"job_id", st.snapshot.job_id}});
     start_grace(self);
@@ -568,7 +569,7 @@ void load(self_ptr self) {
       // job are told, and a lost worker ends it cancelled.
       st.cancel_requested = st.snapshot.cancel_requested;
       st.cancel_reason = std::move(rec->cancel_reason);
-      st.stored_worker_attached = rec->worker_attached;
+      st.stored_worker_expected = rec->worker_expected;
     }
   } catch (const std::exception& e) {
     // Refusing to run beats reusing seqs of a job we cannot read.
@@ -680,7 +681,7 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
                   {{"job_id", st.snapshot.job_id},
                    {"workers", std::to_string(st.workers.size())}});
         // Stored, so that a restart of the server knows to wait for it.
-        if (!st.stored_worker_attached
+        if (!st.stored_worker_expected
             && projected(st).status == job_status::running)
           enqueue(self, queued_publish{.event = {},
                                        .reply = ignore_reply,
@@ -703,7 +704,7 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
     [self](grace_atom, uint64_t generation) { on_grace(self, generation); },
     [self](recheck_atom) {
       ++self->state.handled;
-      on_abandon(self);
+      on_recheck(self);
       note_activity(self);
     },
   };

@@ -61,7 +61,7 @@ struct queued_publish {
   /// A cancel: the stored snapshot says cancel_requested.
   bool cancel = false;
   /// No event: the snapshot alone is stored (a cancel passed on to the
-  /// workers, a new abandon time), then `reply` gets seq 0.
+  /// workers, a new time to be looked at), then `reply` gets seq 0.
   bool snapshot_only = false;
 };
 
@@ -89,8 +89,8 @@ struct job_state {
   uint64_t grace_generation = 0;
   /// A grace timer runs: the job stays in memory for it.
   bool grace_pending = false;
-  /// What the record last handed to the store says of workers.
-  bool stored_worker_attached = false;
+  /// What the record last handed to the store says (`worker_expected`).
+  bool stored_worker_expected = false;
   /// Messages taken from the directory; see its idle protocol.
   uint64_t handled = 0;
   /// When the job last had traffic.

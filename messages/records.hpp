@@ -52,9 +52,10 @@ struct job_record {
   /// With `snapshot.cancel_requested`: the reason, for workers that attach
   /// after a restart.
   std::string cancel_reason;
-  /// A worker was attached when this was stored: after a restart without
-  /// it, the job waits `--worker-grace` for one to attach again.
-  bool worker_attached = false;
+  /// A worker was attached, or awaited back (its grace running), when this
+  /// was stored: after a restart without it, the job waits `--worker-grace`
+  /// for one to attach.
+  bool worker_expected = false;
 };
 
 /// The fields of a job record, in their stored order; a record stored by
@@ -71,11 +72,11 @@ typename Inspector::result_type inspect(Inspector& f, job_record_layout& x) {
   switch (x.fields) {
     case 2: // before cancel reasons were stored
       return f(name, r.snapshot, r.expires_at_ms);
-    case 3: // before worker_attached
+    case 3: // before worker_expected
       return f(name, r.snapshot, r.expires_at_ms, r.cancel_reason);
     default:
       return f(name, r.snapshot, r.expires_at_ms, r.cancel_reason,
-               r.worker_attached);
+               r.worker_expected);
   }
 }
 

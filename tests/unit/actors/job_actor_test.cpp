@@ -90,10 +90,10 @@ struct fixture {
     sched.run();
   }
 
-  /// Lets a few wall-clock ms pass (abandon times are stored wall-clock)
-  /// and the directory's next tick (every 15 s of the test clock), which
-  /// looks for due abandon times.
-  void pass_abandon_look() {
+  /// Lets a few wall-clock ms pass (the times to look at running jobs again
+  /// are stored wall-clock) and the directory's next tick (every 15 s of the
+  /// test clock), which hands the due ones to their actors.
+  void pass_directory_look() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     sched.advance_time(std::chrono::seconds(16));
     sched.run();
@@ -451,7 +451,7 @@ BOOST_AUTO_TEST_CASE(a_silent_job_without_a_worker_fails_as_abandoned) {
   attach("attended", sys.spawn(cancel_recorder,
                                std::make_shared<std::vector<std::string>>()));
   command(conn, command_type::subscribe, "followed");
-  pass_abandon_look();
+  pass_directory_look();
   BOOST_TEST(to_string(status("stored").status) == "failed");
   BOOST_TEST(status("stored").message.find("no worker attached")
              != std::string::npos);
@@ -460,8 +460,8 @@ BOOST_AUTO_TEST_CASE(a_silent_job_without_a_worker_fails_as_abandoned) {
   BOOST_TEST(type_of(frames->back()) == "job_failed");
   BOOST_TEST(frames->back().find(R"("code":"abandoned")") != std::string::npos);
   // A worker is attached: silent, but alive.
-  pass_abandon_look();
-  pass_abandon_look();
+  pass_directory_look();
+  pass_directory_look();
   BOOST_TEST(to_string(status("attended").status) == "running");
   BOOST_TEST(std::get<uint64_t>(publish(progress("attended", 20))) == 2u);
   // Failed once: a later publish is refused, not a second end.
@@ -483,16 +483,25 @@ BOOST_AUTO_TEST_CASE(a_worker_not_back_after_a_restart_is_lost_after_the_grace) 
   publish(progress("lost", 10));
   publish(progress("back", 10));
   publish(progress("unattended", 10));
+  publish(progress("awaited", 10));
   attach("lost", worker());
   attach("back", worker());
+  // Its worker went and the grace (on the test clock) has not passed when
+  // an event is stored and the server stops.
+  auto gone = worker();
+  attach("awaited", gone);
+  caf::anon_send_exit(gone, caf::exit_reason::kill);
+  sched.run();
+  publish(progress("awaited", 20));
   restart_directory();
   attach("back", worker());
   auto [conn, frames] = connect();
   command(conn, command_type::subscribe, "lost");
-  pass_abandon_look(); // "lost" waits for a worker from now on
+  pass_directory_look(); // "lost" waits for a worker from now on
   BOOST_TEST(to_string(status("lost").status) == "running");
-  pass_abandon_look(); // and the grace has passed
+  pass_directory_look(); // and the grace has passed
   BOOST_TEST(to_string(status("lost").status) == "failed");
+  BOOST_TEST(to_string(status("awaited").status) == "failed");
   BOOST_REQUIRE(!frames->empty());
   BOOST_TEST(type_of(frames->back()) == "job_failed");
   BOOST_TEST(frames->back().find(R"("code":"worker_lost")")
@@ -543,8 +552,8 @@ BOOST_AUTO_TEST_CASE(unreadable_records_do_not_hold_up_the_look_for_due_jobs) {
   }
   publish(progress("readable", 10));
   log::init("off"); // a thousand lines of "cannot read job"
-  pass_abandon_look();
-  pass_abandon_look();
+  pass_directory_look();
+  pass_directory_look();
   log::init("warn");
   BOOST_TEST(to_string(status("readable").status) == "failed");
   // Left as it was, for its owner to look at.
@@ -567,7 +576,7 @@ BOOST_AUTO_TEST_CASE(switched_off_no_job_is_abandoned_and_old_times_go) {
   settings.abandon_ms = 0;
   restart_directory();
   publish(progress("j1", 10));
-  pass_abandon_look();
+  pass_directory_look();
   BOOST_TEST(to_string(status("j1").status) == "running");
   BOOST_TEST(to_string(status("earlier").status) == "running");
   // The due time was handed to its job, which stored none in its place.

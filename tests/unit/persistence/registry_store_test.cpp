@@ -299,7 +299,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_reason_is_kept_and_older_records_still_read) {
   older.snapshot.cancel_requested = true;
   older.expires_at_ms = 1234;
   older.cancel_reason = "kept in the three-field layout";
-  older.worker_attached = true;
+  older.worker_expected = true;
   write([&](lmdb_txn& t) {
     MDB_dbi jobs = 0;
     BOOST_REQUIRE(mdb_dbi_open(t.get(), "jobs", 0, &jobs) == MDB_SUCCESS);
@@ -317,18 +317,18 @@ BOOST_AUTO_TEST_CASE(a_cancel_reason_is_kept_and_older_records_still_read) {
       BOOST_TEST(old->expires_at_ms == 1234);
       BOOST_TEST(old->cancel_reason
                  == (id == "two-fields" ? "" : older.cancel_reason));
-      BOOST_TEST(!old->worker_attached);
+      BOOST_TEST(!old->worker_expected);
     }
   }
 }
 
-BOOST_AUTO_TEST_CASE(whether_a_worker_was_attached_is_kept) {
+BOOST_AUTO_TEST_CASE(whether_a_worker_is_expected_is_kept) {
   auto rec = job("attended", 3);
-  rec.worker_attached = true;
+  rec.worker_expected = true;
   write([&](lmdb_txn& t) { db->store.put_job(t, rec); });
   auto back = read([&](lmdb_txn& t) { return db->store.job(t, "attended"); });
   BOOST_REQUIRE(back.has_value());
-  BOOST_TEST(back->worker_attached);
+  BOOST_TEST(back->worker_expected);
 }
 
 BOOST_AUTO_TEST_CASE(running_jobs_of_an_older_store_get_a_due_abandon_time_once) {
