@@ -36,7 +36,8 @@ progress { width: 100%; height: 1.2rem; }
 <div id="link" class="muted">connecting</div>
 <section id="view" hidden>
   <h2 id="title"></h2>
-  <div><span id="state"></span> <span id="stage" class="muted"></span></div>
+  <div><span id="state"></span> <span id="stage" class="muted"></span>
+    <span id="percent" class="muted"></span></div>
   <progress id="bar" max="100" value="0"></progress>
   <div id="message"></div>
   <div id="eta" class="muted"></div>
@@ -88,7 +89,10 @@ function show(state, stage, progress, message, seconds) {
   terminal = ["completed", "failed", "cancelled"].includes(state);
   if (state !== undefined) $("state").textContent = state;
   if (stage !== undefined) $("stage").textContent = stage;
-  if (typeof progress === "number") $("bar").value = progress;
+  if (typeof progress === "number") {
+    $("bar").value = progress;
+    $("percent").textContent = progress + " %";
+  }
   if (message !== undefined) $("message").textContent = message;
   $("eta").textContent = eta(seconds);
   $("cancel-button").disabled = terminal;
