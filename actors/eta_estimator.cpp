@@ -19,7 +19,12 @@ std::optional<double> eta_estimator::update(const std::string& stage,
   if (elapsed <= 0 || done <= 0)
     return std::nullopt;
   // Whole seconds: finer figures from a rate estimate would be false precision.
-  return std::round((100.0 - progress) * elapsed / done);
+  auto eta = std::round((100.0 - progress) * elapsed / done);
+  // A crawl (progress up by 1e-300, say) has no estimate worth giving, and
+  // an infinite one must not reach the snapshot (`has_finite_numbers`).
+  if (!std::isfinite(eta))
+    return std::nullopt;
+  return eta;
 }
 
 } // namespace jobwire

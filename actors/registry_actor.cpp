@@ -179,6 +179,14 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
   return {
     [self](store_atom, job_record& rec, std::vector<stored_event>& events) {
       auto rp = self->make_response_promise<uint64_t>();
+      if (!has_finite_numbers(rec.snapshot)) {
+        // Refused alone: put_job would throw and fail the whole commit.
+        log::error("job not stored: a number is not finite",
+                   {{"job_id", rec.snapshot.job_id}});
+        rp.deliver(caf::make_error(error_code::internal,
+                                   "the job has a number that is not finite"));
+        return rp;
+      }
       auto last = events.empty() ? rec.snapshot.last_seq : events.back().seq;
       auto db = self->state.db;
       enqueue(self,

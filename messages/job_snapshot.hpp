@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -41,6 +42,13 @@ struct job_snapshot {
   /// Unix milliseconds of the last stored event; 0 while pending.
   int64_t updated_at_ms = 0;
 };
+
+/// Whether its numbers are finite. CAF 0.17 never finishes serialising an
+/// infinite double (`caf::detail::pack754` halves it forever), so a
+/// snapshot that is not must reach neither a record nor a pipeline.
+inline bool has_finite_numbers(const job_snapshot& x) {
+  return std::isfinite(x.progress) && std::isfinite(x.eta_seconds);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_snapshot& x) {

@@ -7,6 +7,8 @@
 #include "caf/binary_deserializer.hpp"
 #include "caf/binary_serializer.hpp"
 
+#include "messages/records.hpp"
+
 namespace jobwire {
 
 /// First byte of every stored record: bump it when a record's layout changes.
@@ -30,7 +32,21 @@ bool decode_record(std::string_view bytes, T& x) {
   if (bytes.empty() || bytes[0] != record_format)
     return false;
   caf::binary_deserializer source{nullptr, bytes.data() + 1, bytes.size() - 1};
-  return !source(x);
+  // Bytes left over mean another layout, or damage.
+  return !source(x) && source.remaining() == 0;
+}
+
+/// A job record in the current layout, or in an earlier one (a prefix of
+/// it: the fields added since keep their defaults). False for bytes that
+/// are none, or hold a number that is not finite (damage).
+inline bool decode_job(std::string_view bytes, job_record& x) {
+  for (int fields : {4, 3, 2}) {
+    x = job_record{};
+    job_record_layout layout{x, fields};
+    if (decode_record(bytes, layout))
+      return has_finite_numbers(x.snapshot);
+  }
+  return false;
 }
 
 } // namespace jobwire

@@ -24,18 +24,6 @@ char expiry_kind(const job_record& x) {
   return is_finished(x.snapshot.status) ? job_kind : running_kind;
 }
 
-/// A job record in the current layout, or in an earlier one (a prefix of
-/// it: the fields added since keep their defaults).
-bool decode_job(std::string_view bytes, job_record& x) {
-  for (int fields : {4, 3, 2}) {
-    x = job_record{};
-    job_record_layout layout{x, fields};
-    if (decode_record(bytes, layout))
-      return true;
-  }
-  return false;
-}
-
 std::string expiry_key(int64_t at, char kind, std::string_view id) {
   std::string out;
   append_be64(out, static_cast<uint64_t>(at));
@@ -120,6 +108,9 @@ std::optional<job_record> registry_store::job(const lmdb_txn& txn,
 }
 
 void registry_store::put_job(lmdb_txn& txn, const job_record& x) {
+  if (!has_finite_numbers(x.snapshot))
+    throw std::invalid_argument("job '" + x.snapshot.job_id
+                                + "' has a number that is not finite");
   auto copy = x;
   auto old = job(txn, x.snapshot.job_id);
   auto new_kind = expiry_kind(x);

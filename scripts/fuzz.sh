@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 seconds=${FUZZ_SECONDS:-20}
 jobs=${JOBS:-2}
-targets=${FUZZ_TARGETS:-"command_parser publish_parser http_request"}
+targets=${FUZZ_TARGETS:-"command_parser publish_parser http_request record_decode"}
 start=$(date +%s)
 
 # clang 14 and its runtimes (libclang_rt.fuzzer comes with libclang-rt-14-dev).

@@ -20,6 +20,18 @@ BOOST_AUTO_TEST_CASE(needs_two_points) {
   BOOST_TEST(*eta == 12.0);
 }
 
+BOOST_AUTO_TEST_CASE(a_crawl_has_no_estimate_rather_than_an_infinite_one) {
+  eta_estimator e;
+  eta_estimator::time_point t0{};
+  e.update("s", 0, t0);
+  // 100 / 5e-324 overflows: no estimate (an infinite one hangs CAF 0.17's
+  // serialiser).
+  BOOST_TEST(!e.update("s", 5e-324, t0 + 1s).has_value());
+  auto eta = e.update("s", 50, t0 + 2s);
+  BOOST_REQUIRE(eta.has_value());
+  BOOST_TEST(*eta == 2.0);
+}
+
 BOOST_AUTO_TEST_CASE(stalls_and_resets) {
   eta_estimator e;
   eta_estimator::time_point t0{};

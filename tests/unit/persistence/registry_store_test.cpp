@@ -2,6 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <limits>
+#include <stdexcept>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -320,6 +322,44 @@ BOOST_AUTO_TEST_CASE(a_cancel_reason_is_kept_and_older_records_still_read) {
       BOOST_TEST(!old->worker_expected);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(records_with_infinite_numbers_or_extra_bytes_are_damaged) {
+  // CAF 0.17 never finishes writing an infinite double: such a record must
+  // be refused when read, and never be written.
+  auto rec = job("odd", 2);
+  rec.snapshot.has_eta = true;
+  rec.snapshot.eta_seconds = 12345.0;
+  auto bytes = encode_record(rec);
+  // The ETA's bits, big-endian as CAF writes them, made +infinity.
+  const std::string eta_bits{"\x40\xc8\x1c\x80\0\0\0\0", 8};
+  auto at = bytes.find(eta_bits);
+  BOOST_REQUIRE(at != std::string::npos);
+  auto infinite = bytes;
+  infinite.replace(at, 8, std::string{"\x7f\xf0\0\0\0\0\0\0", 8});
+  auto longer = bytes + "x";
+  write([&](lmdb_txn& t) {
+    MDB_dbi jobs = 0;
+    BOOST_REQUIRE(mdb_dbi_open(t.get(), "jobs", 0, &jobs) == MDB_SUCCESS);
+    t.put(jobs, "infinite", infinite);
+    t.put(jobs, "longer", longer);
+    t.put(jobs, "exact", bytes);
+  });
+  for (std::string id : {"infinite", "longer"}) {
+    BOOST_TEST_CONTEXT(id) {
+      read([&](lmdb_txn& t) {
+        BOOST_CHECK_THROW(db->store.job(t, id), std::runtime_error);
+        return 0;
+      });
+    }
+  }
+  auto exact = read([&](lmdb_txn& t) { return db->store.job(t, "exact"); });
+  BOOST_REQUIRE(exact.has_value());
+  BOOST_TEST(exact->snapshot.eta_seconds == 12345.0);
+  rec.snapshot.eta_seconds = std::numeric_limits<double>::infinity();
+  write([&](lmdb_txn& t) {
+    BOOST_CHECK_THROW(db->store.put_job(t, rec), std::invalid_argument);
+  });
 }
 
 BOOST_AUTO_TEST_CASE(whether_a_worker_is_expected_is_kept) {
