@@ -192,8 +192,9 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
         ++entry.routed;
         self->send(entry.handle, tick_atom::value);
       }
-      // Also with abandoning off: the jobs then clear the times that an
-      // earlier setting left.
+      // Also with abandoning off: jobs with a worker have times (a lost
+      // worker after a restart), and others clear what an earlier setting
+      // left.
       hand_over_due_running_jobs(self);
       self->delayed_send(self, tick_every(), tick_atom::value);
     },
