@@ -469,14 +469,15 @@ void on_recheck(self_ptr self) {
   // A store under way writes a new time, or ends the job.
   if (snap.status != job_status::running || st.in_flight || !st.queue.empty())
     return;
-  if (st.workers.empty() && st.grace_pending)
-    return; // the grace timer decides
-  if (st.workers.empty() && st.stored_worker_expected) {
-    // A worker was attached (or awaited) when the server stopped, and none
-    // has come back yet: as if it had just gone.
-    log::info("job's worker has not come back since the restart",
-              {{"job_id", st.snapshot.job_id}});
-    start_grace(self);
+  if (st.workers.empty() && (st.grace_pending || st.stored_worker_expected)) {
+    // A grace timer decides. None runs when a worker was attached (or
+    // awaited) as the server stopped and none has come back: as if it had
+    // just gone.
+    if (!st.grace_pending) {
+      log::info("job's worker has not come back since the restart",
+                {{"job_id", st.snapshot.job_id}});
+      start_grace(self);
+    }
     return;
   }
   auto silent_ms = unix_now_ms() - snap.updated_at_ms;

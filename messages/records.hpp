@@ -61,8 +61,11 @@ struct job_record {
 /// The fields of a job record, in their stored order; a record stored by
 /// an earlier version holds the first `fields` of them (see `decode_job`).
 struct job_record_layout {
+  /// Fields of the layout written today.
+  static constexpr int current = 4;
+
   job_record& record;
-  int fields = 4;
+  int fields = current;
 };
 
 template <class Inspector>

@@ -40,7 +40,7 @@ bool decode_record(std::string_view bytes, T& x) {
 /// it: the fields added since keep their defaults). False for bytes that
 /// are none, or hold a number that is not finite (damage).
 inline bool decode_job(std::string_view bytes, job_record& x) {
-  for (int fields : {4, 3, 2}) {
+  for (int fields : {job_record_layout::current, 3, 2}) {
     x = job_record{};
     job_record_layout layout{x, fields};
     if (decode_record(bytes, layout))

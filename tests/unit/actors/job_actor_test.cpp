@@ -170,6 +170,12 @@ worker_actor::behavior_type cancel_recorder(worker_actor::pointer,
   };
 }
 
+/// A worker whose cancels nobody checks.
+worker_actor spawn_worker(caf::actor_system& sys) {
+  return sys.spawn(cancel_recorder,
+                   std::make_shared<std::vector<std::string>>());
+}
+
 job_event progress(std::string job, double pct, std::string stage = "s1") {
   job_event ev;
   ev.type = event_type::progress_update;
@@ -444,12 +450,10 @@ BOOST_AUTO_TEST_CASE(a_silent_job_without_a_worker_fails_as_abandoned) {
   publish(progress("followed", 10));
   publish(progress("stored", 10));
   publish(progress("attended", 10));
-  attach("attended", sys.spawn(cancel_recorder,
-                               std::make_shared<std::vector<std::string>>()));
+  attach("attended", spawn_worker(sys));
   // "stored" is not in memory when its time comes: the store finds it.
   restart_directory();
-  attach("attended", sys.spawn(cancel_recorder,
-                               std::make_shared<std::vector<std::string>>()));
+  attach("attended", spawn_worker(sys));
   command(conn, command_type::subscribe, "followed");
   pass_directory_look();
   BOOST_TEST(to_string(status("stored").status) == "failed");
@@ -476,25 +480,21 @@ BOOST_AUTO_TEST_CASE(a_worker_not_back_after_a_restart_is_lost_after_the_grace) 
   // within the grace (here 1 ms). Abandoning stays a week away.
   settings.worker_grace = 1ms;
   restart_directory();
-  auto worker = [&] {
-    return sys.spawn(cancel_recorder,
-                     std::make_shared<std::vector<std::string>>());
-  };
   publish(progress("lost", 10));
   publish(progress("back", 10));
   publish(progress("unattended", 10));
   publish(progress("awaited", 10));
-  attach("lost", worker());
-  attach("back", worker());
+  attach("lost", spawn_worker(sys));
+  attach("back", spawn_worker(sys));
   // Its worker went and the grace (on the test clock) has not passed when
   // an event is stored and the server stops.
-  auto gone = worker();
+  auto gone = spawn_worker(sys);
   attach("awaited", gone);
   caf::anon_send_exit(gone, caf::exit_reason::kill);
   sched.run();
   publish(progress("awaited", 20));
   restart_directory();
-  attach("back", worker());
+  attach("back", spawn_worker(sys));
   auto [conn, frames] = connect();
   command(conn, command_type::subscribe, "lost");
   pass_directory_look(); // "lost" waits for a worker from now on
@@ -515,8 +515,7 @@ BOOST_AUTO_TEST_CASE(a_job_waiting_for_a_worker_stays_in_memory_past_idle) {
   settings.worker_grace = 120s; // longer than the idle time (60 s)
   restart_directory();
   publish(progress("j1", 10));
-  auto worker = sys.spawn(cancel_recorder,
-                          std::make_shared<std::vector<std::string>>());
+  auto worker = spawn_worker(sys);
   attach("j1", worker);
   caf::anon_send_exit(worker, caf::exit_reason::kill);
   sched.run();
