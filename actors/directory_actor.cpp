@@ -47,19 +47,19 @@ job_entry* find(self_ptr self, const std::string& job_id, bool create,
   return &entry;
 }
 
-/// Running jobs whose time to be looked at again passed, handed to their
-/// actors (which activate from the store) to end them or set a new time;
-/// at most this many per tick.
+/// Running jobs whose time to be looked at again comes before `until_ms`,
+/// handed to their actors (which activate from the store) to end them or
+/// set a new time; at most this many per look.
 constexpr size_t due_batch = 1000;
 /// Unreadable records remembered at most; beyond, they are logged again.
 constexpr size_t max_unreadable = 100000;
 
-void hand_over_due_running_jobs(self_ptr self) {
+void hand_over_due_running_jobs(self_ptr self, int64_t until_ms) {
   auto& st = self->state;
   std::vector<std::string> due;
   try {
     lmdb_txn txn{st.db->env, lmdb_txn::read_only};
-    due = st.db->store.running_jobs_due(txn, unix_now_ms(), due_batch,
+    due = st.db->store.running_jobs_due(txn, until_ms, due_batch,
                                         st.unreadable);
   } catch (const std::exception& e) {
     log::error("cannot read the expiry index", {{"reason", e.what()}});
@@ -109,6 +109,12 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
                     self->state.settings.idle / 4);
   };
   self->delayed_send(self, tick_every(), tick_atom::value);
+  // Workers are attached in memory only, so after a restart none is. A job
+  // that expected one is due within two windows of its last store; looking
+  // that far ahead now starts its grace at the restart instead of at the
+  // first tick after its time. Others due that soon just store a new time.
+  hand_over_due_running_jobs(self,
+                             unix_now_ms() + 2 * worker_window_ms(settings));
   // Job actors go with the directory (their state is on disk already).
   self->set_exit_handler([self](const caf::exit_msg& em) {
     for (auto& [id, entry] : self->state.jobs)
@@ -195,7 +201,7 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
       // Also with abandoning off: jobs with a worker have times (a lost
       // worker after a restart), and others clear what an earlier setting
       // left.
-      hand_over_due_running_jobs(self);
+      hand_over_due_running_jobs(self, unix_now_ms());
       self->delayed_send(self, tick_every(), tick_atom::value);
     },
     [self](idle_atom, const std::string& job_id, uint64_t handled) {

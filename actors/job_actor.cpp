@@ -145,8 +145,7 @@ int64_t round_up(int64_t at, int64_t grain) {
 int64_t look_again_at(int64_t now_ms, const job_settings& settings,
                       bool worker_expected) {
   if (worker_expected) {
-    auto window = std::clamp<int64_t>(settings.worker_grace.count(), 1,
-                                      60000);
+    auto window = worker_window_ms(settings);
     return round_up(now_ms + window, window);
   }
   if (settings.abandon_ms <= 0)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -41,6 +42,13 @@ struct job_settings {
   /// 0: never.
   int64_t abandon_ms = int64_t{7} * 86400 * 1000;
 };
+
+/// How far ahead a running job that expects a worker is due to be looked
+/// at again: the grace, kept within [1 ms, 1 min]. Its expiry entry lies
+/// at most two windows after its last store.
+inline int64_t worker_window_ms(const job_settings& settings) {
+  return std::clamp<int64_t>(settings.worker_grace.count(), 1, 60000);
+}
 
 /// A connection that follows a job.
 struct job_subscriber {

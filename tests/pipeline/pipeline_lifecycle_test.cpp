@@ -425,8 +425,10 @@ BOOST_AUTO_TEST_CASE(a_worker_gone_with_the_server_is_lost_once_it_is_back) {
   // kill -9 of the server, and of one of two pipelines while it is down.
   // Back on the same data, the server waits the grace for the dead one's
   // worker and fails its job with worker_lost (not a week later as
-  // abandoned); the living one reattaches and finishes its job.
-  restartable_server own{{"--worker-grace=1", "--job-idle=2"}};
+  // abandoned); the living one reattaches and finishes its job. The
+  // directory's ticks are ten minutes apart: the look as it starts finds
+  // the job.
+  restartable_server own{{"--worker-grace=3", "--job-idle=2400"}};
   auto port = own.port;
   auto caf_port = own.caf_port;
   auto server = own.start();
