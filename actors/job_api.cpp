@@ -108,7 +108,8 @@ namespace jobwire {
 // request itself.
 class job_api::bridges {
 public:
-  bridges(caf::actor_system& sys, size_t n, std::chrono::milliseconds timeout) {
+  bridges(caf::actor_system& sys, size_t n, std::chrono::milliseconds timeout)
+    : sys_(sys) {
     for (size_t i = 0; i < n; ++i)
       actors_.push_back(sys.spawn([timeout](bridge_actor* self) {
         self->state.timeout = timeout;
@@ -124,6 +125,13 @@ public:
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
 
+  void stop() {
+    caf::scoped_actor self{sys_};
+    for (auto& a : actors_)
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+    self->wait_for(actors_);
+  }
+
   bridges(const bridges&) = delete;
   bridges& operator=(const bridges&) = delete;
 
@@ -136,6 +144,7 @@ public:
   }
 
 private:
+  caf::actor_system& sys_;
   std::vector<caf::actor> actors_;
   std::atomic<size_t> next_{0};
 };
@@ -181,6 +190,10 @@ void ask(job_api::bridges& bridges, size_t bridge, const directory_actor& dir,
 
 size_t job_api::pick_bridge() const {
   return bridges_->pick();
+}
+
+void job_api::stop() const {
+  bridges_->stop();
 }
 
 void job_api::publish(size_t bridge, job_event ev, api_callback cb) const {

@@ -47,6 +47,11 @@ public:
   /// A bridge for a new client connection, round robin.
   size_t pick_bridge() const;
 
+  /// Stops the bridges and waits until they are gone. Their waiting
+  /// callbacks hold HTTP sessions, which must go while the io_context they
+  /// belong to still exists; requests made after this get no answer.
+  void stop() const;
+
   /// The actors that make the requests; they stop when the last copy of
   /// this object goes.
   class bridges;

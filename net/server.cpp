@@ -39,6 +39,7 @@ server::~server() {
   listener_.reset();
   heartbeat_.reset(); // its timer belongs to the io_context
   ctx_.gate->close();
+  ctx_.api.stop();
   // Destroying the io_context destroys the sessions it still holds; each
   // tells its connection actor, which writes its record and quits.
   ioc_.reset();
