@@ -5,6 +5,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -88,11 +89,36 @@ void http_session::do_read() {
   parser_.emplace();
   parser_->body_limit(ctx_.settings.max_message_bytes);
   parser_->header_limit(ctx_.settings.max_header_bytes);
+  head_scanned_ = 0;
   // A request (also a WebSocket handshake) must arrive whole in this time.
   stream_.expires_after(ctx_.settings.handshake_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&http_session::on_read,
-                                             shared_from_this()));
+  read_head();
+}
+
+void http_session::read_head() {
+  auto limit = size_t{ctx_.settings.max_header_bytes};
+  std::string_view data{static_cast<const char*>(buffer_.data().data()),
+                        std::min(buffer_.size(), limit)};
+  auto from = head_scanned_ > 3 ? head_scanned_ - 3 : 0;
+  if (data.find("\r\n\r\n", from) != std::string_view::npos) {
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&http_session::on_read,
+                                               shared_from_this()));
+    return;
+  }
+  if (buffer_.size() >= limit)
+    return on_read(http::error::header_limit, 0);
+  head_scanned_ = data.size();
+  stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 65536)),
+                          beast::bind_front_handler(
+                            &http_session::on_read_head, shared_from_this()));
+}
+
+void http_session::on_read_head(beast::error_code ec, std::size_t bytes) {
+  buffer_.commit(bytes);
+  if (ec)
+    return on_read(ec, 0);
+  read_head();
 }
 
 void http_session::on_read(beast::error_code ec, std::size_t) {

@@ -42,6 +42,11 @@ public:
 
 private:
   void do_read();
+  /// Reads until the request head is whole in `buffer_`, within the header
+  /// limit, before Beast parses it: Beast 1.81's header limit bounds only
+  /// what one read leaves unparsed, so a head of many short lines passed it.
+  void read_head();
+  void on_read_head(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void open_slot();
   /// Handles `req` in a new slot, then reads on.
@@ -75,6 +80,8 @@ private:
   /// `first_slot_` numbers the front one.
   std::deque<std::shared_ptr<response>> slots_;
   uint64_t first_slot_ = 0;
+  /// Bytes of `buffer_` already searched for the end of the head.
+  size_t head_scanned_ = 0;
   /// The slot of the request being handled.
   uint64_t current_ = 0;
   bool reading_ = false;

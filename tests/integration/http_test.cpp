@@ -276,6 +276,47 @@ BOOST_AUTO_TEST_CASE(oversized_headers_are_431) {
   BOOST_TEST(http.get("/healthz").status == 200);
 }
 
+// Beast 1.81 applies its header limit to what one read leaves unparsed, so
+// a head of many short lines passed any limit (160 KB got a 200, and a
+// thousand such connections held the io thread for a minute). The server
+// counts the whole head: over 8 KiB is 431, whole or in pieces; just under
+// it is served.
+BOOST_AUTO_TEST_CASE(a_head_of_many_short_lines_is_431) {
+  auto head = [](int lines) {
+    std::string out = "GET /healthz HTTP/1.1\r\n";
+    for (int i = 0; i < lines; ++i)
+      out += "X-A: b\r\n";
+    return out + "Host: x\r\n\r\n";
+  };
+  for (size_t piece : {size_t{0}, size_t{800}}) {
+    BOOST_TEST_CONTEXT((piece == 0 ? "whole" : "in pieces")) {
+      auto request = head(2000); // 16 KiB
+      raw_socket s;
+      s.connect(port());
+      if (piece == 0) {
+        BOOST_REQUIRE(s.send(request));
+      } else {
+        for (size_t at = 0; at < request.size(); at += piece) {
+          if (!s.send(std::string_view{request}.substr(at, piece)))
+            break; // answered and closed before the rest
+          std::this_thread::sleep_for(2ms);
+        }
+      }
+      auto reply = s.read_http_reply();
+      BOOST_REQUIRE(reply.has_value());
+      BOOST_TEST(reply->status == 431);
+      BOOST_TEST(json_value::parse(reply->body)["code"].as_string()
+                 == "message_too_large");
+    }
+  }
+  raw_socket under;
+  under.connect(port());
+  BOOST_REQUIRE(under.send(head(1000))); // 8,034 bytes
+  auto reply = under.read_http_reply();
+  BOOST_REQUIRE(reply.has_value());
+  BOOST_TEST(reply->status == 200);
+}
+
 // Malformed chunked bodies (the first found by fuzz/http_request_fuzz.cpp),
 // sent whole and a byte at a time: a 400 or a close, never a crash.
 BOOST_AUTO_TEST_CASE(malformed_chunked_bodies_are_400) {
