@@ -1,6 +1,8 @@
 #include "persistence/lmdb_env.hpp"
 
+#include <filesystem>
 #include <mutex>
+#include <stdexcept>
 
 namespace jobwire {
 
@@ -27,8 +29,31 @@ lmdb_env::lmdb_env(const env_options& opts)
       flags |= MDB_NOMETASYNC;
     else if (opts.durability == durability::nosync)
       flags |= MDB_NOSYNC;
+    auto data_file = std::filesystem::path{opts.path} / "data.mdb";
+    std::error_code ec;
+    // LMDB creates data.mdb with its meta pages written; empty, it was cut
+    // short, and LMDB would start an empty store over it (seqs reused).
+    if (std::filesystem::exists(data_file, ec)
+        && std::filesystem::file_size(data_file, ec) == 0 && !ec)
+      throw std::runtime_error(
+        data_file.string()
+        + " is empty: the file was cut short; restore it from a backup, or "
+          "remove it to start with an empty store");
     check(mdb_env_open(env_, opts.path.c_str(), flags, 0640),
           "cannot open the LMDB environment");
+    // LMDB trusts the file to hold every page its last commit uses; one cut
+    // short would fault (SIGBUS) at the first read of a missing page.
+    MDB_envinfo used;
+    MDB_stat stat;
+    mdb_env_info(env_, &used);
+    mdb_env_stat(env_, &stat);
+    auto needed = (used.me_last_pgno + 1) * size_t{stat.ms_psize};
+    auto size = std::filesystem::file_size(data_file, ec);
+    if (!ec && size < needed)
+      throw std::runtime_error(
+        data_file.string() + " holds " + std::to_string(size)
+        + " bytes, but its last commit uses " + std::to_string(needed)
+        + ": the file was cut short; restore it from a backup");
     // Keep a larger map an earlier run grew to.
     MDB_envinfo info;
     mdb_env_info(env_, &info);

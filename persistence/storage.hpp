@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "persistence/dir_lock.hpp"
 #include "persistence/lmdb_env.hpp"
 #include "persistence/registry_store.hpp"
 
@@ -11,10 +12,13 @@ namespace jobwire {
 /// The process's one LMDB environment and the registry's databases in it.
 /// Shared by the actors that read (any) and the registry (the only writer).
 struct storage {
+  /// Taken before the environment opens, released after it closes.
+  dir_lock lock;
   lmdb_env env;
   registry_store store;
 
-  explicit storage(const env_options& opts) : env(opts), store(env) {
+  explicit storage(const env_options& opts)
+    : lock(opts.path), env(opts), store(env) {
     // nop
   }
 };

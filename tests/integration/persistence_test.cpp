@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -223,6 +224,69 @@ BOOST_TEST_GLOBAL_FIXTURE(ignore_sigpipe);
 BOOST_AUTO_TEST_SUITE(persistence)
 
 // -- restart ----------------------------------------------------------------------
+
+/// Starts a server on `dir` that must refuse to; returns why (its stderr,
+/// in the exception server_process throws), or "" when it started.
+std::string refusal_on(const temp_data_dir& dir) {
+  try {
+    server_on srv{dir};
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+BOOST_AUTO_TEST_CASE(a_second_server_on_the_same_data_refuses_to_start) {
+  // LMDB lets two processes in; each then refused or overwrote what the
+  // other stored (MDB_KEYEXIST on publish, stale snapshots).
+  temp_data_dir dir;
+  auto job = unique_job_id("locked");
+  {
+    server_on first{dir};
+    http_client http{first.port()};
+    BOOST_TEST(publish(http, job, progress_event("s", 1, "one")) == 1);
+    auto why = refusal_on(dir);
+    BOOST_TEST(why.find("another jobwire server (pid "
+                        + std::to_string(first->pid()) + ")")
+                 != std::string::npos,
+               "second server: " << (why.empty() ? "started" : why));
+    // The first goes on undisturbed.
+    BOOST_TEST(publish(http, job, progress_event("s", 2, "two")) == 2);
+    first.stop_clean();
+  }
+  // Its lock went with it.
+  server_on again{dir};
+  BOOST_TEST(get_snapshot(again.port(), job)["last_seq"].as_int() == 2);
+  again.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(a_data_file_cut_short_is_refused_with_a_reason) {
+  // Cut short, data.mdb made LMDB fault (SIGBUS) at start; empty, LMDB
+  // started an empty store over it and reused seqs.
+  temp_data_dir dir;
+  {
+    server_on srv{dir};
+    http_client http{srv.port()};
+    auto job = unique_job_id("cut");
+    for (int i = 1; i <= 200; ++i)
+      BOOST_TEST_REQUIRE(publish(http, job,
+                                 progress_event("s", i % 100,
+                                                std::string(1000, 'x')))
+                         == i);
+    srv.stop_clean();
+  }
+  auto file = std::filesystem::path{dir.data()} / "data.mdb";
+  BOOST_REQUIRE(std::filesystem::file_size(file) > 200000u);
+  std::filesystem::resize_file(file, 16384);
+  auto why = refusal_on(dir);
+  BOOST_TEST(why.find("was cut short; restore it from a backup")
+               != std::string::npos,
+             "cut to 16 KiB: " << (why.empty() ? "started" : why));
+  std::filesystem::resize_file(file, 0);
+  why = refusal_on(dir);
+  BOOST_TEST(why.find("is empty: the file was cut short") != std::string::npos,
+             "emptied: " << (why.empty() ? "started" : why));
+}
 
 BOOST_AUTO_TEST_CASE(restart_keeps_seqs_snapshots_and_events) {
   temp_data_dir dir;

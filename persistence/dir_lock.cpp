@@ -1,0 +1,46 @@
+#include "persistence/dir_lock.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace jobwire {
+
+dir_lock::dir_lock(const std::string& dir) {
+  auto path = dir + "/jobwire.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0)
+    throw std::runtime_error("cannot open " + path + ": "
+                             + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    auto err = errno;
+    char buf[32] = {};
+    auto n = ::pread(fd_, buf, sizeof(buf) - 1, 0);
+    ::close(fd_);
+    if (err != EWOULDBLOCK)
+      throw std::runtime_error("cannot lock " + path + ": "
+                               + std::strerror(err));
+    std::string holder{buf, static_cast<size_t>(n > 0 ? n : 0)};
+    throw std::runtime_error(
+      "another jobwire server" + (holder.empty() ? "" : " (pid " + holder + ")")
+      + " is using this data directory; two would overwrite each other's "
+        "records");
+  }
+  // The holder's pid, for that message; if it cannot be written, only the
+  // message is poorer.
+  auto pid = std::to_string(::getpid());
+  if (::ftruncate(fd_, 0) != 0
+      || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0)
+    return;
+}
+
+dir_lock::~dir_lock() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+} // namespace jobwire
