@@ -349,8 +349,11 @@ void subscribe(self_ptr self, const client_command& cmd,
   }
   else
     start = std::max(start, it->second.last_sent);
-  send_frame(self, who,
-             encode_subscribed(st.snapshot, cmd.request_id, unix_now_ms()));
+  self->send(who, frame_atom::value,
+             make_subscribed_frame(encode_subscribed(st.snapshot,
+                                                     cmd.request_id,
+                                                     unix_now_ms()),
+                                   st.snapshot.job_id, std::min(start, last)));
   if (start < last) {
     // Replay from the store, up to what is committed; the batch in flight,
     // if any, reaches this subscriber when it is stored.

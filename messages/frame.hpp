@@ -15,7 +15,8 @@ namespace jobwire {
 struct frame {
   std::string text;
   /// For job events: the job and seq, so connections can track what they
-  /// were sent. Empty and 0 for replies.
+  /// were sent. For `subscribed`: the job and the seq the connection follows
+  /// it from. Empty and 0 for other replies.
   std::string job_id;
   uint64_t seq = 0;
   /// A progress_update: a slow consumer may replace it with a newer one.
@@ -35,6 +36,15 @@ using frame_batch = std::shared_ptr<const std::vector<frame_ptr>>;
 inline frame_ptr make_frame(std::string text) {
   return std::make_shared<const frame>(
     frame{std::move(text), {}, 0, false, {}});
+}
+
+/// The `subscribed` reply of a subscription that follows `job_id` from
+/// `seq`: once written it counts as sent up to `seq`, so a resume goes on
+/// from there rather than replaying what the client chose not to have.
+inline frame_ptr make_subscribed_frame(std::string text, std::string job_id,
+                                       uint64_t seq) {
+  return std::make_shared<const frame>(
+    frame{std::move(text), std::move(job_id), seq, false, {}});
 }
 
 /// A job event's frame.

@@ -383,7 +383,8 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
       auto& f = queue_[i];
       if (f->seq == 0)
         continue;
-      latencies.add(now - f->created);
+      if (f->created != std::chrono::steady_clock::time_point{})
+        latencies.add(now - f->created); // an event, not `subscribed`
       if (job == nullptr || *job != f->job_id) {
         job = &f->job_id;
         last = &written_[f->job_id];

@@ -198,6 +198,17 @@ void publish_range(http_client& http, std::string_view job, int first,
                == i);
 }
 
+/// Opens `client` and subscribes it to `job` (no since_seq); returns the
+/// `subscribed` reply.
+json_value open_subscribed(raw_ws& client, uint16_t port, std::string_view job) {
+  client.open(port);
+  client.send_text(subscribe_cmd(job));
+  auto sub = client.read_json(5s);
+  BOOST_REQUIRE_MESSAGE((sub && type_of(*sub) == "subscribed"),
+                        "no subscribed");
+  return *sub;
+}
+
 /// Resumes `earlier` (which followed `job` alone) on a new connection and
 /// expects exactly the events `first`..`last` of the job; returns the
 /// connection for what comes next.
@@ -777,12 +788,8 @@ BOOST_AUTO_TEST_CASE(resume_after_abrupt_drop_gets_exactly_the_missed_events) {
       auto job = unique_job_id("drop");
       raw_ws client;
       client.answer_pings = true;
-      client.open(srv.port());
+      open_subscribed(client, srv.port(), job);
       auto old_id = client.connection_id();
-      client.send_text(subscribe_cmd(job));
-      auto sub = client.read_json(5s);
-      BOOST_REQUIRE_MESSAGE((sub && type_of(*sub) == "subscribed"),
-                            "no subscribed");
       publish_range(http, job, 1, 3);
       event_stream seen{job, 1, false};
       while (seen.last_seq() < 3) {
@@ -807,6 +814,28 @@ BOOST_AUTO_TEST_CASE(resume_after_abrupt_drop_gets_exactly_the_missed_events) {
       ws.close();
     }
   }
+  srv.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(resume_goes_on_from_where_a_subscribe_without_since_began) {
+  // A subscribe without since_seq follows the job from its last event on.
+  // Its resume replayed the job's whole history when no live event had
+  // reached the connection, and nothing of it when one had.
+  temp_data_dir dir;
+  server_on srv{dir};
+  http_client http{srv.port()};
+  auto job = unique_job_id("from_now");
+  publish_range(http, job, 1, 3);
+  raw_ws client;
+  auto sub = open_subscribed(client, srv.port(), job);
+  auto old_id = client.connection_id();
+  BOOST_TEST(sub["status"]["last_seq"].as_int() == 3);
+  client.socket().close();
+  BOOST_TEST(wait_unlisted(srv.port(), job, old_id),
+             "the closed connection is still listed");
+  publish_range(http, job, 4, 4);
+  auto ws = resume_expecting(srv.port(), old_id, job, 4, 4);
+  ws.close();
   srv.stop_clean();
 }
 
