@@ -306,6 +306,15 @@ void http_session::upgrade(request req) {
                                    "this Origin may not open a WebSocket"),
                  req.version(), false);
   }
+  if (ctx_.draining) {
+    auto retry = std::to_string((ctx_.settings.resume_after_ms + 999) / 1000);
+    const http_header retry_after[] = {{"Retry-After", retry}};
+    return reply(503,
+                 encode_http_error(error_code::rate_limited,
+                                   "the server is restarting; connect again "
+                                   "in a moment"),
+                 req.version(), false, {}, "application/json", retry_after);
+  }
   if (ctx_.sessions.size() >= ctx_.settings.max_connections)
     return reply(503,
                  encode_http_error(error_code::rate_limited,

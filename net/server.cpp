@@ -79,8 +79,9 @@ void server::run_until_signal() {
       return;
     log::info("draining", {{"signal", signo == SIGINT ? "SIGINT" : "SIGTERM"},
                            {"sessions", std::to_string(ctx_.sessions.size())}});
+    // The listener stays open: load balancers see /healthz answer 503,
+    // and new WebSocket clients get a 503 to retry against, not a refusal.
     ctx_.draining = true;
-    listener_->stop();
     heartbeat_->stop();
     ctx_.sessions.for_each([this](ws_session& s) {
       s.drain(ctx_.settings.resume_after_ms);

@@ -527,6 +527,35 @@ BOOST_AUTO_TEST_CASE(sigterm_exits_with_status_0) {
   check_clean_exit(SIGTERM);
 }
 
+BOOST_AUTO_TEST_CASE(while_draining_healthz_and_upgrades_answer_503) {
+  // The listener used to close at SIGTERM: /healthz was refused, never 503.
+  // A client that reads nothing keeps the drain open for its 3 s.
+  server_process server{{"--drain-seconds=3"}};
+  raw_socket lingering;
+  lingering.set_receive_buffer(4096);
+  lingering.connect(server.port());
+  auto up = lingering.handshake(server.port());
+  BOOST_REQUIRE((up && up->status == 101));
+  ::kill(server.pid(), SIGTERM);
+  int health = 0;
+  BOOST_TEST(eventually([&] {
+    http_client fresh{server.port()};
+    health = fresh.get("/healthz").status;
+    return health == 503;
+  }, 2s), "/healthz while draining: " << health);
+  raw_socket late;
+  late.connect(server.port());
+  auto refused = late.handshake(server.port());
+  BOOST_REQUIRE(refused.has_value());
+  BOOST_TEST(refused->status == 503);
+  BOOST_TEST(refused->header("retry-after") == "1");
+  BOOST_TEST(json_value::parse(refused->body)["code"].as_string()
+             == "rate_limited");
+  auto status = server.stop(SIGTERM, 15s);
+  BOOST_TEST((status.exited && status.code == 0 && !status.timed_out),
+             status.to_string());
+}
+
 BOOST_AUTO_TEST_CASE(sigint_exits_with_status_0) {
   check_clean_exit(SIGINT);
 }
