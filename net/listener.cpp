@@ -1,6 +1,5 @@
 #include "net/listener.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
@@ -41,13 +40,6 @@ uint16_t listener::port() const {
 
 void listener::run() {
   do_accept();
-}
-
-void listener::stop() {
-  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
-    boost::system::error_code ec;
-    self->acceptor_.close(ec);
-  });
 }
 
 void listener::do_accept() {

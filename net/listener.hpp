@@ -21,10 +21,9 @@ public:
 
   uint16_t port() const;
 
+  /// Accepts until the io_context stops (also through a drain, whose
+  /// refusals net/ answers).
   void run();
-
-  /// Stops accepting; safe from any thread.
-  void stop();
 
 private:
   void do_accept();
