@@ -6,7 +6,11 @@ namespace jobwire {
 
 std::optional<double> eta_estimator::update(const std::string& stage,
                                             double progress, time_point now) {
-  if (!started_ || stage != stage_ || progress < start_progress_) {
+  // Measured from the last step back, not from the start: 10, 100, 50
+  // would otherwise be read as 40 points gained.
+  auto went_back = progress < last_progress_;
+  last_progress_ = progress;
+  if (!started_ || stage != stage_ || went_back) {
     stage_ = stage;
     start_progress_ = progress;
     start_time_ = now;

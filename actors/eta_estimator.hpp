@@ -7,8 +7,8 @@
 namespace jobwire {
 
 /// Estimates the seconds a job has left in its current stage from the rate
-/// of its progress since the stage began. Progress going backwards or a new
-/// stage starts the measurement again.
+/// of its progress since the stage began. Progress going backwards (below
+/// the last point) or a new stage starts the measurement again.
 class eta_estimator {
 public:
   using time_point = std::chrono::steady_clock::time_point;
@@ -21,6 +21,7 @@ public:
 private:
   std::string stage_;
   double start_progress_ = 0;
+  double last_progress_ = 0;
   time_point start_time_{};
   bool started_ = false;
 };

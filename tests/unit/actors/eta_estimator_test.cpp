@@ -42,3 +42,14 @@ BOOST_AUTO_TEST_CASE(stalls_and_resets) {
   BOOST_TEST(!e.update("t", 50, t0 + 4s).has_value()); // new stage: restart
   BOOST_TEST(*e.update("t", 100, t0 + 9s) == 0.0);
 }
+
+BOOST_AUTO_TEST_CASE(a_step_back_below_the_last_point_restarts) {
+  // 10 then 100 then 50: not "40 points gained since 10" (an ETA of 0 s
+  // for a job half done), but a new start at 50.
+  eta_estimator e;
+  eta_estimator::time_point t0{};
+  e.update("s", 10, t0);
+  BOOST_TEST(*e.update("s", 100, t0 + 1s) == 0.0);
+  BOOST_TEST(!e.update("s", 50, t0 + 2s).has_value());
+  BOOST_TEST(*e.update("s", 60, t0 + 4s) == 8.0); // 10 points per 2 s, 40 left
+}
