@@ -187,46 +187,60 @@ int fail(const std::string& what) {
 }
 
 int run(caf::actor_system& sys, const config& cfg) {
-  if (cfg.max_message_bytes == 0 || cfg.max_fragments == 0
-      || cfg.io_threads == 0 || cfg.handshake_timeout_ms == 0
-      || cfg.max_queue_bytes == 0 || cfg.max_queue_frames == 0
-      || cfg.max_ingest_pending == 0
-      || cfg.max_header_bytes < 1024 || cfg.max_commands_per_second == 0
-      || cfg.heartbeat == 0 || cfg.progress_seconds == 0
-      || cfg.retry_base_ms == 0
-      || cfg.retry_cap_ms < cfg.retry_base_ms
-      || cfg.socket_send_buffer > (size_t{1} << 30))
-    return fail("--max-message-bytes, --max-fragments, --max-queue-bytes, "
-                "--max-queue-frames, --max-ingest-pending, "
-                "--max-commands-per-second, --heartbeat, "
-                "--progress-seconds, --retry-base-ms, "
-                "--handshake-timeout-ms and --io-threads must be positive, "
-                "--retry-cap-ms at least --retry-base-ms and "
-                "--max-header-bytes at least 1024, --socket-send-buffer at "
-                "most 1 GiB");
-  // Each io thread is a thread; thousands would fail to start, mid-way.
-  if (cfg.io_threads > 256)
-    return fail("--io-threads must be at most 256");
+  // Each option's range, checked one by one so that the message names the
+  // value at fault. Byte limits stop at 1 GiB (a message or queue larger
+  // than that is a typo, and the arithmetic on them must not overflow);
+  // durations at 100 years (the clocks they become count nanoseconds).
+  constexpr size_t gib = size_t{1} << 30;
+  constexpr size_t max_seconds = size_t{100} * 365 * 86400;
+  struct range {
+    const char* name;
+    size_t value;
+    size_t min;
+    size_t max;
+  };
+  const range ranges[] = {
+    {"max-message-bytes", cfg.max_message_bytes, 1, gib},
+    {"max-fragments", cfg.max_fragments, 1, gib},
+    {"max-header-bytes", cfg.max_header_bytes, 1024, gib},
+    {"max-queue-bytes", cfg.max_queue_bytes, 1, gib},
+    {"max-queue-frames", cfg.max_queue_frames, 1, gib},
+    {"socket-send-buffer", cfg.socket_send_buffer, 0, gib},
+    {"max-ingest-pending", cfg.max_ingest_pending, 1, gib},
+    {"max-subscriptions", cfg.max_subscriptions, 1, gib},
+    {"max-connections", cfg.max_connections, 1, gib},
+    {"max-connections-per-address", cfg.max_connections_per_address, 1, gib},
+    {"max-pending-handshakes", cfg.max_pending_handshakes, 1, gib},
+    {"max-commands-per-second", cfg.max_commands_per_second, 1, gib},
+    {"max-errors", cfg.max_errors, 0, gib},
+    {"handshake-timeout-ms", cfg.handshake_timeout_ms, 1, max_seconds},
+    {"retry-base-ms", cfg.retry_base_ms, 1, max_seconds},
+    {"retry-cap-ms", cfg.retry_cap_ms, cfg.retry_base_ms, max_seconds},
+    // Each io thread is a thread; thousands would fail to start, mid-way.
+    {"io-threads", cfg.io_threads, 1, 256},
+    {"heartbeat", cfg.heartbeat, 1, max_seconds},
+    {"progress-seconds", cfg.progress_seconds, 1, max_seconds},
+    {"connection-ttl", cfg.connection_ttl, 0, max_seconds},
+    {"job-retention", cfg.job_retention, 0, max_seconds},
+    {"job-idle", cfg.job_idle, 0, max_seconds},
+    {"worker-grace", cfg.worker_grace, 0, max_seconds},
+    {"job-abandon", cfg.job_abandon, 0, max_seconds},
+    {"slow-consumer-seconds", cfg.slow_consumer_seconds, 0, max_seconds},
+    {"drain-seconds", cfg.drain_seconds, 0, max_seconds},
+  };
+  for (const auto& r : ranges)
+    if (r.value < r.min || r.value > r.max)
+      return fail("--" + std::string{r.name} + "=" + std::to_string(r.value)
+                  + " is out of range: it must be from " + std::to_string(r.min)
+                  + (std::string_view{r.name} == "retry-cap-ms"
+                       ? " (--retry-base-ms)"
+                       : "")
+                  + " to " + std::to_string(r.max));
   // LMDB needs a few pages to create its databases before it can grow.
   if ((cfg.map_size != 0 && cfg.map_size < (size_t{1} << 20))
       || cfg.max_map_size < cfg.map_size)
     return fail("--map-size must be at least 1048576 (1 MiB) and at most "
                 "--max-map-size");
-  // Longer would overflow the clocks these become (nanoseconds for timers).
-  constexpr size_t max_seconds = size_t{100} * 365 * 86400;
-  for (auto [name, x] : std::initializer_list<std::pair<const char*, size_t>>{
-         {"connection-ttl", cfg.connection_ttl},
-         {"job-retention", cfg.job_retention},
-         {"job-idle", cfg.job_idle},
-         {"worker-grace", cfg.worker_grace},
-         {"job-abandon", cfg.job_abandon},
-         {"slow-consumer-seconds", cfg.slow_consumer_seconds},
-         {"progress-seconds", cfg.progress_seconds},
-         {"heartbeat", cfg.heartbeat},
-         {"drain-seconds", cfg.drain_seconds}})
-    if (x > max_seconds)
-      return fail("--" + std::string{name} + " may be at most "
-                  + std::to_string(max_seconds) + " seconds (100 years)");
   jobwire::verifier_ptr verifier;
   if (!cfg.auth_secret_file.empty()) {
     std::ifstream in{cfg.auth_secret_file};

@@ -604,15 +604,30 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
   std::vector<bad_setting> cases{
     // Seconds become milliseconds on disk and nanoseconds in timers: a
     // huge value would overflow into the past rather than mean "never".
-    {{"--job-abandon=99999999999999"}, "--job-abandon may be at most"},
-    {{"--worker-grace=99999999999999"}, "--worker-grace may be at most"},
+    {{"--job-abandon=99999999999999"},
+     "--job-abandon=99999999999999 is out of range: it must be from 0 to "
+     "3153600000"},
+    {{"--worker-grace=99999999999999"}, "--worker-grace=99999999999999 is out"},
     // Thread creation failed part-way and ended the process.
-    {{"--io-threads=100000"}, "--io-threads must be at most 256"},
+    {{"--io-threads=100000"}, "--io-threads=100000 is out of range"},
+    // Each names its own value, not a list of eleven options.
+    {{"--heartbeat=0"}, "--heartbeat=0 is out of range: it must be from 1"},
+    {{"--retry-base-ms=10000", "--retry-cap-ms=1"},
+     "--retry-cap-ms=1 is out of range: it must be from 10000 "
+     "(--retry-base-ms)"},
+    // Accepted before, and then every connection was refused or every
+    // subscribe failed.
+    {{"--max-pending-handshakes=0"}, "--max-pending-handshakes=0 is out"},
+    {{"--max-subscriptions=0"}, "--max-subscriptions=0 is out"},
+    // A limit near 2^64 gave a 413 naming a garbage limit.
+    {{"--max-message-bytes=1099511627776"},
+     "--max-message-bytes=1099511627776 is out of range: it must be from 1 "
+     "to 1073741824"},
     // LMDB could not even create its databases (MDB_MAP_FULL).
     {{"--map-size=4096"}, "--map-size must be at least 1048576"},
     {{"--map-size=2147483648", "--max-map-size=1073741824"},
      "at most --max-map-size"},
-    {{"--socket-send-buffer=4294967296"}, "--socket-send-buffer at most"},
+    {{"--socket-send-buffer=4294967296"}, "--socket-send-buffer=4294967296 is"},
   };
   for (auto& c : cases) {
     auto args = c.args;
