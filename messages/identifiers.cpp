@@ -1,11 +1,20 @@
 #include "messages/identifiers.hpp"
 
+#include <algorithm>
+
 #include <sys/random.h>
 
 #include <cstdio>
 #include <stdexcept>
 
 namespace jobwire {
+
+size_t utf8_length(std::string_view x) {
+  // Every character has exactly one byte that is not a continuation byte.
+  return static_cast<size_t>(std::count_if(x.begin(), x.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
 
 bool is_valid_job_id(std::string_view x) {
   if (x.empty() || x.size() > max_id_length)

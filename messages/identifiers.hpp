@@ -9,6 +9,10 @@ namespace jobwire {
 /// Longest accepted job id, request id, event id and correlation id.
 constexpr size_t max_id_length = 128;
 
+/// Characters (code points) in UTF-8 text `x`: the limits on request,
+/// event and correlation ids count characters, not bytes.
+size_t utf8_length(std::string_view x);
+
 /// 1 to 128 characters of `[A-Za-z0-9._:-]`.
 bool is_valid_job_id(std::string_view x);
 

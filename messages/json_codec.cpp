@@ -96,7 +96,7 @@ maybe_fault optional_id(dom::object obj, std::string_view key,
     return std::nullopt;
   std::string_view str;
   if (x->get_string().get(str) != simdjson::SUCCESS
-      || str.size() > max_id_length)
+      || utf8_length(str) > max_id_length)
     return must_be(key, "a string of at most 128 characters");
   out.assign(str.data(), str.size());
   return std::nullopt;
@@ -405,11 +405,14 @@ caf::error validate_event(const job_event& x) {
     if (x.has_eta && (!std::isfinite(x.eta_seconds) || x.eta_seconds < 0))
       return invalid_field("estimated_seconds_remaining",
                            "a number >= 0 or null");
-    if (x.correlation_id.size() > max_id_length)
+    if (utf8_length(x.correlation_id) > max_id_length)
       return invalid_field("correlation_id",
                            "a string of at most 128 characters");
+    // Bytes, not characters: it is part of a storage key, and LMDB's keys
+    // end at 511 bytes.
     if (x.event_id.size() > max_id_length)
-      return invalid_field("event_id", "a string of at most 128 characters");
+      return invalid_field("event_id",
+                           "a string of at most 128 bytes (in UTF-8)");
     if (x.type == event_type::stage_complete) {
       if (x.stage.empty())
         return invalid_field("stage", "a non-empty string");

@@ -230,6 +230,24 @@ BOOST_AUTO_TEST_CASE(request_id_of_128_characters) {
   BOOST_TEST(cmd.request_id == id);
 }
 
+BOOST_AUTO_TEST_CASE(request_id_counts_characters_not_bytes) {
+  // 128 two-byte characters (256 bytes) are 128 characters; one more is not.
+  std::string id;
+  for (int i = 0; i < 128; ++i)
+    id += "\u00e9"; // é, escaped in the JSON
+  std::string utf8;
+  for (int i = 0; i < 128; ++i)
+    utf8 += "\xc3\xa9";
+  auto cmd = accepted_command(R"({"type":"ping","request_id":")" + id + "\"}");
+  BOOST_TEST(cmd.request_id == utf8);
+  auto raw = accepted_command(R"({"type":"ping","request_id":")" + utf8
+                              + "\"}");
+  BOOST_TEST(raw.request_id == utf8);
+  auto over = parse_command(R"({"type":"ping","request_id":")" + utf8
+                            + "\xc3\xa9\"}");
+  BOOST_TEST(over.type == command_type::invalid);
+}
+
 BOOST_AUTO_TEST_CASE(job_id_of_128_characters) {
   auto id = std::string(128, 'j');
   auto cmd = accepted_command(R"({"type":"subscribe","job_id":)"
@@ -565,6 +583,24 @@ BOOST_AUTO_TEST_CASE(ids_of_128_characters) {
   BOOST_TEST(ev.event_id == id);
 }
 
+BOOST_AUTO_TEST_CASE(correlation_id_counts_characters_event_id_bytes) {
+  // 100 characters of three bytes: a correlation id may be that long; an
+  // event id, part of a storage key, may not (over 128 bytes).
+  std::string id;
+  for (int i = 0; i < 100; ++i)
+    id += "\xe2\x82\xac"; // €
+  auto ev = accepted_event(R"({"type":"job_complete","correlation_id":")" + id
+                           + "\"}");
+  BOOST_TEST(ev.correlation_id == id);
+  auto res = parse_publish(R"({"type":"job_complete","event_id":")" + id
+                             + "\"}",
+                           "job_1");
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(error_message(res.error())
+             == "field 'event_id' must be a string of at most 128 bytes (in "
+                "UTF-8)");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // -- results pass through -----------------------------------------------------
@@ -839,7 +875,7 @@ BOOST_AUTO_TEST_CASE(validate_event_rejects) {
         "field 'correlation_id' must be a string of at most 128 characters"),
     bad(event_type::job_complete,
         [](job_event& x) { x.event_id = std::string(129, 'e'); }, im,
-        "field 'event_id' must be a string of at most 128 characters"),
+        "field 'event_id' must be a string of at most 128 bytes (in UTF-8)"),
     bad(event_type::stage_complete, [](job_event& x) { x.stage = ""; }, im,
         "field 'stage' must be a non-empty string"),
     bad(event_type::stage_complete, [](job_event& x) { x.results = "[]"; }, im,
