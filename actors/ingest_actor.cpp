@@ -18,18 +18,35 @@ caf::error invalid_job_id(const std::string& job_id) {
                              ". _ : -");
 }
 
+/// The bytes of an event's text fields: what its JSON needs, less the
+/// syntax and numbers.
+size_t text_bytes(const job_event& ev) {
+  return ev.stage.size() + ev.message.size() + ev.results.size()
+         + ev.error_code.size() + ev.error_message.size()
+         + ev.error_stage.size() + ev.reason.size() + ev.correlation_id.size()
+         + ev.event_id.size();
+}
+
 } // namespace
 
 ingest_actor::behavior_type
 ingest_impl(ingest_actor::stateful_pointer<ingest_state> self,
-            directory_actor directory, size_t max_pending) {
+            directory_actor directory, size_t max_pending,
+            size_t max_event_bytes) {
   self->state.directory = std::move(directory);
   self->state.max_pending = max_pending;
+  self->state.max_event_bytes = max_event_bytes;
   return {
     [self](publish_atom, job_event& ev)
       -> caf::result<std::string, uint64_t> {
       if (!is_valid_job_id(ev.job_id))
         return invalid_job_id(ev.job_id);
+      if (auto bytes = text_bytes(ev); bytes > self->state.max_event_bytes)
+        return caf::make_error(error_code::message_too_large,
+                               "the event's text is " + std::to_string(bytes)
+                                 + " bytes, larger than "
+                                 + std::to_string(self->state.max_event_bytes)
+                                 + " (--max-message-bytes)");
       // Typed events never met the JSON parser: check their fields here.
       if (auto err = validate_event(ev)) {
         log::info("publish refused", {{"job_id", ev.job_id},

@@ -20,6 +20,9 @@ struct ingest_state {
   /// the server's memory without bound.
   size_t pending = 0;
   size_t max_pending = 0;
+  /// Largest event, counted as the bytes of its text fields: the HTTP side
+  /// bounds the whole body by --max-message-bytes, and so does this one.
+  size_t max_event_bytes = 0;
 
   static inline const char* name = "jobwire.ingest";
 };
@@ -29,6 +32,7 @@ struct ingest_state {
 /// directory.
 ingest_actor::behavior_type
 ingest_impl(ingest_actor::stateful_pointer<ingest_state> self,
-            directory_actor directory, size_t max_pending);
+            directory_actor directory, size_t max_pending,
+            size_t max_event_bytes);
 
 } // namespace jobwire

@@ -155,19 +155,22 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
   st.settings = std::move(settings);
   if (!st.settings.clock)
     st.settings.clock = unix_now_ms;
-  // After a crash no connection is open any more.
-  try {
-    lmdb_txn txn{st.db->env, lmdb_txn::read_write};
-    auto n = st.db->store.close_open_connections(
-      txn, now_ms(self), st.settings.connection_ttl_ms);
-    txn.commit();
-    if (n > 0)
-      log::info("closed connection records left open",
-                {{"count", std::to_string(n)}});
-  } catch (const std::exception& e) {
-    log::error("cannot close stale connection records",
-               {{"reason", e.what()}});
-  }
+  // After a crash no connection is open any more. The first write, so it
+  // comes before any other and, like them, grows a full map and retries.
+  auto closed = std::make_shared<size_t>(0);
+  enqueue(self, {[db = st.db, closed, now = now_ms(self),
+                  ttl = st.settings.connection_ttl_ms](lmdb_txn& txn) {
+                   *closed = db->store.close_open_connections(txn, now, ttl);
+                   return caf::error{};
+                 },
+                 [closed](const caf::error& err) {
+                   if (err)
+                     log::error("cannot close stale connection records",
+                                {{"reason", error_message(err)}});
+                   else if (*closed > 0)
+                     log::info("closed connection records left open",
+                               {{"count", std::to_string(*closed)}});
+                 }});
   // Commit what has gathered before going, also on a shutdown.
   self->set_exit_handler([self](const caf::exit_msg& em) {
     write_progress(self);

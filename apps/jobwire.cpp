@@ -326,7 +326,7 @@ int run(caf::actor_system& sys, const config& cfg) {
   auto registry = sys.spawn<caf::detached>(jobwire::registry_impl, db, reg);
   auto directory = sys.spawn(jobwire::directory_impl, db, registry, jobs);
   auto ingest = sys.spawn(jobwire::ingest_impl, directory,
-                          cfg.max_ingest_pending);
+                          cfg.max_ingest_pending, cfg.max_message_bytes);
   auto delivery = sys.spawn(jobwire::delivery_impl, delivery_cfg);
   jobwire::metrics::global().map_use_source([db] {
     return std::pair<size_t, size_t>{db->env.used_bytes(), db->env.map_size()};

@@ -299,6 +299,47 @@ BOOST_AUTO_TEST_CASE(a_data_file_cut_short_is_refused_with_a_reason) {
              "emptied: " << (why.empty() ? "started" : why));
 }
 
+BOOST_AUTO_TEST_CASE(a_full_store_refuses_publishes_and_a_larger_one_recovers) {
+  // Publishes past --max-map-size get 507 storage_full and the server stays
+  // up with everything stored still readable. After a kill -9 and a restart
+  // with room, the connection left open is closed and publishes go on.
+  temp_data_dir dir;
+  auto job = unique_job_id("full");
+  std::string old_id;
+  int64_t stored = 0;
+  {
+    server_on srv{dir, {"--map-size=1048576", "--max-map-size=2097152"}};
+    raw_ws client;
+    client.answer_pings = true;
+    open_subscribed(client, srv.port(), job);
+    old_id = client.connection_id();
+    BOOST_REQUIRE(wait_listed(srv.port(), job, old_id));
+    http_client http{srv.port()};
+    http_response res;
+    for (int i = 1; i <= 5000; ++i) {
+      res = http.post(events_path(job),
+                      progress_event("s", i % 100, std::string(1000, 'x')));
+      if (res.status != 202)
+        break;
+      stored = i;
+    }
+    check_http_error(res, 507, "storage_full");
+    BOOST_TEST(stored > 100);
+    BOOST_TEST(http.get("/healthz").status == 200);
+    BOOST_TEST(get_snapshot(srv.port(), job)["last_seq"].as_int() == stored);
+    srv.kill9();
+  }
+  server_on srv{dir, {"--map-size=1048576", "--max-map-size=8388608"}};
+  BOOST_TEST(wait_unlisted(srv.port(), job, old_id, 5s),
+             "the connection left open by the crash is still listed");
+  BOOST_TEST(srv->stderr_text().find("cannot close stale connection records")
+               == std::string::npos,
+             srv->stderr_tail(10));
+  http_client http{srv.port()};
+  BOOST_TEST(publish(http, job, progress_event("s", 1, "after")) == stored + 1);
+  srv.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(restart_keeps_seqs_snapshots_and_events) {
   temp_data_dir dir;
   auto job = unique_job_id("restart");

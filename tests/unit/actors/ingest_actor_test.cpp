@@ -19,7 +19,9 @@ namespace {
 
 struct fixture : test::deterministic_system {
   directory_actor directory = sys.spawn(test::stand_in_directory);
-  ingest_actor ingest = sys.spawn(ingest_impl, directory, size_t{2});
+  /// At most 2 waiting; events of at most 100 bytes of text.
+  ingest_actor ingest = sys.spawn(ingest_impl, directory, size_t{2},
+                                  size_t{100});
   /// What each publish got: "seq N" or the error code.
   std::vector<std::string> answers;
 
@@ -30,12 +32,13 @@ struct fixture : test::deterministic_system {
   }
 
   /// Publishes without waiting for the answer; `sched.run()` delivers it.
-  void publish(std::string job_id) {
+  void publish(std::string job_id, std::string message = "") {
     job_event ev;
     ev.type = event_type::progress_update;
     ev.job_id = std::move(job_id);
     ev.stage = "s";
     ev.progress = 1;
+    ev.message = std::move(message);
     sys.spawn([this, ev](caf::event_based_actor* self) {
       self->request(ingest, caf::infinite, publish_atom::value, ev)
         .then(
@@ -84,6 +87,18 @@ BOOST_AUTO_TEST_CASE(a_failed_store_frees_its_place_too) {
   BOOST_TEST((answers
               == std::vector<std::string>{"storage_full", "storage_full",
                                           "storage_full", "rate_limited"}));
+}
+
+BOOST_AUTO_TEST_CASE(an_event_larger_than_the_message_limit_is_refused) {
+  // Over HTTP the body limit refuses it (413); over CAF it was stored and
+  // sent to every subscriber, whatever its size.
+  // 100 bytes with the stage ("s") and the empty results ("{}").
+  publish("other", std::string(97, 'm'));
+  sched.run();
+  publish("other", std::string(98, 'm'));
+  sched.run();
+  BOOST_TEST((answers
+              == std::vector<std::string>{"seq 7", "message_too_large"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
