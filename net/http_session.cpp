@@ -101,6 +101,14 @@ void http_session::read_head() {
                         std::min(buffer_.size(), limit)};
   auto from = head_scanned_ > 3 ? head_scanned_ - 3 : 0;
   if (data.find("\r\n\r\n", from) != std::string_view::npos) {
+    // The head is here: parse what the buffer holds at once, and read only
+    // for a body still to come.
+    beast::error_code ec;
+    buffer_.consume(parser_->put(buffer_.data(), ec));
+    if (ec == http::error::need_more)
+      ec = {};
+    if (ec || parser_->is_done())
+      return on_read(ec, 0);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read,
                                                shared_from_this()));
