@@ -46,6 +46,11 @@ fault must_be(std::string_view name, std::string_view what) {
 fault parse_error(simdjson::error_code err, std::string_view what) {
   if (err == simdjson::MEMALLOC)
     return {error_code::internal, "out of memory while parsing JSON"};
+  // Valid JSON refused for its depth would be a puzzle without the reason.
+  if (err == simdjson::DEPTH_ERROR)
+    return {error_code::invalid_json,
+            "the " + std::string{what}
+              + " nests arrays and objects too deeply to be read"};
   return {error_code::invalid_json,
           "the " + std::string{what} + " is not valid JSON"};
 }

@@ -298,6 +298,15 @@ void http_session::upgrade(request req) {
                  encode_http_error(error_code::invalid_message,
                                    "/v1/ws takes WebSocket upgrades only"),
                  req.version(), false);
+  // Checked here rather than left to Beast, whose 426 has a plain-text
+  // body where every other refusal is JSON.
+  if (req[http::field::sec_websocket_version] != "13") {
+    const http_header version[] = {{"Sec-WebSocket-Version", "13"}};
+    return reply(426,
+                 encode_http_error(error_code::invalid_message,
+                                   "Sec-WebSocket-Version must be 13"),
+                 req.version(), false, {}, "application/json", version);
+  }
   if (!is_valid_websocket_key(req[http::field::sec_websocket_key]))
     return reply(400,
                  encode_http_error(error_code::invalid_message,

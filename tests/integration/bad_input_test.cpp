@@ -575,6 +575,21 @@ BOOST_AUTO_TEST_CASE(malformed_websocket_key_is_400) {
   BOOST_TEST(reply->status == 400);
 }
 
+BOOST_AUTO_TEST_CASE(another_websocket_version_is_426_in_json) {
+  // Beast answered it with a plain-text body; every other refusal is JSON.
+  raw_socket s;
+  s.connect(port());
+  BOOST_REQUIRE(s.send("GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Version: 8\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+  auto reply = s.read_http_reply();
+  BOOST_REQUIRE(reply.has_value());
+  BOOST_TEST(reply->status == 426);
+  BOOST_TEST(reply->header("sec-websocket-version") == "13");
+  BOOST_TEST(json_value::parse(reply->body)["code"].as_string()
+             == "invalid_message");
+}
+
 BOOST_AUTO_TEST_CASE(slow_handshake_is_closed) {
   raw_socket s;
   auto start = std::chrono::steady_clock::now();

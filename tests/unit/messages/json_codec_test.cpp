@@ -434,6 +434,9 @@ BOOST_AUTO_TEST_CASE(parse_command_handles_deep_nesting) {
   auto cmd = parse_command(deep);
   BOOST_TEST(cmd.type == command_type::invalid);
   BOOST_TEST(cmd.error == error_code::invalid_json);
+  // Valid JSON: the message says why it is refused.
+  BOOST_TEST(cmd.error_message
+             == "the message nests arrays and objects too deeply to be read");
   // Within the limit: accepted.
   auto ok = R"({"type":"ping","x":)" + std::string(100, '[')
             + std::string(100, ']') + "}";
