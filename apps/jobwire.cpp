@@ -119,7 +119,8 @@ struct config : caf::actor_system_config {
       .add(max_connections_per_address, "max-connections-per-address",
            "WebSocket connections from one client address")
       .add(max_pending_handshakes, "max-pending-handshakes",
-           "TCP connections still in HTTP at once")
+           "TCP connections still in HTTP at once; one client address "
+           "may hold half")
       .add(max_commands_per_second, "max-commands-per-second",
            "commands per connection per second (bursts of twice that)")
       .add(max_errors, "max-errors",

@@ -66,13 +66,18 @@ void audit_denial(std::string_view subject, std::string_view what,
 
 } // namespace
 
-http_session::http_session(asio::ip::tcp::socket&& socket, server_context& ctx)
-  : stream_(std::move(socket)), ctx_(ctx), bridge_(ctx.api.pick_bridge()) {
+http_session::http_session(asio::ip::tcp::socket&& socket, server_context& ctx,
+                           std::string peer)
+  : stream_(std::move(socket)),
+    ctx_(ctx),
+    bridge_(ctx.api.pick_bridge()),
+    peer_(std::move(peer)) {
   ++ctx_.http_sessions;
 }
 
 http_session::~http_session() {
   --ctx_.http_sessions;
+  ctx_.http_sessions_by_address.remove(peer_);
 }
 
 void http_session::run() {
@@ -338,9 +343,7 @@ void http_session::upgrade(request req) {
                                    "the server has all the WebSocket "
                                    "connections it takes; retry later"),
                  req.version(), false);
-  beast::error_code ignored;
-  auto peer = stream_.socket().remote_endpoint(ignored).address().to_string();
-  if (ctx_.sessions.from(peer) >= ctx_.settings.max_connections_per_address)
+  if (ctx_.sessions.from(peer_) >= ctx_.settings.max_connections_per_address)
     return reply(429,
                  encode_http_error(error_code::rate_limited,
                                    "too many WebSocket connections from "

@@ -34,7 +34,10 @@ public:
   using response
     = boost::beast::http::response<boost::beast::http::string_body>;
 
-  http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx);
+  /// `peer` is the client's address, counted for it in `ctx` by the
+  /// listener; the session uncounts it when it goes.
+  http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx,
+               std::string peer);
 
   ~http_session();
 
@@ -93,6 +96,7 @@ private:
   std::optional<request> deferred_;
   /// The bridge this connection's requests go through.
   size_t bridge_;
+  std::string peer_;
 };
 
 } // namespace jobwire

@@ -1,5 +1,7 @@
 #include "net/listener.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
@@ -60,15 +62,24 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     // Out of descriptors and the like: log and keep accepting.
     log::warn("accept failed", {{"reason", ec.message()}});
   } else {
+    boost::system::error_code ignored;
+    auto peer = socket.remote_endpoint(ignored).address().to_string();
+    auto per_address
+      = std::max<size_t>(1, ctx_.settings.max_pending_handshakes / 2);
     if (ctx_.http_sessions >= ctx_.settings.max_pending_handshakes) {
       // Many idle or half-sent requests at once: someone is holding
       // sockets open. Turn newcomers away rather than run out of fds.
       log::warn("too many pending HTTP sessions; refusing a connection");
-      boost::system::error_code ignored;
+      socket.close(ignored);
+    } else if (!ctx_.http_sessions_by_address.try_add(peer, per_address)) {
+      log::warn("too many pending HTTP sessions from one address; refusing "
+                "a connection",
+                {{"address", peer}});
       socket.close(ignored);
     } else {
       socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<http_session>(std::move(socket), ctx_)->run();
+      std::make_shared<http_session>(std::move(socket), ctx_, std::move(peer))
+        ->run();
     }
   }
   do_accept();

@@ -8,6 +8,7 @@
 #include "actors/delivery_actor.hpp"
 #include "actors/job_api.hpp"
 #include "messages/interfaces.hpp"
+#include "net/address_count.hpp"
 #include "net/io_gate.hpp"
 #include "net/server_settings.hpp"
 #include "net/session_set.hpp"
@@ -27,6 +28,9 @@ struct server_context {
   io_gate_ptr gate = std::make_shared<io_gate>();
   /// HTTP sessions alive (handshakes and API clients).
   std::atomic<size_t> http_sessions{0};
+  /// The same per client address: one may hold at most half of
+  /// `settings.max_pending_handshakes`, so that it cannot lock others out.
+  address_count http_sessions_by_address{};
   /// Set on SIGTERM/SIGINT: /healthz answers 503.
   std::atomic<bool> draining{false};
   /// Connection actors still running; shared, since they may outlive us.

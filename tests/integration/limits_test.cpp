@@ -101,18 +101,43 @@ BOOST_AUTO_TEST_CASE(connections_per_address_are_capped) {
 BOOST_AUTO_TEST_CASE(sockets_that_never_finish_a_request_are_turned_away) {
   server_process server{
     {"--max-pending-handshakes=4", "--handshake-timeout-ms=1500"}};
+  // From two addresses: one alone may hold only half the pool.
   std::vector<raw_socket> slow(4);
-  for (auto& s : slow) {
-    s.connect(server.port());
-    s.send("GET /v1/ws HTTP/1.1\r\nHost: x\r\n"); // and never more
+  for (size_t i = 0; i < slow.size(); ++i) {
+    slow[i].connect_from(i % 2 == 0 ? "127.0.0.1" : "127.0.0.2",
+                         server.port());
+    slow[i].send("GET /v1/ws HTTP/1.1\r\nHost: x\r\n"); // and never more
   }
   // A fifth is closed at once rather than left to hang...
   raw_socket fifth;
-  fifth.connect(server.port());
+  fifth.connect_from("127.0.0.3", server.port());
   BOOST_TEST(fifth.wait_eof(5s));
   // ...and once the slow ones time out, service resumes.
   for (auto& s : slow)
     BOOST_TEST(s.wait_eof(6s));
   http_client http{server.port()};
   BOOST_TEST(http.get("/healthz").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(one_address_cannot_take_the_whole_handshake_pool) {
+  // 1,100 idle sockets from one address held every place for the handshake
+  // timeout, and nobody else got in, /healthz included.
+  server_process server{
+    {"--max-pending-handshakes=4", "--handshake-timeout-ms=3000"}};
+  std::vector<raw_socket> slow(2);
+  for (auto& s : slow) {
+    s.connect(server.port());
+    s.send("GET /v1/ws HTTP/1.1\r\nHost: x\r\n"); // and never more
+  }
+  // Half the pool is this address's share: its third is closed at once...
+  raw_socket third;
+  third.connect(server.port());
+  BOOST_TEST(third.wait_eof(2s));
+  // ...while another address is served.
+  raw_socket other;
+  other.connect_from("127.0.0.2", server.port());
+  BOOST_REQUIRE(other.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto reply = other.read_http_reply();
+  BOOST_REQUIRE(reply.has_value());
+  BOOST_TEST(reply->status == 200);
 }

@@ -75,12 +75,27 @@ raw_socket::~raw_socket() {
 }
 
 void raw_socket::connect(uint16_t port) {
+  connect_from(nullptr, port);
+}
+
+void raw_socket::connect_from(const char* source, uint16_t port) {
   close();
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0)
     throw std::runtime_error(std::string{"socket: "} + std::strerror(errno));
   if (rcvbuf_ > 0)
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_, sizeof(rcvbuf_));
+  if (source != nullptr) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source, &from.sin_addr) != 1
+        || ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+      auto err = errno;
+      close();
+      throw std::runtime_error(std::string{"raw_socket: cannot bind to "}
+                               + source + ": " + std::strerror(err));
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);

@@ -78,6 +78,10 @@ public:
   /// Connects to 127.0.0.1:`port`; throws on failure.
   void connect(uint16_t port);
 
+  /// Connects from `source` (a loopback address such as "127.0.0.2")
+  /// instead of 127.0.0.1, as another client would.
+  void connect_from(const char* source, uint16_t port);
+
   /// Closes the socket.
   void close();
 
