@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <stdexcept>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -94,34 +95,55 @@ void http_session::do_read() {
   parser_.emplace();
   parser_->body_limit(ctx_.settings.max_message_bytes);
   parser_->header_limit(ctx_.settings.max_header_bytes);
+  // Parse as much as is buffered: a body that came with the head must not
+  // wait for more bytes.
+  parser_->eager(true);
   head_scanned_ = 0;
+  message_bytes_ = 0;
   // A request (also a WebSocket handshake) must arrive whole in this time.
   stream_.expires_after(ctx_.settings.handshake_timeout);
   read_head();
 }
 
 void http_session::read_head() {
-  auto limit = size_t{ctx_.settings.max_header_bytes};
-  std::string_view data{static_cast<const char*>(buffer_.data().data()),
-                        std::min(buffer_.size(), limit)};
-  auto from = head_scanned_ > 3 ? head_scanned_ - 3 : 0;
-  if (data.find("\r\n\r\n", from) != std::string_view::npos) {
-    // The head is here: parse what the buffer holds at once, and read only
-    // for a body still to come.
-    beast::error_code ec;
-    buffer_.consume(parser_->put(buffer_.data(), ec));
-    if (ec == http::error::need_more)
-      ec = {};
-    if (ec || parser_->is_done())
-      return on_read(ec, 0);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&http_session::on_read,
-                                               shared_from_this()));
-    return;
+  auto head_limit = size_t{ctx_.settings.max_header_bytes};
+  if (!parser_->is_header_done()) {
+    std::string_view data{static_cast<const char*>(buffer_.data().data()),
+                          std::min(buffer_.size(), head_limit)};
+    auto from = head_scanned_ > 3 ? head_scanned_ - 3 : 0;
+    // A head with bare LFs ends in "\n\n": Beast answers it (400).
+    if (data.find("\r\n\r\n", from) == std::string_view::npos
+        && data.find("\n\n", from) == std::string_view::npos) {
+      if (buffer_.size() >= head_limit)
+        return on_read(http::error::header_limit, 0);
+      head_scanned_ = data.size();
+      return read_more();
+    }
   }
-  if (buffer_.size() >= limit)
-    return on_read(http::error::header_limit, 0);
-  head_scanned_ = data.size();
+  beast::error_code ec;
+  try {
+    auto used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    message_bytes_ += used;
+  } catch (const std::length_error&) {
+    // Beast stores a field's size in 16 bits and throws past it (a huge
+    // header or trailer field).
+    ec = http::error::header_limit;
+  }
+  if (ec && ec != http::error::need_more)
+    return on_read(ec, 0);
+  if (parser_->is_done())
+    return on_read({}, 0);
+  // Beast bounds the body's data, not what a chunked body brings besides
+  // (chunk extensions, trailer fields, read a few at a time): all of it
+  // counts here.
+  auto most = head_limit + 2 * ctx_.settings.max_message_bytes + 65536;
+  if (message_bytes_ + buffer_.size() > most)
+    return on_read(http::error::body_limit, 0);
+  read_more();
+}
+
+void http_session::read_more() {
   stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 65536)),
                           beast::bind_front_handler(
                             &http_session::on_read_head, shared_from_this()));
@@ -129,6 +151,13 @@ void http_session::read_head() {
 
 void http_session::on_read_head(beast::error_code ec, std::size_t bytes) {
   buffer_.commit(bytes);
+  if (ec == asio::error::eof && parser_->got_some()) {
+    // The peer stopped sending mid-request: as in Beast's own read, a 400
+    // (partial message).
+    ec = {};
+    parser_->put_eof(ec);
+    return on_read(ec, 0);
+  }
   if (ec)
     return on_read(ec, 0);
   read_head();

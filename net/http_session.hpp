@@ -45,10 +45,12 @@ public:
 
 private:
   void do_read();
-  /// Reads until the request head is whole in `buffer_`, within the header
-  /// limit, before Beast parses it: Beast 1.81's header limit bounds only
-  /// what one read leaves unparsed, so a head of many short lines passed it.
+  /// Reads a request: until its head is whole in `buffer_`, within the
+  /// header limit, before Beast parses it (Beast 1.81's header limit bounds
+  /// only what one read leaves unparsed, so a head of many short lines
+  /// passed it); then the body, counting every byte of the message.
   void read_head();
+  void read_more();
   void on_read_head(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void open_slot();
@@ -85,6 +87,8 @@ private:
   uint64_t first_slot_ = 0;
   /// Bytes of `buffer_` already searched for the end of the head.
   size_t head_scanned_ = 0;
+  /// Bytes of the request being read that the parser has taken.
+  size_t message_bytes_ = 0;
   /// The slot of the request being handled.
   uint64_t current_ = 0;
   bool reading_ = false;
