@@ -199,6 +199,8 @@ int run(caf::actor_system& sys, const config& cfg) {
     size_t value;
     size_t min;
     size_t max;
+    /// The option `min` comes from, if it is another's value.
+    const char* min_of = nullptr;
   };
   const range ranges[] = {
     {"max-message-bytes", cfg.max_message_bytes, 1, gib},
@@ -216,7 +218,8 @@ int run(caf::actor_system& sys, const config& cfg) {
     {"max-errors", cfg.max_errors, 0, gib},
     {"handshake-timeout-ms", cfg.handshake_timeout_ms, 1, max_seconds},
     {"retry-base-ms", cfg.retry_base_ms, 1, max_seconds},
-    {"retry-cap-ms", cfg.retry_cap_ms, cfg.retry_base_ms, max_seconds},
+    {"retry-cap-ms", cfg.retry_cap_ms, cfg.retry_base_ms, max_seconds,
+     "retry-base-ms"},
     // Each io thread is a thread; thousands would fail to start, mid-way.
     {"io-threads", cfg.io_threads, 1, 256},
     {"heartbeat", cfg.heartbeat, 1, max_seconds},
@@ -233,9 +236,7 @@ int run(caf::actor_system& sys, const config& cfg) {
     if (r.value < r.min || r.value > r.max)
       return fail("--" + std::string{r.name} + "=" + std::to_string(r.value)
                   + " is out of range: it must be from " + std::to_string(r.min)
-                  + (std::string_view{r.name} == "retry-cap-ms"
-                       ? " (--retry-base-ms)"
-                       : "")
+                  + (r.min_of ? " (--" + std::string{r.min_of} + ")" : "")
                   + " to " + std::to_string(r.max));
   // LMDB needs a few pages to create its databases before it can grow.
   if ((cfg.map_size != 0 && cfg.map_size < (size_t{1} << 20))

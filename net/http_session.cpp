@@ -8,7 +8,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
@@ -102,10 +101,10 @@ void http_session::do_read() {
   message_bytes_ = 0;
   // A request (also a WebSocket handshake) must arrive whole in this time.
   stream_.expires_after(ctx_.settings.handshake_timeout);
-  read_head();
+  read_request();
 }
 
-void http_session::read_head() {
+void http_session::read_request() {
   auto head_limit = size_t{ctx_.settings.max_header_bytes};
   if (!parser_->is_header_done()) {
     std::string_view data{static_cast<const char*>(buffer_.data().data()),
@@ -146,10 +145,10 @@ void http_session::read_head() {
 void http_session::read_more() {
   stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 65536)),
                           beast::bind_front_handler(
-                            &http_session::on_read_head, shared_from_this()));
+                            &http_session::on_read_some, shared_from_this()));
 }
 
-void http_session::on_read_head(beast::error_code ec, std::size_t bytes) {
+void http_session::on_read_some(beast::error_code ec, std::size_t bytes) {
   buffer_.commit(bytes);
   if (ec == asio::error::eof && parser_->got_some()) {
     // The peer stopped sending mid-request: as in Beast's own read, a 400
@@ -160,7 +159,7 @@ void http_session::on_read_head(beast::error_code ec, std::size_t bytes) {
   }
   if (ec)
     return on_read(ec, 0);
-  read_head();
+  read_request();
 }
 
 void http_session::on_read(beast::error_code ec, std::size_t) {

@@ -49,9 +49,9 @@ private:
   /// header limit, before Beast parses it (Beast 1.81's header limit bounds
   /// only what one read leaves unparsed, so a head of many short lines
   /// passed it); then the body, counting every byte of the message.
-  void read_head();
+  void read_request();
   void read_more();
-  void on_read_head(boost::beast::error_code ec, std::size_t bytes);
+  void on_read_some(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void open_slot();
   /// Handles `req` in a new slot, then reads on.

@@ -33,9 +33,8 @@ dir_lock::dir_lock(const std::string& dir) {
   // The holder's pid, for that message; if it cannot be written, only the
   // message is poorer.
   auto pid = std::to_string(::getpid());
-  if (::ftruncate(fd_, 0) != 0
-      || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0)
-    return;
+  [[maybe_unused]] bool written
+    = ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) >= 0;
 }
 
 dir_lock::~dir_lock() {

@@ -43,11 +43,7 @@ lmdb_env::lmdb_env(const env_options& opts)
           "cannot open the LMDB environment");
     // LMDB trusts the file to hold every page its last commit uses; one cut
     // short would fault (SIGBUS) at the first read of a missing page.
-    MDB_envinfo used;
-    MDB_stat stat;
-    mdb_env_info(env_, &used);
-    mdb_env_stat(env_, &stat);
-    auto needed = (used.me_last_pgno + 1) * size_t{stat.ms_psize};
+    auto needed = used_bytes();
     auto size = std::filesystem::file_size(data_file, ec);
     if (!ec && size < needed)
       throw std::runtime_error(
