@@ -110,8 +110,14 @@ void http_session::read_request() {
     std::string_view data{static_cast<const char*>(buffer_.data().data()),
                           std::min(buffer_.size(), head_limit)};
     auto from = head_scanned_ > 3 ? head_scanned_ - 3 : 0;
-    // A head with bare LFs ends in "\n\n": Beast answers it (400).
-    if (data.find("\r\n\r\n", from) == std::string_view::npos
+    // A head with bare LFs ends in "\n\n", and a control byte means it is
+    // not HTTP at all (a CAF client on the wrong port): Beast answers
+    // those (400) now rather than at the handshake timeout.
+    auto not_http = std::any_of(data.begin(), data.end(), [](char c) {
+      auto u = static_cast<unsigned char>(c);
+      return (u < 0x20 && u != '\r' && u != '\n' && u != '\t') || u == 0x7f;
+    });
+    if (!not_http && data.find("\r\n\r\n", from) == std::string_view::npos
         && data.find("\n\n", from) == std::string_view::npos) {
       if (buffer_.size() >= head_limit)
         return on_read(http::error::header_limit, 0);
