@@ -98,6 +98,14 @@ public:
     return writing_;
   }
 
+  /// Lets go of the writes waiting for the one in flight, unstarted. Only
+  /// once the io threads are gone: a waiting write holds its caller, who
+  /// may own this stream, and so would never be freed with the io_context.
+  void drop_waiting() {
+    auto dropped = std::move(waiting_);
+    waiting_.clear();
+  }
+
   /// From now until `release`, writes are kept, not sent, and complete at
   /// once: the handshake's 101 then leaves with the first frame after it,
   /// one syscall and one packet instead of two.

@@ -40,6 +40,7 @@ server::~server() {
   heartbeat_.reset(); // its timer belongs to the io_context
   ctx_.gate->close();
   ctx_.api.stop();
+  ctx_.sessions.for_each([](ws_session& s) { s.abandon(); });
   // Destroying the io_context destroys the sessions it still holds; each
   // tells its connection actor, which writes its record and quits.
   ioc_.reset();

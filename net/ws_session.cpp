@@ -470,9 +470,20 @@ void ws_session::on_heartbeat() {
     force_close();
     return;
   }
+  // The pong (or any message) resets the count, not this completion. A
+  // ping still stuck behind writes the peer does not take counts as
+  // unanswered too.
   ++pings_unanswered_;
-  // The pong (or any message) resets the count, not this completion.
-  ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {});
+  if (ping_in_flight_)
+    return;
+  ping_in_flight_ = true;
+  ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
+    self->ping_in_flight_ = false;
+  });
+}
+
+void ws_session::abandon() {
+  ws_.next_layer().drop_waiting();
 }
 
 void ws_session::finish() {

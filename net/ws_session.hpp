@@ -76,6 +76,10 @@ public:
   /// if the last two pings went unanswered.
   void heartbeat_due();
 
+  /// For a server whose io threads have stopped: lets go of what still
+  /// holds this session, so it goes with the io_context.
+  void abandon();
+
 private:
   template <class Frames>
   void post_frames(Frames frames, size_t count, size_t bytes);
@@ -120,6 +124,8 @@ private:
   size_t in_flight_ = 0;
   std::string write_buffer_;
   bool close_pending_ = false;
+  /// Beast takes one ping at a time: the next waits for this one's write.
+  bool ping_in_flight_ = false;
   /// Once closing: the close frame to send and how long the close may take.
   struct close_state {
     close_state(boost::asio::any_io_executor ex,

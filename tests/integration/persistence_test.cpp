@@ -669,6 +669,31 @@ BOOST_AUTO_TEST_CASE(sigterm_while_publishing_exits_clean_and_keeps_every_acknow
   srv.stop_clean();
 }
 
+BOOST_AUTO_TEST_CASE(sigterm_with_a_subscriber_that_stopped_reading_exits_after_the_drain) {
+  // A write waiting behind one the stalled client never took (here the
+  // heartbeat's ping) lives in the session's own stream and holds the
+  // session: it outlived the io_context, and so did its connection actor,
+  // and the server never exited.
+  temp_data_dir dir;
+  server_on srv{dir, {"--drain-seconds=1", "--heartbeat=2"}};
+  auto job = unique_job_id("stalled_term");
+  raw_ws stalled;
+  auto opened = std::chrono::steady_clock::now();
+  stalled.open(srv.port(), 4096);
+  stalled.send_text(subscribe_cmd(job));
+  auto sub = stalled.read_json(5s);
+  BOOST_REQUIRE_MESSAGE((sub && type_of(*sub) == "subscribed"), "no subscribed");
+  http_client http{srv.port()};
+  auto results = R"({"x":")" + std::string(3000, 'y') + R"("})";
+  // ~1.2 MB, far more than the stalled client's socket takes.
+  for (int seq = 1; seq <= 400; ++seq)
+    BOOST_REQUIRE(publish(http, job, stage_complete_event("s", results)) == seq);
+  // A ping has been made behind the stuck write by then, and the client is
+  // not yet dropped for the two unanswered (that takes three periods).
+  std::this_thread::sleep_until(opened + 3s);
+  srv.stop_clean();
+}
+
 // -- resume ---------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(resume_across_restart_gets_exactly_the_missed_events) {
