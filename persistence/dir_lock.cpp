@@ -1,6 +1,8 @@
 #include "persistence/dir_lock.hpp"
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -18,13 +20,13 @@ dir_lock::dir_lock(const std::string& dir) {
                              + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     auto err = errno;
-    char buf[32] = {};
-    auto n = ::pread(fd_, buf, sizeof(buf) - 1, 0);
-    ::close(fd_);
-    if (err != EWOULDBLOCK)
+    if (err != EWOULDBLOCK) {
+      ::close(fd_);
       throw std::runtime_error("cannot lock " + path + ": "
                                + std::strerror(err));
-    std::string holder{buf, static_cast<size_t>(n > 0 ? n : 0)};
+    }
+    auto holder = holder_pid();
+    ::close(fd_);
     throw std::runtime_error(
       "another jobwire server" + (holder.empty() ? "" : " (pid " + holder + ")")
       + " is using this data directory; two would overwrite each other's "
@@ -35,6 +37,23 @@ dir_lock::dir_lock(const std::string& dir) {
   auto pid = std::to_string(::getpid());
   [[maybe_unused]] bool written
     = ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) >= 0;
+}
+
+std::string dir_lock::holder_pid() const {
+  // A holder that has only just taken the lock has not yet written its
+  // pid (the file is empty or names the previous holder): give it a moment.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    char buf[32] = {};
+    auto n = ::pread(fd_, buf, sizeof(buf) - 1, 0);
+    std::string pid{buf, static_cast<size_t>(n > 0 ? n : 0)};
+    char* end = nullptr;
+    auto value = std::strtol(pid.c_str(), &end, 10);
+    if (!pid.empty() && *end == '\0' && value > 0
+        && (::kill(static_cast<pid_t>(value), 0) == 0 || errno == EPERM))
+      return pid;
+    ::usleep(10'000);
+  }
+  return "";
 }
 
 dir_lock::~dir_lock() {

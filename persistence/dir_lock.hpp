@@ -20,6 +20,10 @@ public:
   dir_lock& operator=(const dir_lock&) = delete;
 
 private:
+  /// The pid the holder wrote, once it names a live process; "" if none
+  /// does within half a second.
+  std::string holder_pid() const;
+
   int fd_ = -1;
 };
 

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <unistd.h>
+
 namespace jobwire {
 
 std::optional<durability> parse_durability(std::string_view x) {
@@ -31,14 +33,23 @@ lmdb_env::lmdb_env(const env_options& opts)
       flags |= MDB_NOSYNC;
     auto data_file = std::filesystem::path{opts.path} / "data.mdb";
     std::error_code ec;
-    // LMDB creates data.mdb with its meta pages written; empty, it was cut
-    // short, and LMDB would start an empty store over it (seqs reused).
-    if (std::filesystem::exists(data_file, ec)
-        && std::filesystem::file_size(data_file, ec) == 0 && !ec)
+    // LMDB creates data.mdb with its two meta pages written. Empty, it was
+    // cut short, and LMDB would start an empty store over it (seqs
+    // reused); shorter than those pages, LMDB only says it is not its file.
+    auto meta_bytes = 2 * static_cast<uintmax_t>(::sysconf(_SC_PAGESIZE));
+    auto found = std::filesystem::exists(data_file, ec)
+                   ? std::filesystem::file_size(data_file, ec)
+                   : uintmax_t{0};
+    if (!ec && found == 0 && std::filesystem::exists(data_file, ec))
       throw std::runtime_error(
         data_file.string()
         + " is empty: the file was cut short; restore it from a backup, or "
           "remove it to start with an empty store");
+    if (!ec && found > 0 && found < meta_bytes)
+      throw std::runtime_error(
+        data_file.string() + " holds " + std::to_string(found)
+        + " bytes, less than LMDB's two meta pages (" + std::to_string(meta_bytes)
+        + "): the file was cut short; restore it from a backup");
     check(mdb_env_open(env_, opts.path.c_str(), flags, 0640),
           "cannot open the LMDB environment");
     // LMDB trusts the file to hold every page its last commit uses; one cut

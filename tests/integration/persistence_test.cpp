@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -18,6 +19,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "http_client.hpp"
 #include "raw_socket.hpp"
@@ -271,6 +277,73 @@ BOOST_AUTO_TEST_CASE(a_second_server_on_the_same_data_refuses_to_start) {
   again.stop_clean();
 }
 
+BOOST_AUTO_TEST_CASE(of_two_servers_started_at_once_the_refused_one_names_the_other) {
+  // The loser once read the lock file before the winner had written its
+  // pid, and named nobody (2 of 8 tries). Both start from this thread, at
+  // once: server_process waits for each to listen.
+  auto binary = jobwire_binary();
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    temp_data_dir dir;
+    pid_t pids[2];
+    std::string errs[2];
+    for (int i = 0; i < 2; ++i) {
+      errs[i] = dir.path() + "/stderr" + std::to_string(i);
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+      posix_spawn_file_actions_addopen(&fa, 2, errs[i].c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      std::vector<std::string> args{binary, dir.option(), "--port=0",
+                                    "--caf-port=0", "--bind=127.0.0.1"};
+      std::vector<char*> argv;
+      for (auto& a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      BOOST_REQUIRE(posix_spawn(&pids[i], binary.c_str(), &fa, nullptr,
+                                argv.data(), environ)
+                    == 0);
+      posix_spawn_file_actions_destroy(&fa);
+    }
+    // The loser exits; the winner runs until told to stop.
+    int loser = -1;
+    int status = 0;
+    for (auto deadline = std::chrono::steady_clock::now() + 10s;
+         loser < 0 && std::chrono::steady_clock::now() < deadline;) {
+      for (int i = 0; i < 2 && loser < 0; ++i)
+        if (::waitpid(pids[i], &status, WNOHANG) == pids[i])
+          loser = i;
+      std::this_thread::sleep_for(5ms);
+    }
+    auto winner = loser == 0 ? 1 : 0;
+    auto text_of = [](const std::string& path) {
+      std::ifstream in{path};
+      return std::string{std::istreambuf_iterator<char>{in}, {}};
+    };
+    // Stopped before it handles signals, it would die of the SIGTERM.
+    BOOST_TEST(eventually(
+      [&] {
+        return text_of(errs[winner]).find(R"("msg":"listening")")
+               != std::string::npos;
+      },
+      10s));
+    ::kill(pids[winner], SIGTERM);
+    int winner_status = 0;
+    ::waitpid(pids[winner], &winner_status, 0);
+    if (loser < 0) {
+      ::kill(pids[0], SIGKILL);
+      ::waitpid(pids[0], nullptr, 0);
+      BOOST_FAIL("both servers ran on one data directory");
+    }
+    auto why = text_of(errs[loser]);
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 1), why);
+    BOOST_TEST(why.find("another jobwire server (pid "
+                        + std::to_string(pids[winner]) + ")")
+                 != std::string::npos,
+               "attempt " << attempt << ": " << why);
+    BOOST_TEST((WIFEXITED(winner_status) && WEXITSTATUS(winner_status) == 0));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_data_file_cut_short_is_refused_with_a_reason) {
   // Cut short, data.mdb made LMDB fault (SIGBUS) at start; empty, LMDB
   // started an empty store over it and reused seqs.
@@ -293,6 +366,13 @@ BOOST_AUTO_TEST_CASE(a_data_file_cut_short_is_refused_with_a_reason) {
   BOOST_TEST(why.find("was cut short; restore it from a backup")
                != std::string::npos,
              "cut to 16 KiB: " << (why.empty() ? "started" : why));
+  // Shorter than LMDB's two meta pages: LMDB's own "not an LMDB file"
+  // said nothing of what happened to it.
+  std::filesystem::resize_file(file, 5000);
+  why = refusal_on(dir);
+  BOOST_TEST(why.find("holds 5000 bytes, less than LMDB's two meta pages")
+               != std::string::npos,
+             "cut to 5000 bytes: " << (why.empty() ? "started" : why));
   std::filesystem::resize_file(file, 0);
   why = refusal_on(dir);
   BOOST_TEST(why.find("is empty: the file was cut short") != std::string::npos,
