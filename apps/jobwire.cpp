@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <sched.h>
@@ -178,6 +181,44 @@ struct config : caf::actor_system_config {
     set("middleman.connection-timeout",
         caf::timespan{std::chrono::seconds(5)});
   }
+
+  /// Checks the whole numbers given on the command line, before CAF reads
+  /// them: CAF reads a uint64 of 2^63 or more as another number, and names
+  /// a malformed one only by its parser's error code. "" when all are fine.
+  std::string check_numbers(int argc, char** argv) const {
+    for (int i = 1; i < argc; ++i) {
+      std::string_view arg{argv[i]};
+      auto eq = arg.find('=');
+      if (arg.substr(0, 2) != "--" || eq == std::string_view::npos)
+        continue;
+      auto name = arg.substr(2, eq - 2);
+      auto opt = custom_options_.cli_long_name_lookup(
+        caf::string_view{name.data(), name.size()});
+      if (opt == nullptr)
+        continue;
+      auto type = opt->type_name();
+      uint64_t max = 0;
+      if (type == "uint64")
+        max = uint64_t{INT64_MAX};
+      else if (type == "uint32")
+        max = UINT32_MAX;
+      else if (type == "uint16")
+        max = UINT16_MAX;
+      else
+        continue;
+      auto text = arg.substr(eq + 1);
+      uint64_t value = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
+                                       value);
+      if (text.empty() || ec == std::errc::invalid_argument
+          || end != text.data() + text.size())
+        return std::string{arg} + " is not a whole number (digits only)";
+      if (ec == std::errc::result_out_of_range || value > max)
+        return std::string{arg} + " is out of range: it must be at most "
+               + std::to_string(max);
+    }
+    return {};
+  }
 };
 
 /// Reports a startup problem the way a person can act on.
@@ -194,6 +235,8 @@ int run(caf::actor_system& sys, const config& cfg) {
   // durations at 100 years (the clocks they become count nanoseconds).
   constexpr size_t gib = size_t{1} << 30;
   constexpr size_t max_seconds = size_t{100} * 365 * 86400;
+  constexpr size_t mib = size_t{1} << 20;
+  constexpr size_t max_map = size_t{1} << 46; // 64 TiB, half of x86-64's
   struct range {
     const char* name;
     size_t value;
@@ -230,7 +273,12 @@ int run(caf::actor_system& sys, const config& cfg) {
     {"worker-grace", cfg.worker_grace, 0, max_seconds},
     {"job-abandon", cfg.job_abandon, 0, max_seconds},
     {"slow-consumer-seconds", cfg.slow_consumer_seconds, 0, max_seconds},
-    {"drain-seconds", cfg.drain_seconds, 0, max_seconds},
+    // At 0 the io threads stopped before a client got its hint and close.
+    {"drain-seconds", cfg.drain_seconds, 1, max_seconds},
+    // LMDB needs a few pages to create its databases before it can grow;
+    // a map past the address space fails only once it grows there.
+    {"map-size", cfg.map_size, mib, max_map},
+    {"max-map-size", cfg.max_map_size, cfg.map_size, max_map, "map-size"},
   };
   for (const auto& r : ranges)
     if (r.value < r.min || r.value > r.max)
@@ -238,11 +286,6 @@ int run(caf::actor_system& sys, const config& cfg) {
                   + " is out of range: it must be from " + std::to_string(r.min)
                   + (r.min_of ? " (--" + std::string{r.min_of} + ")" : "")
                   + " to " + std::to_string(r.max));
-  // LMDB needs a few pages to create its databases before it can grow.
-  if ((cfg.map_size != 0 && cfg.map_size < (size_t{1} << 20))
-      || cfg.max_map_size < cfg.map_size)
-    return fail("--map-size must be at least 1048576 (1 MiB) and at most "
-                "--max-map-size");
   jobwire::verifier_ptr verifier;
   if (!cfg.auth_secret_file.empty()) {
     std::ifstream in{cfg.auth_secret_file};
@@ -380,6 +423,10 @@ int run(caf::actor_system& sys, const config& cfg) {
 
 int main(int argc, char** argv) {
   config cfg;
+  if (auto bad = cfg.check_numbers(argc, argv); !bad.empty()) {
+    std::cerr << "jobwire: " << bad << " (see --help)" << std::endl;
+    return EXIT_FAILURE;
+  }
   if (auto err = cfg.parse(argc, argv)) {
     std::cerr << "jobwire: " << caf::actor_system_config::render(err)
               << " (see --help)" << std::endl;

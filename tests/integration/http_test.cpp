@@ -667,9 +667,25 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
      "--max-message-bytes=1099511627776 is out of range: it must be from 1 "
      "to 1073741824"},
     // LMDB could not even create its databases (MDB_MAP_FULL).
-    {{"--map-size=4096"}, "--map-size must be at least 1048576"},
+    {{"--map-size=4096"},
+     "--map-size=4096 is out of range: it must be from 1048576 to "
+     "70368744177664"},
+    {{"--map-size=0"}, "--map-size=0 is out of range"},
     {{"--map-size=2147483648", "--max-map-size=1073741824"},
-     "at most --max-map-size"},
+     "--max-map-size=1073741824 is out of range: it must be from 2147483648 "
+     "(--map-size)"},
+    // Started, and failed only when the map grew past the address space.
+    {{"--max-map-size=70368744177665"},
+     "--max-map-size=70368744177665 is out of range"},
+    // CAF read these as 0 (then refused, naming 0) and as a parser error
+    // code.
+    {{"--max-map-size=18446744073709551615"},
+     "--max-map-size=18446744073709551615 is out of range: it must be at "
+     "most 9223372036854775807"},
+    {{"--max-errors=-1"}, "--max-errors=-1 is not a whole number"},
+    {{"--port=70000"}, "--port=70000 is out of range: it must be at most 65535"},
+    // The io threads stopped before any client got its hint and close.
+    {{"--drain-seconds=0"}, "--drain-seconds=0 is out of range"},
     {{"--socket-send-buffer=4294967296"}, "--socket-send-buffer=4294967296 is"},
   };
   for (auto& c : cases) {
