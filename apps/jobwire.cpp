@@ -2,15 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <cstdlib>
 #include <iostream>
 #include <string>
-#include <string_view>
 #include <thread>
 
 #include <sched.h>
@@ -27,6 +24,7 @@
 #include "actors/registry_actor.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
+#include "messages/whole_number_options.hpp"
 #include "net/server.hpp"
 
 namespace {
@@ -182,42 +180,8 @@ struct config : caf::actor_system_config {
         caf::timespan{std::chrono::seconds(5)});
   }
 
-  /// Checks the whole numbers given on the command line, before CAF reads
-  /// them: CAF reads a uint64 of 2^63 or more as another number, and names
-  /// a malformed one only by its parser's error code. "" when all are fine.
-  std::string check_numbers(int argc, char** argv) const {
-    for (int i = 1; i < argc; ++i) {
-      std::string_view arg{argv[i]};
-      auto eq = arg.find('=');
-      if (arg.substr(0, 2) != "--" || eq == std::string_view::npos)
-        continue;
-      auto name = arg.substr(2, eq - 2);
-      auto opt = custom_options_.cli_long_name_lookup(
-        caf::string_view{name.data(), name.size()});
-      if (opt == nullptr)
-        continue;
-      auto type = opt->type_name();
-      uint64_t max = 0;
-      if (type == "uint64")
-        max = uint64_t{INT64_MAX};
-      else if (type == "uint32")
-        max = UINT32_MAX;
-      else if (type == "uint16")
-        max = UINT16_MAX;
-      else
-        continue;
-      auto text = arg.substr(eq + 1);
-      uint64_t value = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
-                                       value);
-      if (text.empty() || ec == std::errc::invalid_argument
-          || end != text.data() + text.size())
-        return std::string{arg} + " is not a whole number (digits only)";
-      if (ec == std::errc::result_out_of_range || value > max)
-        return std::string{arg} + " is out of range: it must be at most "
-               + std::to_string(max);
-    }
-    return {};
+  std::string check_whole_numbers(int argc, char** argv) const {
+    return jobwire::check_whole_number_options(custom_options_, argc, argv);
   }
 };
 
@@ -423,7 +387,7 @@ int run(caf::actor_system& sys, const config& cfg) {
 
 int main(int argc, char** argv) {
   config cfg;
-  if (auto bad = cfg.check_numbers(argc, argv); !bad.empty()) {
+  if (auto bad = cfg.check_whole_numbers(argc, argv); !bad.empty()) {
     std::cerr << "jobwire: " << bad << " (see --help)" << std::endl;
     return EXIT_FAILURE;
   }

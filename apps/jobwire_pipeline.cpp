@@ -17,6 +17,7 @@
 
 #include "messages/job_event.hpp"
 #include "messages/log.hpp"
+#include "messages/whole_number_options.hpp"
 #include "pipeline/client.hpp"
 #include "pipeline/error_text.hpp"
 #include "pipeline/event_id.hpp"
@@ -134,6 +135,10 @@ struct config : caf::actor_system_config {
       .add(caf_tls_ca, "caf-tls-ca", "PEM CA the server's certificate is from");
     set("scheduler.max-threads", 2);
     pl::configure(*this);
+  }
+
+  std::string check_whole_numbers(int argc, char** argv) const {
+    return jobwire::check_whole_number_options(custom_options_, argc, argv);
   }
 };
 
@@ -334,6 +339,10 @@ int main(int argc, char** argv) {
                        + "': expected run or publish");
   args.erase(args.begin() + 1);
   config cfg;
+  if (auto bad = cfg.check_whole_numbers(static_cast<int>(args.size()),
+                                         args.data());
+      !bad.empty())
+    return usage_error(bad);
   if (auto err = cfg.parse(static_cast<int>(args.size()), args.data()))
     return usage_error("bad command line: "
                        + caf::actor_system_config::render(err));
