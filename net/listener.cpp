@@ -6,6 +6,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 
 #include "messages/log.hpp"
+#include "net/client_address.hpp"
 #include "net/http_session.hpp"
 
 namespace jobwire {
@@ -63,7 +64,7 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     log::warn("accept failed", {{"reason", ec.message()}});
   } else {
     boost::system::error_code ignored;
-    auto peer = socket.remote_endpoint(ignored).address().to_string();
+    auto peer = client_address(socket.remote_endpoint(ignored).address());
     auto per_address
       = std::max<size_t>(1, ctx_.settings.max_pending_handshakes / 2);
     if (ctx_.http_sessions >= ctx_.settings.max_pending_handshakes) {

@@ -16,6 +16,7 @@
 #include "messages/json_codec.hpp"
 #include "messages/log.hpp"
 #include "messages/timestamp.hpp"
+#include "net/client_address.hpp"
 #include "net/exact_allocator.hpp"
 #include "net/text_frame.hpp"
 
@@ -100,7 +101,7 @@ void ws_session::on_accept(beast::error_code ec) {
     connection_id_, ctx_.settings.connection.heartbeat_seconds, now)));
   beast::error_code ignored;
   auto peer = ws_.next_layer().next_layer().remote_endpoint(ignored);
-  ctx_.sessions.add(this, weak_from_this(), peer.address().to_string());
+  ctx_.sessions.add(this, weak_from_this(), client_address(peer.address()));
   actor_ = ctx_.sys.spawn(connection_impl,
                           std::weak_ptr<frame_sink>{shared_from_this()},
                           connection_id_, now, ctx_.directory, ctx_.registry,
