@@ -1,5 +1,8 @@
 #include "actors/connection_actor.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include "caf/all.hpp"
 
 #include "messages/identifiers.hpp"
@@ -148,36 +151,42 @@ void write_record(self_ptr self, record_write how = record_write::changed) {
 /// Whether `cmd` may do `what` on its job: by the command's own token if
 /// it has one, else by the upgrade's. Refusals are answered, audited and
 /// counted.
-bool permitted(self_ptr self, const client_command& cmd, scope what) {
+/// Why `cmd` may not do `what` on its job, naming in `who` the subject
+/// asking; nothing when it may.
+std::optional<std::string> refusal(self_ptr self, const client_command& cmd,
+                                   scope what, std::string& who) {
   auto& st = self->state;
   if (!st.settings->verifier)
-    return true;
-  std::string why;
-  std::string who = st.grant ? st.grant->subject : "";
+    return std::nullopt;
+  who = st.grant ? st.grant->subject : "";
   if (!cmd.token.empty()) {
     auto own = st.settings->verifier->verify(cmd.token, unix_now_ms());
-    if (own) {
-      who = own->subject;
-      if (own->allows(what, cmd.job_id))
-        return true;
-      why = "the token does not allow this on the job";
-    } else {
-      why = error_message(own.error());
-    }
+    if (!own)
+      return error_message(own.error());
+    who = own->subject;
+    if (own->allows(what, cmd.job_id))
+      return std::nullopt;
   } else if (st.grant && st.grant->allows(what, cmd.job_id)) {
-    return true;
-  } else {
-    why = "the token does not allow this on the job";
+    return std::nullopt;
   }
+  return "the token does not allow this on the job";
+}
+
+bool permitted(self_ptr self, const client_command& cmd, scope what) {
+  auto& st = self->state;
+  std::string who;
+  auto why = refusal(self, cmd, what, who);
+  if (!why)
+    return true;
   ++metrics::global().access_denied;
   log::warn("access denied", {{"connection_id", st.connection_id},
                               {"subject", who},
                               {"scope", to_string(what)},
                               {"job_id", cmd.job_id},
-                              {"reason", why}});
+                              {"reason", *why}});
   reply_error(self, cmd, error_code::unauthorized,
               "'" + std::string{to_string(what)} + "' on job '" + cmd.job_id
-                + "' is not allowed: " + why);
+                + "' is not allowed: " + *why);
   return false;
 }
 
@@ -215,23 +224,42 @@ void resume(self_ptr self, const client_command& cmd) {
                 cmd.connection_id, st.connection_id)
     .await(
       [self, cmd](connection_record& rec) {
-        std::vector<std::string> job_ids;
-        for (auto& j : rec.jobs)
-          job_ids.push_back(j.job_id);
-        send_text(self, encode_resumed(rec.connection_id, job_ids,
-                                       cmd.request_id, unix_now_ms()));
-        log::info("connection resumed",
-                  {{"connection_id", self->state.connection_id},
-                   {"resumed", rec.connection_id}});
+        auto& st = self->state;
+        std::vector<client_command> subs;
         for (auto& j : rec.jobs) {
           client_command sub;
           sub.type = command_type::subscribe;
           sub.job_id = j.job_id;
           sub.has_since_seq = true;
           sub.since_seq = j.last_sent;
+          subs.push_back(std::move(sub));
+        }
+        // `resumed` lists the jobs taken over: those the new connection's
+        // token allows, within its room. The refusals follow it.
+        std::vector<std::string> job_ids;
+        auto room = st.settings->max_subscriptions
+                    - std::min(st.settings->max_subscriptions,
+                               st.followed.size());
+        for (auto& sub : subs) {
+          std::string who;
+          if (refusal(self, sub, scope::view, who))
+            continue;
+          if (st.followed.contains(sub.job_id))
+            job_ids.push_back(sub.job_id);
+          else if (room > 0) {
+            --room;
+            job_ids.push_back(sub.job_id);
+          }
+        }
+        send_text(self, encode_resumed(rec.connection_id, job_ids,
+                                       cmd.request_id, unix_now_ms()));
+        log::info("connection resumed",
+                  {{"connection_id", st.connection_id},
+                   {"resumed", rec.connection_id}});
+        for (auto& sub : subs) {
           // The new connection's token decides, not the old one's.
           if (permitted(self, sub, scope::view)
-              && follow(self, sub, j.last_sent))
+              && follow(self, sub, sub.since_seq))
             route(self, std::move(sub));
         }
         write_record(self);

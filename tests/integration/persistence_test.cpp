@@ -807,6 +807,61 @@ BOOST_AUTO_TEST_CASE(resume_across_restart_gets_exactly_the_missed_events) {
   b.stop_clean();
 }
 
+BOOST_AUTO_TEST_CASE(resumed_lists_only_the_jobs_taken_over) {
+  // Restarted with fewer subscriptions allowed than the record follows:
+  // `resumed` listed every job, then refused one of them.
+  temp_data_dir dir;
+  std::vector<std::string> jobs{unique_job_id("room_a"), unique_job_id("room_b"),
+                                unique_job_id("room_c")};
+  std::string old_id;
+  {
+    server_on a{dir};
+    auto ws = open_ws(a.port(), &old_id);
+    for (auto& j : jobs)
+      subscribe(ws, j);
+    ws.close();
+    for (auto& j : jobs)
+      BOOST_TEST(wait_unlisted(a.port(), j, old_id));
+    a.stop_clean();
+  }
+  server_on b{dir, {"--max-subscriptions=2"}};
+  auto ws = open_ws(b.port());
+  ws.send_text(resume_cmd(old_id));
+  auto reply = ws.read_json();
+  BOOST_REQUIRE_MESSAGE(type_of(reply) == "resumed", "got " << reply);
+  std::vector<std::string> listed;
+  for (auto& x : reply["job_ids"].as_array())
+    listed.push_back(x.as_string());
+  BOOST_TEST(listed.size() == 2u, "resumed: " << reply);
+  // The job left out is the one refused, and the others are followed
+  // (`subscribed` comes from each job's actor, so it may pass the pong).
+  std::vector<json_value> rest;
+  for (int i = 0; i < 3; ++i)
+    rest.push_back(ws.read_json());
+  for (auto& extra : ping_barrier(ws))
+    rest.push_back(extra);
+  std::vector<std::string> refused;
+  std::vector<std::string> subscribed;
+  for (auto& f : rest) {
+    if (type_of(f) == "error") {
+      auto job = f.contains("job_id") ? f["job_id"].as_string() : "?";
+      check_error(f, "too_many_subscriptions", job);
+      refused.push_back(job);
+    } else if (type_of(f) == "subscribed") {
+      subscribed.push_back(f["job_id"].as_string());
+    }
+  }
+  BOOST_TEST(refused.size() == 1u, describe(rest));
+  std::sort(listed.begin(), listed.end());
+  std::sort(subscribed.begin(), subscribed.end());
+  BOOST_TEST(subscribed == listed, describe(rest));
+  for (auto& r : refused)
+    BOOST_TEST(!std::binary_search(listed.begin(), listed.end(), r),
+               r << " refused yet listed in " << reply);
+  ws.close();
+  b.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(resume_of_an_expired_record_is_refused) {
   temp_data_dir dir;
   server_on srv{dir, {"--connection-ttl=1"}};
