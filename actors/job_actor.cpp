@@ -272,7 +272,8 @@ void send_batch(self_ptr self) {
     ev.timestamp_ms = unix_now_ms();
     if (ev.type == event_type::progress_update) {
       auto estimate = st.eta.update(ev.stage, ev.progress, self->clock().now());
-      if (!ev.has_eta && estimate) {
+      // A publisher that said null knows better than the estimate.
+      if (!ev.has_eta && ev.eta_seconds != eta_said_unknown && estimate) {
         ev.has_eta = true;
         ev.eta_seconds = *estimate;
       }

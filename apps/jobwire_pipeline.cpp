@@ -61,7 +61,8 @@ options for publish:
   --stage=NAME              the stage (job_failed: the stage at fault)
   --progress=PCT            0 to 100 (progress_update)
   --message=TEXT            progress message
-  --eta=SECONDS             seconds remaining (progress_update; default: none)
+  --eta=SECONDS             seconds remaining (progress_update; left out, the
+                            server estimates it; null: unknown, no estimate)
   --results=JSON            a JSON object (stage_complete, job_complete)
   --error-code=CODE         job_failed's error code
   --error-message=TEXT      job_failed's error message
@@ -299,7 +300,9 @@ int publish_command(const config& cfg, pl::client& cli) {
   if (!cfg.progress.empty() && !parse_number(cfg.progress, ev.progress))
     return usage_error("--progress must be a number, not '" + cfg.progress
                        + "'");
-  if (!cfg.eta.empty()) {
+  if (cfg.eta == "null") {
+    ev.eta_seconds = jobwire::eta_said_unknown;
+  } else if (!cfg.eta.empty()) {
     if (!parse_number(cfg.eta, ev.eta_seconds))
       return usage_error("--eta must be a number of seconds, not '" + cfg.eta
                          + "'");

@@ -29,6 +29,10 @@ constexpr bool is_terminal(event_type x) {
          || x == event_type::job_cancelled;
 }
 
+/// `job_event::eta_seconds` of a progress update whose publisher said the
+/// ETA is unknown (JSON null). Negative, so no real ETA is mistaken for it.
+constexpr double eta_said_unknown = -1;
+
 /// One job event, as published (seq 0, no timestamp) or as stored (stamped by
 /// the job actor). Fields that a type does not use stay empty.
 struct job_event {
@@ -42,6 +46,9 @@ struct job_event {
   std::string message;
   /// Whether `eta_seconds` holds a value; JSON `null` otherwise.
   bool has_eta = false;
+  /// Without a value: `eta_said_unknown` when the publisher gave null (the
+  /// server then gives no estimate), 0 when it left the field out (the
+  /// server estimates one).
   double eta_seconds = 0;
   /// A JSON object, minified, passed through unchanged.
   std::string results = "{}";

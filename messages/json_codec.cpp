@@ -248,7 +248,9 @@ maybe_fault parse_publish_fields(std::string_view body, std::string_view job_id,
       if (auto f = optional_string(obj, "message", ev.message))
         return f;
       if (auto eta = member(obj, "estimated_seconds_remaining");
-          eta && !eta->is_null()) {
+          eta && eta->is_null()) {
+        ev.eta_seconds = eta_said_unknown;
+      } else if (eta) {
         if (eta->get_double().get(ev.eta_seconds) != simdjson::SUCCESS
             || !(ev.eta_seconds >= 0))
           return must_be("estimated_seconds_remaining",

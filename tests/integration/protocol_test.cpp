@@ -268,6 +268,37 @@ BOOST_AUTO_TEST_CASE(server_estimates_eta_when_publisher_leaves_it_out) {
              "snapshot ETA: " << res.body);
 }
 
+BOOST_AUTO_TEST_CASE(an_eta_given_as_null_stays_unknown) {
+  // PROTOCOL.md: null is "unknown"; only an ETA left out is estimated. A
+  // null was replaced by the server's estimate.
+  auto job = unique_job_id("eta_null");
+  auto ws = open_ws(port());
+  subscribe(ws, job);
+  std::string null_eta = R"(,"estimated_seconds_remaining":null)";
+  publish(http, job, progress_event("stage_1", 10, "first", std::nullopt,
+                                    null_eta));
+  check_progress_update(ws.read_json(), job, 1, "stage_1", 10, "first",
+                        std::nullopt);
+  std::this_thread::sleep_for(200ms);
+  // Two points give a rate, as in the test above; null still wins.
+  publish(http, job, progress_event("stage_1", 30, "second", std::nullopt,
+                                    null_eta));
+  check_progress_update(ws.read_json(), job, 2, "stage_1", 30, "second",
+                        std::nullopt);
+  auto res = http.get(job_path(job));
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  auto body = res.json();
+  auto eta = body.find("estimated_seconds_remaining");
+  BOOST_TEST((eta != nullptr && eta->is_null()), "snapshot: " << res.body);
+  // Left out again, the estimate comes back.
+  std::this_thread::sleep_for(200ms);
+  publish(http, job, progress_event("stage_1", 50, "third"));
+  auto third = ws.read_json();
+  auto third_eta = third.find("estimated_seconds_remaining");
+  BOOST_TEST((third_eta != nullptr && third_eta->is_number()),
+             "left out after nulls: " << third);
+}
+
 BOOST_AUTO_TEST_CASE(two_connections_on_one_job_get_the_same_events) {
   auto job = unique_job_id("two");
   auto a = open_ws(port());
