@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_cat.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -225,12 +227,35 @@ inline void teardown(boost::beast::role_type role, guarded_stream& s,
   teardown(role, s.next_layer(), ec);
 }
 
+/// How long the end of a close waits for the peer's FIN.
+constexpr auto teardown_timeout = std::chrono::seconds(5);
+
+/// Beast's teardown, bounded: after the close handshake it waits for the
+/// peer's FIN with no timeout of its own (Beast 1.81 arms none when the peer
+/// began the close), so a client that sent its close but kept the socket
+/// open held the connection until the heartbeat dropped it.
 template <class TeardownHandler>
 void async_teardown(boost::beast::role_type role, guarded_stream& s,
                     TeardownHandler&& handler) {
   using boost::beast::websocket::async_teardown;
-  async_teardown(role, s.next_layer(),
-                 std::forward<TeardownHandler>(handler));
+  auto& socket = s.next_layer();
+  auto timer = std::make_shared<boost::asio::steady_timer>(s.get_executor(),
+                                                           teardown_timeout);
+  // On the stream's executor, like the completion: no race on `done`.
+  auto done = std::make_shared<bool>(false);
+  timer->async_wait([&socket, done](boost::system::error_code ec) {
+    if (!ec && !*done) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    }
+  });
+  async_teardown(role, socket,
+                 [timer, done, h = std::forward<TeardownHandler>(handler)](
+                   boost::system::error_code ec) mutable {
+                   *done = true;
+                   timer->cancel();
+                   std::move(h)(ec);
+                 });
 }
 
 } // namespace jobwire

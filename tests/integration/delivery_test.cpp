@@ -765,6 +765,32 @@ BOOST_AUTO_TEST_CASE(a_stalled_server_does_not_drop_its_answering_peers) {
   BOOST_TEST_MESSAGE("pings answered: " << pings);
 }
 
+BOOST_AUTO_TEST_CASE(a_client_that_closes_but_keeps_its_socket_is_let_go) {
+  // After the close handshake the server waits for the client's FIN; with
+  // none, the connection stayed open and listed until the heartbeat dropped
+  // it (two periods: 50 s on the defaults).
+  own_server srv{{}};
+  auto port = srv.port();
+  auto job = unique_job_id("nofin");
+  raw_ws client;
+  client.open(port);
+  auto id = client.connection_id();
+  client.send_text(subscribe_cmd(job));
+  BOOST_REQUIRE(raw_read_type(client, "subscribed", 5s));
+  BOOST_REQUIRE(wait_listed(port, job, id));
+  const char normal_closure[] = {'\x03', '\xe8'};
+  BOOST_REQUIRE(client.socket().send_frame(
+    ws_opcode::close, std::string_view{normal_closure, 2}));
+  // The server answers the close; the client keeps its socket open.
+  auto start = clock_type::now();
+  while (!client.close_seen() && !client.eof() && ms_since(start) < 5000)
+    client.read_json(100ms);
+  BOOST_TEST(client.close_seen(), "no close frame from the server");
+  auto unlisted = wait_unlisted(port, job, id, 20s);
+  auto waited = ms_since(start);
+  BOOST_TEST(unlisted, "still listed " << waited << " ms after the close");
+}
+
 BOOST_AUTO_TEST_CASE(peer_answering_no_ping_is_dropped_and_resumable) {
   own_server srv{{"--heartbeat=1"}};
   auto port = srv.port();
