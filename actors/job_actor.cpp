@@ -73,8 +73,8 @@ void send_frame(self_ptr self, const connection_actor& who, std::string text) {
 
 caf::error finished_error(const job_snapshot& snap) {
   return caf::make_error(error_code::job_finished,
-                         "job '" + snap.job_id + "' has already "
-                           + std::string{to_string(snap.status)});
+                         "job '" + snap.job_id + "' has already ended ("
+                           + std::string{to_string(snap.status)} + ")");
 }
 
 caf::error not_found_error(const job_state& st) {

@@ -2,6 +2,39 @@
 
 namespace jobwire {
 
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/// `segment` with its %XX escapes decoded (JavaScript's encodeURIComponent
+/// writes `job:1` as `job%3A1`); a `%` not followed by two hex digits stays,
+/// and the job id check refuses it.
+std::string percent_decoded(std::string_view segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] == '%' && i + 2 < segment.size()
+        && hex_value(segment[i + 1]) >= 0 && hex_value(segment[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(segment[i + 1]) * 16
+                                      + hex_value(segment[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(segment[i]);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
 http_route route_target(std::string_view target) {
   auto path = target.substr(0, target.find('?'));
   if (path == "/")
@@ -17,7 +50,7 @@ http_route route_target(std::string_view target) {
     return {};
   auto rest = path.substr(prefix.size());
   auto slash = rest.find('/');
-  auto job_id = std::string{rest.substr(0, slash)};
+  auto job_id = percent_decoded(rest.substr(0, slash));
   if (slash == std::string_view::npos)
     return {endpoint::job, job_id, "GET"};
   auto tail = rest.substr(slash + 1);

@@ -135,6 +135,23 @@ BOOST_AUTO_TEST_CASE(get_job_returns_the_snapshot) {
   check_bool(res.json(), "cancel_requested", false);
 }
 
+BOOST_AUTO_TEST_CASE(a_percent_encoded_job_id_in_the_path_is_the_same_job) {
+  // encodeURIComponent("job:1") is "job%3A1"; it was refused as
+  // invalid_job_id while "job:1" was served.
+  auto job = unique_job_id("enc") + ":x";
+  auto encoded = job.substr(0, job.size() - 2) + "%3Ax";
+  auto res = http.post("/v1/jobs/" + encoded + "/events",
+                       progress_event("s", 1, "m"));
+  BOOST_TEST_REQUIRE(res.status == 202, res.to_string());
+  check_string(res.json(), "job_id", job);
+  res = http.get("/v1/jobs/" + encoded);
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  check_string(res.json(), "job_id", job);
+  check_int(res.json(), "last_seq", 1);
+  // An escaped slash is part of the id, which may not have one.
+  check_http_error(http.get("/v1/jobs/a%2Fb"), 400, "invalid_job_id");
+}
+
 BOOST_AUTO_TEST_CASE(get_unknown_job_is_404_job_not_found) {
   check_http_error(http.get(job_path(unique_job_id("unknown"))), 404,
                    "job_not_found");

@@ -29,6 +29,22 @@ BOOST_AUTO_TEST_CASE(unknown_paths) {
 
 BOOST_AUTO_TEST_CASE(job_id_is_passed_unchecked) {
   // Validation happens in the session, so the error can say invalid_job_id.
-  BOOST_TEST(route_target("/v1/jobs/a%20b").job_id == "a%20b");
+  BOOST_TEST(route_target("/v1/jobs/a%20b").job_id == "a b");
   BOOST_TEST(route_target("/v1/jobs//events").job_id.empty());
+}
+
+BOOST_AUTO_TEST_CASE(job_id_escapes_are_decoded) {
+  // JavaScript's encodeURIComponent writes ':' as %3A.
+  BOOST_TEST(route_target("/v1/jobs/job%3A1").job_id == "job:1");
+  BOOST_TEST(route_target("/v1/jobs/job%3a1/events").job_id == "job:1");
+  BOOST_TEST(route_target("/v1/jobs/j%31").job_id == "j1");
+  // An escaped slash is part of the id (which the check then refuses),
+  // not a path separator.
+  auto slash = route_target("/v1/jobs/a%2Fb/events");
+  BOOST_TEST(slash.job_id == "a/b");
+  BOOST_TEST((slash.target == endpoint::job_events));
+  // What is not an escape stays as it is.
+  BOOST_TEST(route_target("/v1/jobs/a%2").job_id == "a%2");
+  BOOST_TEST(route_target("/v1/jobs/a%zz").job_id == "a%zz");
+  BOOST_TEST(route_target("/v1/jobs/%").job_id == "%");
 }
