@@ -2,7 +2,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <memory>
 
@@ -41,6 +43,12 @@ public:
 
   /// Per job, the last seq actually written to the socket.
   virtual std::vector<followed_job> written() const = 0;
+
+  /// Calls `done` (on an io thread, or here when the session is gone) with
+  /// `written()` if the peer's TCP has acknowledged every byte written,
+  /// else with nothing: then some of it may never have arrived.
+  virtual void
+  acknowledged(std::function<void(std::vector<followed_job>)> done) = 0;
 };
 
 /// How actors hold a session: it may go at any time.

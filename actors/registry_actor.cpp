@@ -15,6 +15,10 @@ namespace {
 
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 
+/// How long a resume waits for a taken-over connection to say what its
+/// peer acknowledged; without an answer it goes on from the stored record.
+constexpr auto takeover_answer_timeout = std::chrono::seconds(2);
+
 int64_t now_ms(self_ptr self) {
   return self->state.settings.clock();
 }
@@ -277,18 +281,35 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                    }
                    found->connection_id = earlier;
                  }
-                 if (i != st.open.end()) {
-                   // Still open (half-open TCP, most likely): it must go.
-                   self->send(i->second, resume_atom::value);
-                   st.open.erase(i);
-                   st.taken_over.insert(earlier);
-                   st.taken_over_order.push_back(earlier);
-                   if (st.taken_over_order.size() > 4096) {
-                     st.taken_over.erase(st.taken_over_order.front());
-                     st.taken_over_order.pop_front();
-                   }
+                 if (i == st.open.end()) {
+                   rp.deliver(std::move(*found));
+                   return;
                  }
-                 rp.deliver(std::move(*found));
+                 // Still open (half-open TCP, most likely): it must go.
+                 // What its peer acknowledged, when that is all it was
+                 // sent, is exact; the stored record may be up to
+                 // --progress-seconds older.
+                 auto old = i->second;
+                 st.open.erase(i);
+                 st.taken_over.insert(earlier);
+                 st.taken_over_order.push_back(earlier);
+                 if (st.taken_over_order.size() > 4096) {
+                   st.taken_over.erase(st.taken_over_order.front());
+                   st.taken_over_order.pop_front();
+                 }
+                 self->request(old, takeover_answer_timeout, resume_atom::value)
+                   .then(
+                     [rp, found](std::vector<followed_job>& acked) mutable {
+                       for (auto& job : found->jobs)
+                         for (auto& a : acked)
+                           if (a.job_id == job.job_id)
+                             job.last_sent = std::max(job.last_sent,
+                                                      a.last_sent);
+                       rp.deliver(std::move(*found));
+                     },
+                     [rp, found](caf::error&) mutable {
+                       rp.deliver(std::move(*found));
+                     });
                }});
       return rp;
     },

@@ -45,7 +45,12 @@ namespace jobwire {
 ///
 /// // From the registry: another connection has resumed this one. It
 /// // closes and leaves its record alone (it belongs to the other now).
-/// (resume_atom) -> void
+/// // Replies, per job, the last seq its peer's TCP has acknowledged, when
+/// // that is all it was sent; empty when it cannot tell.
+/// (resume_atom) -> std::vector<followed_job>
+///
+/// // From its session, for the reply above.
+/// (acked_atom, std::vector<followed_job> acknowledged) -> void
 /// ~~~
 using connection_actor = caf::typed_actor<
   caf::reacts_to<command_atom, client_command>,
@@ -53,7 +58,8 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<frame_atom, frame_batch>,
   caf::reacts_to<closed_atom, std::vector<followed_job>>,
   caf::reacts_to<tick_atom>, caf::reacts_to<sent_atom, uint64_t>,
-  caf::reacts_to<resume_atom>>;
+  caf::replies_to<resume_atom>::with<std::vector<followed_job>>,
+  caf::reacts_to<acked_atom, std::vector<followed_job>>>;
 
 /// What can be asked of one job, whether of its actor or of the directory
 /// that routes to it.

@@ -1,5 +1,7 @@
 #include "net/ws_session.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -320,6 +322,25 @@ std::vector<followed_job> ws_session::written() const {
   for (auto& [job, seq] : written_)
     out.push_back({job, seq});
   return out;
+}
+
+void ws_session::acknowledged(
+  std::function<void(std::vector<followed_job>)> done) {
+  auto posted = gate_->post(ws_.get_executor(), [self = shared_from_this(),
+                                                 done]() {
+    // On the strand, so the socket is not closed (and its descriptor
+    // reused) under the ioctl.
+    auto& socket = self->ws_.next_layer().next_layer();
+    int unacknowledged = -1;
+    if (socket.is_open()
+        && ::ioctl(socket.native_handle(), SIOCOUTQ, &unacknowledged) == 0
+        && unacknowledged == 0)
+      done(self->written());
+    else
+      done({});
+  });
+  if (!posted)
+    done({});
 }
 
 void ws_session::do_write() {

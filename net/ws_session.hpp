@@ -67,6 +67,9 @@ public:
 
   std::vector<followed_job> written() const override;
 
+  void acknowledged(
+    std::function<void(std::vector<followed_job>)> done) override;
+
   /// For a restart: sends `resume_hint`, then close 1012, after the frames
   /// already queued. Frames that come later are not sent (nor recorded as
   /// sent), so a resume on the restarted server delivers them.

@@ -228,21 +228,6 @@ void expect_resumed(ws_client& ws, std::string_view earlier,
 }
 
 
-/// Reads a raw client's frames until `subscribed` (returns it) or nothing.
-std::optional<json_value> raw_read_type(raw_ws& c, std::string_view type,
-                                        std::chrono::milliseconds timeout) {
-  auto deadline = clock_type::now() + timeout;
-  while (clock_type::now() < deadline) {
-    auto x = c.read_json(std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - clock_type::now()));
-    if (!x)
-      return std::nullopt;
-    if (type_of(*x) == type)
-      return x;
-  }
-  return std::nullopt;
-}
-
 /// The bytes the kernel holds to send (sent and unacknowledged, or not sent
 /// yet) on the server's side of the TCP connection whose client end is
 /// `client_fd`, from /proc/net/tcp; -1 when it is not listed.

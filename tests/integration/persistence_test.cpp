@@ -1078,6 +1078,68 @@ BOOST_AUTO_TEST_CASE(resume_of_a_still_open_connection_is_a_takeover) {
   srv.stop_clean();
 }
 
+BOOST_AUTO_TEST_CASE(a_takeover_goes_on_from_what_the_old_peer_acknowledged) {
+  // A client that went silent after receiving seqs 1..6 resumes on a new
+  // connection before the server noticed. The record stored at its
+  // subscribe said 0, and the takeover replayed 1..6. Its TCP had
+  // acknowledged all six: the resume now goes on from 6.
+  temp_data_dir dir;
+  server_on srv{dir};
+  auto job = unique_job_id("acked");
+  http_client http{srv.port()};
+  raw_ws silent;
+  silent.open(srv.port());
+  auto old_id = silent.connection_id();
+  silent.send_text(subscribe_cmd(job));
+  BOOST_REQUIRE(raw_read_type(silent, "subscribed", 5s));
+  publish_range(http, job, 1, 6);
+  for (int seq = 1; seq <= 6; ++seq) {
+    auto ev = raw_read_type(silent, "progress_update", 5s);
+    BOOST_REQUIRE(ev.has_value());
+    check_int(*ev, "seq", seq);
+  }
+  auto ws = open_ws(srv.port());
+  ws.send_text(resume_cmd(old_id));
+  expect_resumed(ws, old_id, {job});
+  auto sub = ws.read_json();
+  BOOST_TEST(type_of(sub) == "subscribed", "got " << sub);
+  auto replayed = ping_barrier(ws);
+  BOOST_TEST(replayed.empty(), "replayed after the takeover: "
+                                 << describe(replayed));
+  BOOST_TEST(publish(http, job, progress_event("s", 7, "m7")) == 7);
+  BOOST_TEST(seqs_of(read_events(ws, job, 1)) == std::vector<int64_t>{7});
+  ws.close();
+  srv.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(a_takeover_of_a_peer_behind_on_acknowledgements_loses_nothing) {
+  // The old peer's TCP has not acknowledged all it was sent (its window is
+  // full): what it got is unknown, so the resume goes on from the stored
+  // record and sends everything after it.
+  temp_data_dir dir;
+  server_on srv{dir, {"--socket-send-buffer=65536"}};
+  auto job = unique_job_id("unacked");
+  http_client http{srv.port()};
+  raw_ws stalled;
+  stalled.open(srv.port(), 4096);
+  auto old_id = stalled.connection_id();
+  stalled.send_text(subscribe_cmd(job));
+  BOOST_REQUIRE(raw_read_type(stalled, "subscribed", 5s));
+  auto results = R"({"x":")" + std::string(2000, 'y') + R"("})";
+  constexpr int total = 200; // ~400 KB, far more than the window
+  for (int seq = 1; seq <= total; ++seq)
+    BOOST_REQUIRE(publish(http, job, stage_complete_event("s", results)) == seq);
+  auto ws = open_ws(srv.port());
+  ws.send_text(resume_cmd(old_id));
+  expect_resumed(ws, old_id, {job});
+  auto sub = ws.read_json();
+  BOOST_TEST(type_of(sub) == "subscribed", "got " << sub);
+  auto events = read_events(ws, job, total, 30s);
+  BOOST_TEST(seqs_of(events) == range(1, total));
+  ws.close();
+  srv.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(a_connection_that_never_subscribed_is_resumable_open_or_closed) {
   // A connection is stored once it has something to keep (a subscription,
   // activity, its close), not at connect. Until then the registry knows it

@@ -390,4 +390,19 @@ struct event_stream {
   }
 };
 
+/// Reads a raw client's frames until one of `type` (returns it) or nothing.
+inline std::optional<json_value> raw_read_type(raw_ws& c, std::string_view type,
+                                               std::chrono::milliseconds timeout) {
+  auto deadline = clock_type::now() + timeout;
+  while (clock_type::now() < deadline) {
+    auto x = c.read_json(std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - clock_type::now()));
+    if (!x)
+      return std::nullopt;
+    if (type_of(*x) == type)
+      return x;
+  }
+  return std::nullopt;
+}
+
 } // namespace jobwire::test

@@ -79,6 +79,11 @@ public:
   std::vector<followed_job> written() const override {
     return {};
   }
+
+  void acknowledged(
+    std::function<void(std::vector<followed_job>)> done) override {
+    done({});
+  }
 };
 
 /// The owner stand-in: records the `sent` counts.
@@ -91,7 +96,8 @@ connection_actor::behavior_type owner(connection_actor::pointer,
     [](closed_atom, const std::vector<followed_job>&) {},
     [](tick_atom) {},
     [out](sent_atom, uint64_t n) { out->push_back(n); },
-    [](resume_atom) {},
+    [](resume_atom) { return std::vector<followed_job>{}; },
+    [](acked_atom, std::vector<followed_job>&) {},
   };
 }
 

@@ -45,7 +45,8 @@ connection_actor::behavior_type recorder(connection_actor::pointer,
     [](closed_atom, const std::vector<followed_job>&) {},
     [](tick_atom) {},
     [](sent_atom, uint64_t) {},
-    [](resume_atom) {},
+    [](resume_atom) { return std::vector<followed_job>{}; },
+    [](acked_atom, std::vector<followed_job>&) {},
   };
 }
 
