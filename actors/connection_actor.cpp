@@ -381,45 +381,32 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
       if (busy || st.grant)
         keep_ticking(self);
     },
-    [self](resume_atom) -> caf::result<std::vector<followed_job>> {
+    [self](resume_atom) {
       auto& st = self->state;
       log::info("connection resumed elsewhere; closing",
                 {{"connection_id", st.connection_id}});
       st.taken_over = true;
       st.followed.clear();
-      auto sink = st.sink.lock();
-      if (!sink || st.takeover_reply)
-        return std::vector<followed_job>{};
       // What the peer acknowledged lets the resume go on from there, not
       // from the last stored record; asked before the close, on the same
       // strand.
-      st.takeover_reply = std::make_unique<
-        caf::typed_response_promise<std::vector<followed_job>>>(
-        self->make_response_promise<std::vector<followed_job>>());
-      sink->acknowledged(
-        [hdl = caf::actor_cast<connection_actor>(self)](
-          std::vector<followed_job> acked) {
-          caf::anon_send(hdl, acked_atom::value, std::move(acked));
-        });
-      sink->close(1000, "resumed by another connection");
-      return *st.takeover_reply;
-    },
-    [self](acked_atom, std::vector<followed_job>& acked) {
-      auto& st = self->state;
-      if (st.takeover_reply) {
-        st.takeover_reply->deliver(std::move(acked));
-        st.takeover_reply.reset();
+      auto answer = [registry = st.registry, id = st.connection_id](
+                      std::vector<followed_job> acked) {
+        caf::anon_send(registry, acked_atom::value, id, std::move(acked));
+      };
+      auto sink = st.sink.lock();
+      if (!sink) {
+        answer({});
+        return;
       }
+      sink->acknowledged(answer);
+      sink->close(1000, "resumed by another connection");
     },
     [self](closed_atom, const std::vector<followed_job>& written) {
       log::info("connection closed",
                 {{"connection_id", self->state.connection_id}});
       merge_written(self->state, written);
       write_record(self, record_write::closed);
-      if (auto& reply = self->state.takeover_reply) {
-        reply->deliver(std::vector<followed_job>{});
-        reply.reset();
-      }
       self->quit();
     },
   };

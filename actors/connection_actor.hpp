@@ -74,9 +74,6 @@ struct connection_state {
   unsigned errors = 0;
   /// Another connection resumed this one: the record is not ours to write.
   bool taken_over = false;
-  /// The registry's question at the takeover, until the session answers.
-  std::unique_ptr<caf::typed_response_promise<std::vector<followed_job>>>
-    takeover_reply;
   /// The upgrade's grant, when access control is on (a pointer: most
   /// servers have none, and every connection would carry its size).
   std::unique_ptr<const access_grant> grant;

@@ -15,8 +15,9 @@ namespace {
 
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 
-/// How long a resume waits for a taken-over connection to say what its
-/// peer acknowledged; without an answer it goes on from the stored record.
+/// How long a resume waits for a taken-over connection's session to say
+/// what its peer acknowledged; without an answer it goes on from the stored
+/// record.
 constexpr auto takeover_answer_timeout = std::chrono::seconds(2);
 
 int64_t now_ms(self_ptr self) {
@@ -297,21 +298,33 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                    st.taken_over.erase(st.taken_over_order.front());
                    st.taken_over_order.pop_front();
                  }
-                 self->request(old, takeover_answer_timeout, resume_atom::value)
-                   .then(
-                     [rp, found](std::vector<followed_job>& acked) mutable {
-                       for (auto& job : found->jobs)
-                         for (auto& a : acked)
-                           if (a.job_id == job.job_id)
-                             job.last_sent = std::max(job.last_sent,
-                                                      a.last_sent);
-                       rp.deliver(std::move(*found));
-                     },
-                     [rp, found](caf::error&) mutable {
-                       rp.deliver(std::move(*found));
-                     });
+                 if (!old) {
+                   rp.deliver(std::move(*found));
+                   return;
+                 }
+                 self->send(old, resume_atom::value);
+                 st.takeovers.insert_or_assign(
+                   earlier, registry_state::pending_takeover{rp,
+                                                             std::move(*found)});
+                 self->delayed_send(self, takeover_answer_timeout,
+                                    acked_atom::value, earlier,
+                                    std::vector<followed_job>{});
                }});
       return rp;
+    },
+    [self](acked_atom, const std::string& id,
+           const std::vector<followed_job>& acked) {
+      auto& st = self->state;
+      auto i = st.takeovers.find(id);
+      if (i == st.takeovers.end())
+        return; // answered already
+      auto& rec = i->second.record;
+      for (auto& job : rec.jobs)
+        for (auto& a : acked)
+          if (a.job_id == job.job_id)
+            job.last_sent = std::max(job.last_sent, a.last_sent);
+      i->second.reply.deliver(std::move(rec));
+      st.takeovers.erase(i);
     },
     [self](flush_atom) { flush(self); },
     [self](sweep_atom) {

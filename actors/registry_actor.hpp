@@ -60,6 +60,13 @@ struct registry_state {
   /// for the last few thousand only; a late write comes within moments.
   std::unordered_set<std::string> taken_over;
   std::deque<std::string> taken_over_order;
+  /// Resumes of connections still open, until their sessions tell what
+  /// the peer acknowledged (or the wait for that times out).
+  struct pending_takeover {
+    caf::typed_response_promise<connection_record> reply;
+    connection_record record;
+  };
+  std::unordered_map<std::string, pending_takeover> takeovers;
 
   static inline const char* name = "jobwire.registry";
 };

@@ -59,7 +59,7 @@ using park_atom = caf::atom_constant<caf::atom("park")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 /// From the delivery actor: what it has written for a connection.
 using sent_atom = caf::atom_constant<caf::atom("sent")>;
-/// From a session: what its peer has acknowledged of what it was sent.
+/// For the registry: what a taken-over connection's peer acknowledged.
 using acked_atom = caf::atom_constant<caf::atom("acked")>;
 
 } // namespace jobwire

@@ -44,13 +44,10 @@ namespace jobwire {
 /// (sent_atom, uint64_t passed) -> void
 ///
 /// // From the registry: another connection has resumed this one. It
-/// // closes and leaves its record alone (it belongs to the other now).
-/// // Replies, per job, the last seq its peer's TCP has acknowledged, when
-/// // that is all it was sent; empty when it cannot tell.
-/// (resume_atom) -> std::vector<followed_job>
-///
-/// // From its session, for the reply above.
-/// (acked_atom, std::vector<followed_job> acknowledged) -> void
+/// // closes and leaves its record alone (it belongs to the other now),
+/// // after its session has told the registry what the peer acknowledged
+/// // (acked_atom).
+/// (resume_atom) -> void
 /// ~~~
 using connection_actor = caf::typed_actor<
   caf::reacts_to<command_atom, client_command>,
@@ -58,8 +55,7 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<frame_atom, frame_batch>,
   caf::reacts_to<closed_atom, std::vector<followed_job>>,
   caf::reacts_to<tick_atom>, caf::reacts_to<sent_atom, uint64_t>,
-  caf::replies_to<resume_atom>::with<std::vector<followed_job>>,
-  caf::reacts_to<acked_atom, std::vector<followed_job>>>;
+  caf::reacts_to<resume_atom>>;
 
 /// What can be asked of one job, whether of its actor or of the directory
 /// that routes to it.
@@ -175,6 +171,13 @@ using directory_actor
 /// (resume_atom, std::string earlier, std::string current)
 ///   -> connection_record
 ///
+/// // For a resume of a connection still open: per job, the last seq its
+/// // peer's TCP acknowledged, when that is all it was sent (else empty),
+/// // from its session, or empty from the registry's own timeout. The
+/// // first answer completes the resume.
+/// (acked_atom, std::string connection_id, std::vector<followed_job> acked)
+///   -> void
+///
 /// // To itself: commit what has gathered.
 /// (flush_atom) -> void
 ///
@@ -192,6 +195,7 @@ using registry_actor = caf::typed_actor<
   caf::reacts_to<conn_open_atom, std::string>,
   caf::replies_to<resume_atom, std::string, std::string>::with<
     connection_record>,
+  caf::reacts_to<acked_atom, std::string, std::vector<followed_job>>,
   caf::reacts_to<flush_atom>, caf::reacts_to<progress_atom>,
   caf::reacts_to<sweep_atom>>;
 

@@ -14,6 +14,7 @@
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
 #include "support/deterministic_config.hpp"
+#include "support/stand_in_connection.hpp"
 
 using namespace jobwire;
 using namespace std::chrono_literals;
@@ -86,21 +87,6 @@ public:
   }
 };
 
-/// The owner stand-in: records the `sent` counts.
-connection_actor::behavior_type owner(connection_actor::pointer,
-                                      std::shared_ptr<std::vector<uint64_t>> out) {
-  return {
-    [](command_atom, client_command&) {},
-    [](frame_atom, frame_ptr&) {},
-    [](frame_atom, const frame_batch&) {},
-    [](closed_atom, const std::vector<followed_job>&) {},
-    [](tick_atom) {},
-    [out](sent_atom, uint64_t n) { out->push_back(n); },
-    [](resume_atom) { return std::vector<followed_job>{}; },
-    [](acked_atom, std::vector<followed_job>&) {},
-  };
-}
-
 frame_ptr progress(const std::string& job, uint64_t seq) {
   return make_event_frame(R"({"type":"progress_update","job_id":")" + job
                             + R"(","seq":)" + std::to_string(seq)
@@ -123,7 +109,9 @@ struct fixture {
   std::shared_ptr<fake_sink> sink = std::make_shared<fake_sink>();
   std::shared_ptr<std::vector<uint64_t>> acks
     = std::make_shared<std::vector<uint64_t>>();
-  connection_actor conn = sys.spawn(owner, acks);
+  connection_actor conn = sys.spawn(
+    test::stand_in_connection,
+    test::on_sent([out = acks](uint64_t n) { out->push_back(n); }));
   delivery_actor delivery;
   uint64_t n = 0;
 

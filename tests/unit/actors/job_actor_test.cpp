@@ -22,6 +22,7 @@
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
 #include "support/deterministic_config.hpp"
+#include "support/stand_in_connection.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace jobwire;
@@ -31,24 +32,6 @@ namespace {
 
 /// Frames received by one recording connection, parsed.
 using frame_log = std::shared_ptr<std::vector<std::string>>;
-
-/// A stand-in connection actor that records every frame it is sent.
-connection_actor::behavior_type recorder(connection_actor::pointer,
-                                         frame_log frames) {
-  return {
-    [](command_atom, client_command&) {},
-    [frames](frame_atom, frame_ptr& f) { frames->push_back(f->text); },
-    [frames](frame_atom, const frame_batch& fs) {
-      for (auto& f : *fs)
-        frames->push_back(f->text);
-    },
-    [](closed_atom, const std::vector<followed_job>&) {},
-    [](tick_atom) {},
-    [](sent_atom, uint64_t) {},
-    [](resume_atom) { return std::vector<followed_job>{}; },
-    [](acked_atom, std::vector<followed_job>&) {},
-  };
-}
 
 using test::temp_dir;
 
@@ -104,7 +87,11 @@ struct fixture {
   /// A recording connection and its frames.
   std::pair<connection_actor, frame_log> connect() {
     auto frames = std::make_shared<std::vector<std::string>>();
-    return {sys.spawn(recorder, frames), frames};
+    return {sys.spawn(test::stand_in_connection,
+                      test::on_frame([frames](const std::string& text) {
+                        frames->push_back(text);
+                      })),
+            frames};
   }
 
   void command(const connection_actor& who, command_type type,

@@ -15,6 +15,7 @@
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
 #include "support/deterministic_config.hpp"
+#include "support/stand_in_connection.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace jobwire;
@@ -289,6 +290,49 @@ BOOST_AUTO_TEST_CASE(resume_takes_over_progress_not_yet_written) {
   lmdb_txn txn{db->env, lmdb_txn::read_only};
   BOOST_TEST(!db->store.connection(txn, "conn_1_aaaaaaaaaaaaaaaa"));
   BOOST_TEST(db->store.followers(txn, "job_a").empty());
+}
+
+BOOST_AUTO_TEST_CASE(resume_of_an_open_connection_waits_for_what_its_peer_acknowledged) {
+  // A stand-in for the open connection: it only counts the resume_atom.
+  auto told = std::make_shared<int>(0);
+  auto old = sys.spawn(
+    test::stand_in_connection,
+    test::on_resumed([told] { ++*told; }));
+  auto resume = [&](std::string earlier, connection_record& got) {
+    sys.spawn([&, earlier](caf::event_based_actor* self) {
+      self->request(registry, caf::infinite, resume_atom::value, earlier,
+                    std::string{"conn_9_ffffffffffffffff"})
+        .then([&](connection_record& rec) { got = std::move(rec); },
+              [&](caf::error&) {});
+    });
+  };
+  for (auto id : {"conn_1_aaaaaaaaaaaaaaaa", "conn_2_bbbbbbbbbbbbbbbb"}) {
+    put(open_conn(id, 2));
+    caf::send_as(old, registry, conn_open_atom::value, std::string{id});
+  }
+  sched.run();
+  // Answered by the session: the acknowledged seq wins over the stored 2.
+  connection_record first;
+  resume("conn_1_aaaaaaaaaaaaaaaa", first);
+  sched.run();
+  BOOST_TEST(*told == 1);
+  BOOST_TEST(first.jobs.empty(), "answered before the session did");
+  caf::anon_send(registry, acked_atom::value,
+                 std::string{"conn_1_aaaaaaaaaaaaaaaa"},
+                 std::vector<followed_job>{{"job_a", 7}});
+  sched.run();
+  BOOST_REQUIRE_EQUAL(first.jobs.size(), 1u);
+  BOOST_TEST(first.jobs[0].last_sent == 7u);
+  // Never answered: after the wait, the stored record as it is.
+  connection_record second;
+  resume("conn_2_bbbbbbbbbbbbbbbb", second);
+  sched.run();
+  BOOST_TEST(second.jobs.empty());
+  sched.advance_time(3s);
+  sched.run();
+  BOOST_REQUIRE_EQUAL(second.jobs.size(), 1u);
+  BOOST_TEST(second.jobs[0].last_sent == 2u);
+  caf::anon_send_exit(old, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_CASE(progress_is_written_at_shutdown) {
