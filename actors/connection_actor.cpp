@@ -1,6 +1,5 @@
 #include "actors/connection_actor.hpp"
 
-#include <algorithm>
 #include <optional>
 
 #include "caf/all.hpp"
@@ -196,12 +195,18 @@ void route(self_ptr self, client_command cmd) {
              self->state.connection_id);
 }
 
+/// Whether the connection follows `job_id` already or has room for it.
+bool may_follow(const connection_state& st, const std::string& job_id) {
+  return st.followed.contains(job_id)
+         || st.followed.size() < st.settings->max_subscriptions;
+}
+
 /// Starts following `job_id`; false (and an error sent) past the limit.
 bool follow(self_ptr self, const client_command& cmd, uint64_t last_sent) {
   auto& st = self->state;
   if (st.followed.contains(cmd.job_id))
     return true;
-  if (st.followed.size() >= st.settings->max_subscriptions) {
+  if (!may_follow(st, cmd.job_id)) {
     reply_error(self, cmd, error_code::too_many_subscriptions,
                 "a connection may follow at most "
                   + std::to_string(st.settings->max_subscriptions) + " jobs");
@@ -225,43 +230,40 @@ void resume(self_ptr self, const client_command& cmd) {
     .await(
       [self, cmd](connection_record& rec) {
         auto& st = self->state;
-        std::vector<client_command> subs;
+        // Decided before `resumed` goes, so that it lists only the jobs
+        // taken over; the new connection's token decides, not the old
+        // one's. The refusals follow it.
+        std::vector<client_command> taken;
+        std::vector<client_command> refused;
         for (auto& j : rec.jobs) {
           client_command sub;
           sub.type = command_type::subscribe;
           sub.job_id = j.job_id;
           sub.has_since_seq = true;
           sub.since_seq = j.last_sent;
-          subs.push_back(std::move(sub));
-        }
-        // `resumed` lists the jobs taken over: those the new connection's
-        // token allows, within its room. The refusals follow it.
-        std::vector<std::string> job_ids;
-        auto room = st.settings->max_subscriptions
-                    - std::min(st.settings->max_subscriptions,
-                               st.followed.size());
-        for (auto& sub : subs) {
           std::string who;
-          if (refusal(self, sub, scope::view, who))
-            continue;
-          if (st.followed.contains(sub.job_id))
-            job_ids.push_back(sub.job_id);
-          else if (room > 0) {
-            --room;
-            job_ids.push_back(sub.job_id);
+          if (!refusal(self, sub, scope::view, who)
+              && may_follow(st, sub.job_id)) {
+            st.followed.emplace(sub.job_id, sub.since_seq);
+            taken.push_back(std::move(sub));
+          } else {
+            refused.push_back(std::move(sub));
           }
         }
+        std::vector<std::string> job_ids;
+        for (auto& sub : taken)
+          job_ids.push_back(sub.job_id);
         send_text(self, encode_resumed(rec.connection_id, job_ids,
                                        cmd.request_id, unix_now_ms()));
         log::info("connection resumed",
                   {{"connection_id", st.connection_id},
                    {"resumed", rec.connection_id}});
-        for (auto& sub : subs) {
-          // The new connection's token decides, not the old one's.
-          if (permitted(self, sub, scope::view)
-              && follow(self, sub, sub.since_seq))
-            route(self, std::move(sub));
-        }
+        // Each refusal answered with its reason, as a subscribe would be.
+        for (auto& sub : refused)
+          if (permitted(self, sub, scope::view))
+            follow(self, sub, sub.since_seq);
+        for (auto& sub : taken)
+          route(self, std::move(sub));
         write_record(self);
       },
       [self, cmd](caf::error& err) {

@@ -37,15 +37,15 @@ lmdb_env::lmdb_env(const env_options& opts)
     // cut short, and LMDB would start an empty store over it (seqs
     // reused); shorter than those pages, LMDB only says it is not its file.
     auto meta_bytes = 2 * static_cast<uintmax_t>(::sysconf(_SC_PAGESIZE));
-    auto found = std::filesystem::exists(data_file, ec)
-                   ? std::filesystem::file_size(data_file, ec)
-                   : uintmax_t{0};
-    if (!ec && found == 0 && std::filesystem::exists(data_file, ec))
+    auto present = std::filesystem::exists(data_file, ec);
+    auto found = present ? std::filesystem::file_size(data_file, ec)
+                         : uintmax_t{0};
+    if (present && !ec && found == 0)
       throw std::runtime_error(
         data_file.string()
         + " is empty: the file was cut short; restore it from a backup, or "
           "remove it to start with an empty store");
-    if (!ec && found > 0 && found < meta_bytes)
+    if (present && !ec && found < meta_bytes)
       throw std::runtime_error(
         data_file.string() + " holds " + std::to_string(found)
         + " bytes, less than LMDB's two meta pages (" + std::to_string(meta_bytes)

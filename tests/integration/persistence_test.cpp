@@ -218,14 +218,22 @@ json_value open_subscribed(raw_ws& client, uint16_t port, std::string_view job) 
 /// Resumes `earlier` (which followed `job` alone) on a new connection and
 /// expects exactly the events `first`..`last` of the job; returns the
 /// connection for what comes next.
-ws_client resume_expecting(uint16_t port, std::string_view earlier,
-                           std::string_view job, int first, int last) {
+/// Opens a connection that resumes `earlier`, following `job` alone, up to
+/// its `subscribed`.
+ws_client resumed_on(uint16_t port, std::string_view earlier,
+                     std::string_view job) {
   auto ws = open_ws(port);
   ws.send_text(resume_cmd(earlier));
   expect_resumed(ws, earlier, {std::string{job}});
   auto sub = ws.read_json();
   BOOST_TEST(type_of(sub) == "subscribed", "expected subscribed, got " << sub);
   check_string(sub, "job_id", job);
+  return ws;
+}
+
+ws_client resume_expecting(uint16_t port, std::string_view earlier,
+                           std::string_view job, int first, int last) {
+  auto ws = resumed_on(port, earlier, job);
   auto missed = read_events(ws, job, static_cast<size_t>(last - first + 1));
   BOOST_TEST(seqs_of(missed) == range(first, last),
              "after resume: " << describe(missed));
@@ -1054,11 +1062,7 @@ BOOST_AUTO_TEST_CASE(resume_of_a_still_open_connection_is_a_takeover) {
   auto old_id = half_open.connection_id();
   half_open.send_text(subscribe_cmd(job));
   BOOST_REQUIRE(half_open.read_json(5s).has_value());
-  auto ws = open_ws(srv.port());
-  ws.send_text(resume_cmd(old_id));
-  expect_resumed(ws, old_id, {job});
-  auto sub = ws.read_json();
-  BOOST_TEST(type_of(sub) == "subscribed", "got " << sub);
+  auto ws = resumed_on(srv.port(), old_id, job);
   BOOST_TEST(publish(http, job, progress_event("s", 1, "m1")) == 1);
   BOOST_TEST(seqs_of(read_events(ws, job, 1)) == std::vector<int64_t>{1});
   // Now the server notices the old connection is gone.
@@ -1098,11 +1102,7 @@ BOOST_AUTO_TEST_CASE(a_takeover_goes_on_from_what_the_old_peer_acknowledged) {
     BOOST_REQUIRE(ev.has_value());
     check_int(*ev, "seq", seq);
   }
-  auto ws = open_ws(srv.port());
-  ws.send_text(resume_cmd(old_id));
-  expect_resumed(ws, old_id, {job});
-  auto sub = ws.read_json();
-  BOOST_TEST(type_of(sub) == "subscribed", "got " << sub);
+  auto ws = resumed_on(srv.port(), old_id, job);
   auto replayed = ping_barrier(ws);
   BOOST_TEST(replayed.empty(), "replayed after the takeover: "
                                  << describe(replayed));
@@ -1129,11 +1129,7 @@ BOOST_AUTO_TEST_CASE(a_takeover_of_a_peer_behind_on_acknowledgements_loses_nothi
   constexpr int total = 200; // ~400 KB, far more than the window
   for (int seq = 1; seq <= total; ++seq)
     BOOST_REQUIRE(publish(http, job, stage_complete_event("s", results)) == seq);
-  auto ws = open_ws(srv.port());
-  ws.send_text(resume_cmd(old_id));
-  expect_resumed(ws, old_id, {job});
-  auto sub = ws.read_json();
-  BOOST_TEST(type_of(sub) == "subscribed", "got " << sub);
+  auto ws = resumed_on(srv.port(), old_id, job);
   auto events = read_events(ws, job, total, 30s);
   BOOST_TEST(seqs_of(events) == range(1, total));
   ws.close();
