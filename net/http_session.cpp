@@ -226,6 +226,8 @@ void http_session::dispatch(request req) {
   open_slot();
   auto keep_alive = req.keep_alive();
   handle(std::move(req));
+  // Refusals of what is read next answer no HEAD.
+  head_ = false;
   if (!keep_alive)
     last_read_ = true;
   // An upgrade has taken the stream.
@@ -234,6 +236,8 @@ void http_session::dispatch(request req) {
 }
 
 void http_session::handle(request req) {
+  // No answer to a HEAD has a body, a refusal's included.
+  head_ = req.method() == http::verb::head;
   auto route = route_target(req.target());
   auto version = req.version();
   auto keep_alive = req.keep_alive();
@@ -243,12 +247,19 @@ void http_session::handle(request req) {
                                    "no such endpoint: "
                                      + std::string{req.target()}),
                  version, keep_alive);
-  if (req.method_string() != route.method)
+  // RFC 9110 asks every GET resource to answer HEAD too (load balancers'
+  // health checks use it); an upgrade is a GET only.
+  auto takes_head = route.method == "GET" && route.target != endpoint::websocket;
+  if (req.method_string() != route.method
+      && !(takes_head && req.method() == http::verb::head)) {
+    auto allow = takes_head ? std::string_view{"GET, HEAD"} : route.method;
+    auto takes = takes_head ? std::string{"GET and HEAD"}
+                            : std::string{route.method};
     return reply(405,
                  encode_http_error(error_code::invalid_message,
-                                   "this endpoint takes "
-                                     + std::string{route.method} + " only"),
-                 version, keep_alive, route.method);
+                                   "this endpoint takes " + takes + " only"),
+                 version, keep_alive, allow);
+  }
   if (route.target == endpoint::websocket)
     return upgrade(std::move(req));
   if (beast::websocket::is_upgrade(req))
@@ -405,11 +416,12 @@ void http_session::upgrade(request req) {
 
 api_callback http_session::reply_later(unsigned version, bool keep_alive) {
   return [self = shared_from_this(), gate = ctx_.gate, version, keep_alive,
-          id = current_](api_response res) {
+          id = current_, head = head_](api_response res) {
     gate->post(self->stream_.get_executor(),
-               [self, version, keep_alive, id, res = std::move(res)]() mutable {
-                 self->answer(id, res.status, std::move(res.body), version,
-                              keep_alive);
+               [self, version, keep_alive, id, head,
+                res = std::move(res)]() mutable {
+                 self->answer(id, head, res.status, std::move(res.body),
+                              version, keep_alive);
                });
   };
 }
@@ -418,11 +430,12 @@ void http_session::reply(unsigned status, std::string body, unsigned version,
                          bool keep_alive, std::string_view allow,
                          std::string_view content_type,
                          std::span<const http_header> headers) {
-  answer(current_, status, std::move(body), version, keep_alive, allow,
+  answer(current_, head_, status, std::move(body), version, keep_alive, allow,
          content_type, headers);
 }
 
-void http_session::answer(uint64_t slot_id, unsigned status, std::string body,
+void http_session::answer(uint64_t slot_id, bool head, unsigned status,
+                          std::string body,
                           unsigned version, bool keep_alive,
                           std::string_view allow,
                           std::string_view content_type,
@@ -438,6 +451,8 @@ void http_session::answer(uint64_t slot_id, unsigned status, std::string body,
   res->keep_alive(keep_alive);
   res->body() = std::move(body);
   res->prepare_payload();
+  if (head)
+    res->body().clear();
   if (!keep_alive)
     last_read_ = true;
   slots_[slot_id - first_slot_] = std::move(res);

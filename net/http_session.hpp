@@ -66,8 +66,9 @@ private:
              std::string_view content_type = "application/json",
              std::span<const http_header> headers = {});
   /// Fills the answer slot `slot_id` and writes what is ready in order;
-  /// `headers` go with it besides Server, Content-Type and Allow.
-  void answer(uint64_t slot_id, unsigned status, std::string body,
+  /// `headers` go with it besides Server, Content-Type and Allow. The answer
+  /// to a HEAD (`head`) keeps the body's Content-Length but not the body.
+  void answer(uint64_t slot_id, bool head, unsigned status, std::string body,
               unsigned version, bool keep_alive, std::string_view allow = {},
               std::string_view content_type = "application/json",
               std::span<const http_header> headers = {});
@@ -91,6 +92,8 @@ private:
   size_t message_bytes_ = 0;
   /// The slot of the request being handled.
   uint64_t current_ = 0;
+  /// The request being handled is a HEAD of a GET endpoint.
+  bool head_ = false;
   bool reading_ = false;
   bool writing_ = false;
   /// A request without keep-alive (or an error) ends the connection: no

@@ -108,6 +108,8 @@ struct http_client::impl {
       return write_err;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
+    // The answer to a HEAD has a Content-Length but no body.
+    parser.skip(req.method() == http::verb::head);
     done = false;
     http::async_read(stream, buf, parser, [&](beast::error_code e, size_t n) {
       done = true;

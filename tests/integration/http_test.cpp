@@ -525,6 +525,51 @@ BOOST_AUTO_TEST_CASE(the_root_serves_the_watch_page) {
   check_http_error(http.post("/", "{}"), 405);
 }
 
+BOOST_AUTO_TEST_CASE(head_answers_as_get_without_the_body) {
+  auto job = unique_job_id("head");
+  publish(http, job, progress_event("s", 10, "m"));
+  for (auto target : {std::string{"/"}, std::string{"/healthz"},
+                      std::string{"/metrics"}, job_path(job),
+                      job_path(job) + "/connections",
+                      job_path(unique_job_id("none"))}) {
+    BOOST_TEST_CONTEXT("HEAD " << target) {
+      auto got = http.get(target);
+      auto head = http.request("HEAD", target);
+      BOOST_TEST(head.status == got.status, head.to_string());
+      BOOST_TEST(head.header("content-type") == got.header("content-type"));
+      BOOST_TEST(head.body.empty());
+      // /metrics changes between the two requests; the others must not.
+      auto length = std::stoul(head.header("content-length"));
+      if (target != "/metrics")
+        BOOST_TEST(length == got.body.size());
+      else
+        BOOST_TEST(length > 0u);
+      // No body bytes were sent after the head: the same connection goes on.
+      BOOST_TEST(head.keep_alive);
+      BOOST_TEST(http.get("/healthz").status == 200);
+    }
+  }
+  // Neither an upgrade nor a POST endpoint takes HEAD; their refusals have
+  // no body either, and the connection goes on.
+  for (auto [target, allow] :
+       {std::pair<std::string, std::string>{"/v1/ws", "GET"},
+        {job_path(job) + "/events", "POST"},
+        {"/nope", ""}}) {
+    BOOST_TEST_CONTEXT("HEAD " << target) {
+      auto head = http.request("HEAD", target);
+      BOOST_TEST(head.status == (allow.empty() ? 404 : 405), head.to_string());
+      BOOST_TEST(head.header("allow") == allow);
+      BOOST_TEST(head.body.empty());
+      BOOST_TEST(http.get("/healthz").status == 200);
+    }
+  }
+  BOOST_TEST(http.connects() == 1u);
+  // The GET endpoints say they take both.
+  auto refused = http.post("/healthz", "{}");
+  check_http_error(refused, 405);
+  BOOST_TEST(refused.header("allow") == "GET, HEAD");
+}
+
 BOOST_AUTO_TEST_CASE(event_id_makes_retries_safe) {
   auto job = unique_job_id("dedup");
   auto ws = open_ws(port());
