@@ -129,6 +129,8 @@ void write_record(self_ptr self, record_write how = record_write::changed) {
   rec.connection_id = st.connection_id;
   rec.created_at_ms = st.created_at_ms;
   rec.last_activity_ms = st.last_activity_ms;
+  if (st.grant)
+    rec.owner = st.grant->subject;
   if (how == record_write::closed) {
     // Being connected is activity: the TTL runs from the close.
     st.last_activity_ms = unix_now_ms();
@@ -216,6 +218,20 @@ bool follow(self_ptr self, const client_command& cmd, uint64_t last_sent) {
   return true;
 }
 
+/// Refuses a resume, audited and counted as any access denial.
+void deny_resume(self_ptr self, const client_command& cmd,
+                 const std::string& why) {
+  auto& st = self->state;
+  ++metrics::global().access_denied;
+  log::warn("access denied", {{"connection_id", st.connection_id},
+                              {"subject", st.grant ? st.grant->subject
+                                                   : std::string{}},
+                              {"scope", "resume"},
+                              {"resumed", cmd.connection_id},
+                              {"reason", why}});
+  reply_error(self, cmd, error_code::unauthorized, why);
+}
+
 void resume(self_ptr self, const client_command& cmd) {
   auto& st = self->state;
   if (!is_valid_connection_id(cmd.connection_id)) {
@@ -224,9 +240,20 @@ void resume(self_ptr self, const client_command& cmd) {
                   + "' is unknown or has expired");
     return;
   }
+  // With access control, a connection is its token subject's: a token
+  // without one can tell no user from another.
+  std::string owner;
+  if (st.settings->verifier) {
+    owner = st.grant ? st.grant->subject : "";
+    if (owner.empty()) {
+      deny_resume(self, cmd, "the connection's token has no 'sub', which a "
+                             "resume needs with access control on");
+      return;
+    }
+  }
   // Await: commands after the resume wait for it, so they keep their order.
   self->request(st.registry, caf::infinite, resume_atom::value,
-                cmd.connection_id, st.connection_id)
+                cmd.connection_id, st.connection_id, owner)
     .await(
       [self, cmd](connection_record& rec) {
         auto& st = self->state;
@@ -267,6 +294,8 @@ void resume(self_ptr self, const client_command& cmd) {
         write_record(self);
       },
       [self, cmd](caf::error& err) {
+        if (err == error_code::unauthorized)
+          return deny_resume(self, cmd, error_message(err));
         reply_error(self, cmd, to_error_code(err), error_message(err));
       });
 }
@@ -340,7 +369,8 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   // The session has sent `connected`. No record yet: most connections
   // subscribe at once, which writes it, and a connect costs no commit.
   st.created_at_ms = st.last_activity_ms = created_at_ms;
-  self->send(st.registry, conn_open_atom::value, st.connection_id);
+  self->send(st.registry, conn_open_atom::value, st.connection_id,
+             st.grant ? st.grant->subject : std::string{});
   // A token's expiry is checked on the tick.
   if (st.grant)
     keep_ticking(self);

@@ -1,6 +1,7 @@
 #include "actors/registry_actor.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include "caf/all.hpp"
 
@@ -94,9 +95,29 @@ void enqueue(self_ptr self, pending_write w) {
 }
 
 /// Remembers the sender as the open connection `id`, for `resume`.
-void note_open(self_ptr self, const std::string& id) {
-  self->state.open[id]
-    = caf::actor_cast<connection_actor>(self->current_sender());
+void note_open(self_ptr self, const std::string& id, const std::string& owner) {
+  auto& st = self->state;
+  st.open[id] = caf::actor_cast<connection_actor>(self->current_sender());
+  if (!owner.empty())
+    st.owners[id] = owner;
+}
+
+void forget_open(registry_state& st, const std::string& id) {
+  st.open.erase(id);
+  st.owners.erase(id);
+}
+
+/// Why `owner` may not resume the connection `id` owned by `actual`;
+/// nothing when it may (an empty `owner`: access control is off).
+std::optional<caf::error> foreign(const std::string& id,
+                                  const std::string& owner,
+                                  const std::string& actual) {
+  if (owner.empty() || owner == actual)
+    return std::nullopt;
+  return caf::make_error(error_code::unauthorized,
+                         "connection '" + id
+                           + "' was opened with another token subject "
+                             "('sub'); only that one may resume it");
 }
 
 /// Queues the write of connection records as one pending write.
@@ -124,9 +145,9 @@ void store_connections(self_ptr self, std::vector<connection_record> recs) {
 void put_connection(self_ptr self, connection_record rec) {
   auto& st = self->state;
   if (rec.status == connection_status::open)
-    note_open(self, rec.connection_id);
+    note_open(self, rec.connection_id, rec.owner);
   else
-    st.open.erase(rec.connection_id);
+    forget_open(st, rec.connection_id);
   std::vector<connection_record> one;
   one.push_back(std::move(rec));
   store_connections(self, std::move(one));
@@ -226,7 +247,7 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       auto& st = self->state;
       if (st.taken_over.contains(rec.connection_id))
         return;
-      note_open(self, rec.connection_id);
+      note_open(self, rec.connection_id, rec.owner);
       auto id = rec.connection_id;
       st.progress.insert_or_assign(std::move(id), std::move(rec));
       if (!st.progress_scheduled) {
@@ -239,11 +260,12 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       self->state.progress_scheduled = false;
       write_progress(self);
     },
-    [self](conn_open_atom, std::string& id) {
+    [self](conn_open_atom, std::string& id, std::string& owner) {
       if (!self->state.taken_over.contains(id))
-        note_open(self, id);
+        note_open(self, id, owner);
     },
-    [self](resume_atom, std::string& earlier, std::string& current) {
+    [self](resume_atom, std::string& earlier, std::string& current,
+           std::string& owner) {
       auto rp = self->make_response_promise<connection_record>();
       auto db = self->state.db;
       auto now = now_ms(self);
@@ -252,11 +274,15 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       std::optional<connection_record> newer;
       if (auto i = self->state.progress.find(earlier);
           i != self->state.progress.end()) {
+        if (auto err = foreign(earlier, owner, i->second.owner)) {
+          rp.deliver(std::move(*err));
+          return rp;
+        }
         newer = std::move(i->second);
         self->state.progress.erase(i);
       }
       enqueue(self,
-              {[db, now, earlier, current, found,
+              {[db, now, earlier, current, owner, found,
                 newer = std::move(newer)](lmdb_txn& txn) {
                  auto rec = newer ? newer : db->store.connection(txn, earlier);
                  if (!rec || earlier == current
@@ -264,12 +290,14 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                    return caf::make_error(error_code::connection_not_found,
                                           "connection '" + earlier
                                             + "' is unknown or has expired");
+                 if (auto err = foreign(earlier, owner, rec->owner))
+                   return std::move(*err);
                  db->store.delete_connection(txn, earlier);
                  *found = std::move(*rec);
                  return caf::error{};
                },
-               [self, rp, found, earlier,
-                current](const caf::error& err) mutable {
+               [self, rp, found, earlier, current,
+                owner](const caf::error& err) mutable {
                  auto& st = self->state;
                  auto i = st.open.find(earlier);
                  if (err) {
@@ -278,6 +306,13 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                    if (i == st.open.end() || earlier == current
                        || err != error_code::connection_not_found) {
                      rp.deliver(err);
+                     return;
+                   }
+                   auto o = st.owners.find(earlier);
+                   if (auto bad = foreign(earlier, owner,
+                                          o == st.owners.end() ? std::string{}
+                                                               : o->second)) {
+                     rp.deliver(std::move(*bad));
                      return;
                    }
                    found->connection_id = earlier;
@@ -292,6 +327,7 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                  // --progress-seconds older.
                  auto old = i->second;
                  st.open.erase(i);
+                 st.owners.erase(earlier);
                  st.taken_over.insert(earlier);
                  st.taken_over_order.push_back(earlier);
                  if (st.taken_over_order.size() > 4096) {

@@ -56,6 +56,9 @@ struct registry_state {
   bool progress_scheduled = false;
   /// The actors of open connections, to tell one it was resumed elsewhere.
   std::unordered_map<std::string, connection_actor> open;
+  /// The owners of open connections, with access control on (none without:
+  /// an entry for each connection would cost each one its size).
+  std::unordered_map<std::string, std::string> owners;
   /// Connections resumed while open: their late writes are dropped. Kept
   /// for the last few thousand only; a late write comes within moments.
   std::unordered_set<std::string> taken_over;

@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   round_trip<jobwire::connection_record>(bytes,
                                          [](std::string_view b, auto& x) {
-                                           return jobwire::decode_record(b, x);
+                                           return jobwire::decode_connection(b, x);
                                          });
   return 0;
 }

@@ -161,15 +161,18 @@ using directory_actor
 /// (conn_progress_atom, connection_record rec) -> void
 ///
 /// // A connection opened: known for `resume` while open, stored once it
-/// // has something to keep (a subscription, activity, its close).
-/// (conn_open_atom, std::string connection_id) -> void
+/// // has something to keep (a subscription, activity, its close). `owner`:
+/// // its token's `sub` with access control on, else empty.
+/// (conn_open_atom, std::string connection_id, std::string owner) -> void
 ///
 /// // Takes over the record of `earlier` for the connection `current`: the
 /// // earlier record is removed and returned; if `earlier` is still open,
-/// // it is told to close.
-/// // Errors: connection_not_found (unknown or expired).
-/// (resume_atom, std::string earlier, std::string current)
-///   -> connection_record
+/// // it is told to close. A non-empty `owner` (access control on) must be
+/// // the earlier connection's.
+/// // Errors: connection_not_found (unknown or expired), unauthorized
+/// // (another owner's; nothing is taken over).
+/// (resume_atom, std::string earlier, std::string current,
+///  std::string owner) -> connection_record
 ///
 /// // For a resume of a connection still open: per job, the last seq its
 /// // peer's TCP acknowledged, when that is all it was sent (else empty),
@@ -192,8 +195,8 @@ using registry_actor = caf::typed_actor<
     uint64_t>,
   caf::reacts_to<conn_put_atom, connection_record>,
   caf::reacts_to<conn_progress_atom, connection_record>,
-  caf::reacts_to<conn_open_atom, std::string>,
-  caf::replies_to<resume_atom, std::string, std::string>::with<
+  caf::reacts_to<conn_open_atom, std::string, std::string>,
+  caf::replies_to<resume_atom, std::string, std::string, std::string>::with<
     connection_record>,
   caf::reacts_to<acked_atom, std::string, std::vector<followed_job>>,
   caf::reacts_to<flush_atom>, caf::reacts_to<progress_atom>,

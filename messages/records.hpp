@@ -33,13 +33,37 @@ struct connection_record {
   /// 0 while open: an open connection never expires.
   int64_t expires_at_ms = 0;
   std::vector<followed_job> jobs;
+  /// With access control on, the `sub` of the token the connection was
+  /// opened with: only a token of the same `sub` may resume it.
+  std::string owner;
+};
+
+/// The fields of a connection record, in their stored order; a record
+/// stored by an earlier version holds the first `fields` of them.
+struct connection_record_layout {
+  /// Fields of the layout written today.
+  static constexpr int current = 7;
+
+  connection_record& record;
+  int fields = current;
 };
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        connection_record_layout& x) {
+  auto& r = x.record;
+  auto name = caf::meta::type_name("connection_record");
+  if (x.fields == 6) // before owners were stored
+    return f(name, r.connection_id, r.created_at_ms, r.last_activity_ms,
+             r.status, r.expires_at_ms, r.jobs);
+  return f(name, r.connection_id, r.created_at_ms, r.last_activity_ms,
+           r.status, r.expires_at_ms, r.jobs, r.owner);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connection_record& x) {
-  return f(caf::meta::type_name("connection_record"), x.connection_id,
-           x.created_at_ms, x.last_activity_ms, x.status, x.expires_at_ms,
-           x.jobs);
+  connection_record_layout all{x};
+  return inspect(f, all);
 }
 
 /// What the registry keeps of a job.

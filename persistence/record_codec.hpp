@@ -49,4 +49,16 @@ inline bool decode_job(std::string_view bytes, job_record& x) {
   return false;
 }
 
+/// A connection record in the current layout or an earlier one, as
+/// `decode_job`.
+inline bool decode_connection(std::string_view bytes, connection_record& x) {
+  for (int fields : {connection_record_layout::current, 6}) {
+    x = connection_record{};
+    connection_record_layout layout{x, fields};
+    if (decode_record(bytes, layout))
+      return true;
+  }
+  return false;
+}
+
 } // namespace jobwire

@@ -181,7 +181,7 @@ registry_store::connection(const lmdb_txn& txn,
   if (!bytes)
     return std::nullopt;
   connection_record x;
-  if (!decode_record(*bytes, x))
+  if (!decode_connection(*bytes, x))
     throw std::runtime_error("damaged connection record for '"
                              + std::string{connection_id} + "'");
   return x;
@@ -312,7 +312,7 @@ size_t registry_store::close_open_connections(lmdb_txn& txn, int64_t now_ms,
   std::vector<connection_record> open;
   txn.scan(connections_, {}, {}, [&](std::string_view, std::string_view v) {
     connection_record x;
-    if (decode_record(v, x) && x.status == connection_status::open)
+    if (decode_connection(v, x) && x.status == connection_status::open)
       open.push_back(std::move(x));
     return true;
   });

@@ -27,11 +27,14 @@ namespace {
 const std::string secret = "0123456789abcdef0123456789abcdef-secret";
 
 /// An HS256 token with the given claims; `exp_in` seconds from now.
+/// An empty `sub` leaves the claim out.
 std::string mint(const std::string& jobs_json, const std::string& scope,
-                 long exp_in = 3600, const std::string& key = secret) {
+                 long exp_in = 3600, const std::string& key = secret,
+                 const std::string& sub = "tester") {
   jwt_t* jwt = nullptr;
   jwt_new(&jwt);
-  jwt_add_grant(jwt, "sub", "tester");
+  if (!sub.empty())
+    jwt_add_grant(jwt, "sub", sub.c_str());
   jwt_add_grant_int(jwt, "exp", static_cast<long>(std::time(nullptr)) + exp_in);
   jwt_add_grant(jwt, "scope", scope.c_str());
   jwt_add_grants_json(jwt, (R"({"jobs":)" + jobs_json + "}").c_str());
@@ -97,11 +100,13 @@ struct fixture {
     return reply ? reply->status : 0;
   }
 
-  ws_client open_with(const std::string& token) {
+  ws_client open_with(const std::string& token, std::string* id = nullptr) {
     ws_client ws;
     ws.connect(server.port(), "/v1/ws?token=" + token);
     auto hello = ws.read_json();
     check_string(hello, "type", "connected");
+    if (id)
+      *id = hello["connection_id"].as_string();
     return ws;
   }
 };
@@ -191,6 +196,40 @@ BOOST_AUTO_TEST_CASE(http_needs_the_matching_scope) {
   auto metrics = http.get("/metrics");
   BOOST_TEST(metrics.body.find("jobwire_access_denied_total 0")
              == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(only_the_same_subject_resumes_a_connection) {
+  auto as = [](const std::string& sub) {
+    return mint(R"(["shared","mine"])", "view", 3600, secret, sub);
+  };
+  std::string id;
+  auto alice = open_with(as("alice"), &id);
+  for (auto job : {"shared", "mine"}) {
+    alice.send_text(R"({"type":"subscribe","job_id":")" + std::string{job}
+                    + R"("})");
+    check_string(alice.read_json(), "type", "subscribed");
+  }
+  auto resume = R"({"type":"resume","connection_id":")" + id + R"("})";
+  // Another subject, even one that may view every job of it, and a token
+  // without a subject take nothing over and close nothing.
+  for (auto sub : {"bob", ""}) {
+    BOOST_TEST_CONTEXT("sub '" << sub << "'") {
+      auto other = open_with(as(sub));
+      other.send_text(resume);
+      auto refused = other.read_json();
+      check_string(refused, "type", "error");
+      check_string(refused, "code", "unauthorized");
+    }
+  }
+  alice.send_text(R"({"type":"ping"})");
+  check_string(alice.read_json(), "type", "pong");
+  // Alice, on a new connection with a new token, takes it over.
+  auto again = open_with(as("alice"));
+  again.send_text(resume);
+  auto resumed = again.read_json();
+  check_string(resumed, "type", "resumed");
+  BOOST_TEST(resumed["job_ids"].as_array().size() == 2u);
+  BOOST_TEST(alice.wait_close().code == 1000);
 }
 
 BOOST_AUTO_TEST_CASE(a_token_that_expires_while_connected_closes_1008) {

@@ -93,11 +93,14 @@ struct fixture {
     return n;
   }
 
-  std::string resume(const std::string& earlier, const std::string& current) {
+  /// The resumed connection's id, or the error code's name; `owner` is
+  /// the resuming token's `sub` (empty: access control off).
+  std::string resume(const std::string& earlier, const std::string& current,
+                     const std::string& owner = {}) {
     std::string out;
     sys.spawn([&](caf::event_based_actor* self) {
       self->request(registry, caf::infinite, resume_atom::value, earlier,
-                    current)
+                    current, owner)
         .then([&](connection_record& rec) { out = rec.connection_id; },
               [&](caf::error& err) {
                 out = std::string{to_string(to_error_code(err))};
@@ -268,6 +271,59 @@ BOOST_AUTO_TEST_CASE(a_record_written_at_once_is_not_overwritten_by_older_progre
   BOOST_TEST(db->store.followers(txn, "job_a").empty());
 }
 
+BOOST_AUTO_TEST_CASE(only_the_owner_resumes_a_connection) {
+  auto owned = [](connection_record rec) {
+    rec.owner = "alice";
+    return rec;
+  };
+  // Stored and closed; progress not yet written; open without a record.
+  put(owned(closed_conn("conn_1_aaaaaaaaaaaaaaaa", *now, 60'000)));
+  put(owned(open_conn("conn_2_bbbbbbbbbbbbbbbb", 2)));
+  caf::anon_send(registry, conn_progress_atom::value,
+                 owned(open_conn("conn_2_bbbbbbbbbbbbbbbb", 9)));
+  auto told = std::make_shared<int>(0);
+  auto open = sys.spawn(test::stand_in_connection,
+                        test::on_resumed([told] { ++*told; }));
+  caf::send_as(open, registry, conn_open_atom::value,
+               std::string{"conn_3_cccccccccccccccc"}, std::string{"alice"});
+  sched.run();
+  // Another subject takes nothing over and closes nothing.
+  for (auto id : {"conn_1_aaaaaaaaaaaaaaaa", "conn_2_bbbbbbbbbbbbbbbb",
+                  "conn_3_cccccccccccccccc"})
+    BOOST_TEST(resume(id, "conn_8_eeeeeeeeeeeeeeee", "mallory")
+                 == "unauthorized",
+               id);
+  BOOST_TEST(*told == 0);
+  // The owner still can, the progress not yet written included.
+  BOOST_TEST(resume("conn_1_aaaaaaaaaaaaaaaa", "conn_9_ffffffffffffffff",
+                    "alice")
+             == "conn_1_aaaaaaaaaaaaaaaa");
+  auto resumed = [&](std::string earlier,
+                     std::shared_ptr<connection_record> got) {
+    sys.spawn([=, this](caf::event_based_actor* self) {
+      self->request(registry, caf::infinite, resume_atom::value, earlier,
+                    std::string{"conn_9_ffffffffffffffff"},
+                    std::string{"alice"})
+        .then([got](connection_record& rec) { *got = std::move(rec); },
+              [](caf::error&) {});
+    });
+    sched.run();
+  };
+  auto second = std::make_shared<connection_record>();
+  resumed("conn_2_bbbbbbbbbbbbbbbb", second);
+  BOOST_REQUIRE_EQUAL(second->jobs.size(), 1u);
+  BOOST_TEST(second->jobs[0].last_sent == 9u); // the progress, kept
+  // The open one is told to close, and answers.
+  auto third = std::make_shared<connection_record>();
+  resumed("conn_3_cccccccccccccccc", third);
+  BOOST_TEST(*told == 1);
+  caf::anon_send(registry, acked_atom::value,
+                 std::string{"conn_3_cccccccccccccccc"},
+                 std::vector<followed_job>{});
+  sched.run();
+  BOOST_TEST(third->connection_id == "conn_3_cccccccccccccccc");
+}
+
 BOOST_AUTO_TEST_CASE(resume_takes_over_progress_not_yet_written) {
   put(open_conn("conn_1_aaaaaaaaaaaaaaaa", 2));
   caf::anon_send(registry, conn_progress_atom::value,
@@ -277,7 +333,7 @@ BOOST_AUTO_TEST_CASE(resume_takes_over_progress_not_yet_written) {
   sys.spawn([&](caf::event_based_actor* self) {
     self->request(registry, caf::infinite, resume_atom::value,
                   std::string{"conn_1_aaaaaaaaaaaaaaaa"},
-                  std::string{"conn_2_bbbbbbbbbbbbbbbb"})
+                  std::string{"conn_2_bbbbbbbbbbbbbbbb"}, std::string{})
       .then([&](connection_record& rec) { got = std::move(rec); },
             [&](caf::error&) {});
   });
@@ -301,14 +357,15 @@ BOOST_AUTO_TEST_CASE(resume_of_an_open_connection_waits_for_what_its_peer_acknow
   auto resume = [&](std::string earlier, connection_record& got) {
     sys.spawn([&, earlier](caf::event_based_actor* self) {
       self->request(registry, caf::infinite, resume_atom::value, earlier,
-                    std::string{"conn_9_ffffffffffffffff"})
+                    std::string{"conn_9_ffffffffffffffff"}, std::string{})
         .then([&](connection_record& rec) { got = std::move(rec); },
               [&](caf::error&) {});
     });
   };
   for (auto id : {"conn_1_aaaaaaaaaaaaaaaa", "conn_2_bbbbbbbbbbbbbbbb"}) {
     put(open_conn(id, 2));
-    caf::send_as(old, registry, conn_open_atom::value, std::string{id});
+    caf::send_as(old, registry, conn_open_atom::value, std::string{id},
+                 std::string{});
   }
   sched.run();
   // Answered by the session: the acknowledged seq wins over the stored 2.

@@ -324,6 +324,30 @@ BOOST_AUTO_TEST_CASE(a_cancel_reason_is_kept_and_older_records_still_read) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_connection_owner_is_kept_and_older_records_still_read) {
+  auto rec = conn("owned", {"a"}, false, 5000);
+  rec.owner = "alice";
+  write([&](lmdb_txn& t) { db->store.put_connection(t, rec); });
+  auto back = read([&](lmdb_txn& t) { return db->store.connection(t, "owned"); });
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->owner == "alice");
+  // A record written before owners were, as that version wrote it.
+  auto older = conn("older", {"a", "b"}, false, 7000);
+  older.owner = "not in the six-field layout";
+  write([&](lmdb_txn& t) {
+    MDB_dbi conns = 0;
+    BOOST_REQUIRE(mdb_dbi_open(t.get(), "connections", 0, &conns)
+                  == MDB_SUCCESS);
+    connection_record_layout six{older, 6};
+    t.put(conns, "older", encode_record(six));
+  });
+  auto old = read([&](lmdb_txn& t) { return db->store.connection(t, "older"); });
+  BOOST_REQUIRE(old.has_value());
+  BOOST_TEST(old->jobs.size() == 2u);
+  BOOST_TEST(old->expires_at_ms == 7000);
+  BOOST_TEST(old->owner == "");
+}
+
 BOOST_AUTO_TEST_CASE(records_with_infinite_numbers_or_extra_bytes_are_damaged) {
   // CAF 0.17 never finishes writing an infinite double: such a record must
   // be refused when read, and never be written.
