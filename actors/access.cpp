@@ -1,7 +1,10 @@
 #include "actors/access.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <optional>
 
 #include <jwt.h>
 #include <simdjson.h>
@@ -27,6 +30,29 @@ struct str_deleter {
     std::free(x);
   }
 };
+
+/// The latest time a token may name: the end of year 9999, so that its
+/// milliseconds fit in 64 bits whatever a token says.
+constexpr double latest_seconds = 253402300799.0;
+
+/// A NumericDate claim (seconds since the epoch, RFC 7519: a JSON number,
+/// a fraction allowed) in Unix milliseconds, capped at `latest_seconds`.
+/// Nothing when the claim is absent; an error naming it when it is not a
+/// non-negative number.
+caf::expected<std::optional<int64_t>> numeric_date(jwt_t* jwt,
+                                                   const char* name) {
+  std::unique_ptr<char, str_deleter> text{jwt_get_grants_json(jwt, name)};
+  if (!text)
+    return std::optional<int64_t>{};
+  simdjson::dom::parser parser;
+  double seconds = 0;
+  if (parser.parse(text.get(), std::strlen(text.get())).get_double().get(seconds)
+      || !(seconds >= 0))
+    return denied("the token's '" + std::string{name}
+                  + "' claim must be a number of seconds since 1970");
+  seconds = std::min(seconds, latest_seconds);
+  return std::optional<int64_t>{static_cast<int64_t>(seconds * 1000)};
+}
 
 } // namespace
 
@@ -80,13 +106,19 @@ caf::expected<access_grant> token_verifier::verify(std::string_view token,
   access_grant out;
   if (auto sub = jwt_get_grant(jwt.get(), "sub"))
     out.subject = sub;
-  errno = 0;
-  auto exp = jwt_get_grant_int(jwt.get(), "exp");
-  if (errno != 0 || exp <= 0)
+  auto exp = numeric_date(jwt.get(), "exp");
+  if (!exp)
+    return std::move(exp.error());
+  if (!*exp)
     return denied("the token has no 'exp' claim");
-  out.expires_at_ms = static_cast<int64_t>(exp) * 1000;
+  out.expires_at_ms = **exp;
   if (out.expires_at_ms <= now_ms)
     return denied("the token has expired");
+  auto nbf = numeric_date(jwt.get(), "nbf");
+  if (!nbf)
+    return std::move(nbf.error());
+  if (*nbf && **nbf > now_ms)
+    return denied("the token is not valid yet (its 'nbf' is in the future)");
   auto scopes = jwt_get_grant(jwt.get(), "scope");
   if (scopes == nullptr)
     return denied("the token has no 'scope' claim");

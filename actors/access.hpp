@@ -37,7 +37,7 @@ public:
 
   /// The grant of `token`, or `unauthorized` with the reason: bad
   /// signature, an algorithm other than HS256 (`none` among them), expired
-  /// or missing `exp`, missing `jobs` or `scope`.
+  /// or missing `exp`, an `nbf` still to come, missing `jobs` or `scope`.
   caf::expected<access_grant> verify(std::string_view token,
                                      int64_t now_ms) const;
 

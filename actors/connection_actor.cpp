@@ -300,6 +300,58 @@ void resume(self_ptr self, const client_command& cmd) {
       });
 }
 
+/// Remembers when a subscription allowed by the subscribe's own token (and
+/// not by the upgrade's) must end: the token's expiry.
+void note_borrowed(self_ptr self, const client_command& cmd) {
+  auto& st = self->state;
+  auto& verifier = st.settings->verifier;
+  if (!verifier)
+    return;
+  if (cmd.token.empty() || (st.grant && st.grant->allows(scope::view,
+                                                         cmd.job_id))) {
+    if (st.borrowed)
+      st.borrowed->erase(cmd.job_id);
+    return;
+  }
+  auto own = verifier->verify(cmd.token, unix_now_ms());
+  if (!own)
+    return; // permitted() checked it a moment ago; it expired since
+  if (!st.borrowed)
+    st.borrowed = std::make_unique<std::unordered_map<std::string, int64_t>>();
+  (*st.borrowed)[cmd.job_id] = own->expires_at_ms;
+}
+
+/// Ends the subscriptions whose tokens expired: an `error` says why, then
+/// the job's `unsubscribed`, as if the client had asked.
+void end_expired_subscriptions(self_ptr self) {
+  auto& st = self->state;
+  if (!st.borrowed)
+    return;
+  auto now = unix_now_ms();
+  std::vector<std::string> expired;
+  for (auto& [job_id, expires_at_ms] : *st.borrowed)
+    if (expires_at_ms <= now)
+      expired.push_back(job_id);
+  for (auto& job_id : expired) {
+    st.borrowed->erase(job_id);
+    st.followed.erase(job_id);
+    log::info("subscription token expired; unsubscribing",
+              {{"connection_id", st.connection_id}, {"job_id", job_id}});
+    client_command cmd;
+    cmd.type = command_type::unsubscribe;
+    cmd.job_id = job_id;
+    send_text(self, encode_error(error_code::unauthorized,
+                                 "the token of the subscription to job '"
+                                   + job_id
+                                   + "' has expired; subscribe again with "
+                                     "a new one",
+                                 {}, job_id, unix_now_ms()));
+    route(self, std::move(cmd));
+  }
+  if (!expired.empty())
+    write_record(self);
+}
+
 void handle(self_ptr self, client_command& cmd) {
   auto& st = self->state;
   if (!st.commands.take(std::chrono::steady_clock::now())) {
@@ -326,11 +378,14 @@ void handle(self_ptr self, client_command& cmd) {
     case command_type::subscribe:
       if (!permitted(self, cmd, scope::view) || !follow(self, cmd, 0))
         break;
+      note_borrowed(self, cmd);
       // The job index changes: write now, not at the next tick.
       write_record(self);
       route(self, std::move(cmd));
       break;
     case command_type::unsubscribe:
+      if (st.borrowed)
+        st.borrowed->erase(cmd.job_id);
       if (st.followed.erase(cmd.job_id) > 0)
         write_record(self);
       route(self, std::move(cmd));
@@ -402,6 +457,8 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
                   {{"connection_id", st.connection_id}});
         sink->close(1008, "token expired");
       }
+      if (sink && !sink->closing())
+        end_expired_subscriptions(self);
       // Without a token the tick comes once per progress interval; with
       // one, every token check.
       if (st.dirty

@@ -77,6 +77,10 @@ struct connection_state {
   /// The upgrade's grant, when access control is on (a pointer: most
   /// servers have none, and every connection would carry its size).
   std::unique_ptr<const access_grant> grant;
+  /// Jobs followed by the leave of a subscribe's own token rather than the
+  /// upgrade's, with that token's expiry (Unix ms): the subscription ends
+  /// with it. Made on first use: most connections never need it.
+  std::unique_ptr<std::unordered_map<std::string, int64_t>> borrowed;
   gauge_guard open{metrics::global().connections};
 
   static inline const char* name = "jobwire.connection";

@@ -14,9 +14,8 @@ int hex_value(char c) {
   return -1;
 }
 
-/// `segment` with its %XX escapes decoded (JavaScript's encodeURIComponent
-/// writes `job:1` as `job%3A1`); a `%` not followed by two hex digits stays,
-/// and the job id check refuses it.
+} // namespace
+
 std::string percent_decoded(std::string_view segment) {
   std::string out;
   out.reserve(segment.size());
@@ -32,8 +31,6 @@ std::string percent_decoded(std::string_view segment) {
   }
   return out;
 }
-
-} // namespace
 
 http_route route_target(std::string_view target) {
   auto path = target.substr(0, target.find('?'));

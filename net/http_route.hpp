@@ -30,4 +30,9 @@ struct http_route {
 /// Maps a request target (path and optional query) to its endpoint.
 http_route route_target(std::string_view target);
 
+/// `segment` with its %XX escapes decoded (JavaScript's encodeURIComponent
+/// writes `job:1` as `job%3A1`); a `%` not followed by two hex digits stays,
+/// and the job id check refuses it.
+std::string percent_decoded(std::string_view segment);
+
 } // namespace jobwire

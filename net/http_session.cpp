@@ -1,6 +1,7 @@
 #include "net/http_session.hpp"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <stdexcept>
 
@@ -33,12 +34,12 @@ namespace {
 
 /// The token of a request: `Authorization: Bearer ...`, or `?token=` (what
 /// a browser's WebSocket can send).
-std::string_view bearer_token(const http_session::request& req) {
+std::string bearer_token(const http_session::request& req) {
   auto auth = req[http::field::authorization];
   constexpr std::string_view prefix = "Bearer ";
   if (auth.size() > prefix.size()
       && beast::iequals(auth.substr(0, prefix.size()), prefix))
-    return {auth.data() + prefix.size(), auth.size() - prefix.size()};
+    return std::string{auth.substr(prefix.size())};
   auto target = req.target();
   auto q = target.find('?');
   if (q == std::string_view::npos)
@@ -47,12 +48,23 @@ std::string_view bearer_token(const http_session::request& req) {
   while (!query.empty()) {
     auto amp = query.find('&');
     auto pair = query.substr(0, amp);
+    // URL encoders may escape a token's '.', '-' or '_'.
     if (pair.starts_with("token="))
-      return pair.substr(6);
+      return percent_decoded(pair.substr(6));
     query = amp == std::string_view::npos ? std::string_view{}
                                           : query.substr(amp + 1);
   }
   return {};
+}
+
+/// RFC 6750's challenge for a 401: what to send, and that what was sent
+/// (if anything) is no good.
+std::array<http_header, 1> bearer_challenge(const http_session::request& req) {
+  auto sent = req[http::field::authorization].size() > 0
+              || req.target().find("token=") != std::string_view::npos;
+  return {http_header{"WWW-Authenticate",
+                      sent ? R"(Bearer realm="jobwire", error="invalid_token")"
+                           : R"(Bearer realm="jobwire")"}};
 }
 
 void audit_denial(std::string_view subject, std::string_view what,
@@ -295,7 +307,8 @@ void http_session::handle(request req) {
       return reply(401,
                    encode_http_error(error_code::unauthorized,
                                      error_message(checked.error())),
-                   version, keep_alive);
+                   version, keep_alive, {}, "application/json",
+                   bearer_challenge(req));
     }
     if (!checked->allows(what, route.job_id)) {
       audit_denial(checked->subject, to_string(what), route.job_id,
@@ -402,7 +415,8 @@ void http_session::upgrade(request req) {
       return reply(401,
                    encode_http_error(error_code::unauthorized,
                                      error_message(checked.error())),
-                   req.version(), false);
+                   req.version(), false, {}, "application/json",
+                   bearer_challenge(req));
     }
     grant = std::move(*checked);
   }

@@ -13,10 +13,10 @@
 #include <string>
 #include <thread>
 
-#include <jwt.h>
 
 #include "raw_socket.hpp"
 #include "server_process.hpp"
+#include "support/signed_token.hpp"
 #include "wire_checks.hpp"
 
 using namespace jobwire::test;
@@ -31,36 +31,19 @@ const std::string secret = "0123456789abcdef0123456789abcdef-secret";
 std::string mint(const std::string& jobs_json, const std::string& scope,
                  long exp_in = 3600, const std::string& key = secret,
                  const std::string& sub = "tester") {
-  jwt_t* jwt = nullptr;
-  jwt_new(&jwt);
-  if (!sub.empty())
-    jwt_add_grant(jwt, "sub", sub.c_str());
-  jwt_add_grant_int(jwt, "exp", static_cast<long>(std::time(nullptr)) + exp_in);
-  jwt_add_grant(jwt, "scope", scope.c_str());
-  jwt_add_grants_json(jwt, (R"({"jobs":)" + jobs_json + "}").c_str());
-  jwt_set_alg(jwt, JWT_ALG_HS256,
-              reinterpret_cast<const unsigned char*>(key.data()),
-              static_cast<int>(key.size()));
-  char* text = jwt_encode_str(jwt);
-  std::string out{text};
-  std::free(text);
-  jwt_free(jwt);
-  return out;
+  auto exp = static_cast<long>(std::time(nullptr)) + exp_in;
+  return signed_token((sub.empty() ? "{" : R"({"sub":")" + sub + R"(",)")
+                        + R"("exp":)" + std::to_string(exp) + R"(,"scope":")"
+                        + scope + R"(","jobs":)" + jobs_json + "}",
+                      key);
 }
 
 /// The classic forgery: a token that says it needs no signature.
 std::string alg_none_token() {
-  jwt_t* jwt = nullptr;
-  jwt_new(&jwt);
-  jwt_add_grant(jwt, "sub", "mallory");
-  jwt_add_grant_int(jwt, "exp", static_cast<long>(std::time(nullptr)) + 3600);
-  jwt_add_grant(jwt, "scope", "view cancel publish");
-  jwt_add_grants_json(jwt, R"({"jobs":["*"]})");
-  char* text = jwt_encode_str(jwt); // alg none by default
-  std::string out{text};
-  std::free(text);
-  jwt_free(jwt);
-  return out;
+  auto exp = static_cast<long>(std::time(nullptr)) + 3600;
+  return signed_token(R"({"sub":"mallory","exp":)" + std::to_string(exp)
+                        + R"(,"scope":"view cancel publish","jobs":["*"]})",
+                      "");
 }
 
 struct fixture {
@@ -128,6 +111,14 @@ BOOST_AUTO_TEST_CASE(upgrade_needs_a_valid_token) {
   BOOST_TEST(upgrade_status("/v1/ws?token=" + alg_none_token()) == 401);
   BOOST_TEST(upgrade_status("/v1/ws?token=garbage") == 401);
   BOOST_TEST(raw_upgrade("Authorization: Bearer " + good + "\r\n") == 101);
+  // A URL encoder may have escaped the token's dots.
+  std::string escaped;
+  for (char c : good)
+    escaped += c == '.' ? std::string{"%2E"} : std::string{c};
+  BOOST_TEST(upgrade_status("/v1/ws?token=" + escaped) == 101);
+  BOOST_TEST(http.request("GET", "/v1/jobs/job_a/connections?token=" + escaped)
+               .status
+             == 200);
 }
 
 BOOST_AUTO_TEST_CASE(origins_outside_the_allowlist_are_refused) {
@@ -170,6 +161,13 @@ BOOST_AUTO_TEST_CASE(http_needs_the_matching_scope) {
   auto none = http.request("POST", "/v1/jobs/job_h/events", body);
   BOOST_TEST(none.status == 401);
   check_string(none.json(), "code", "unauthorized");
+  // RFC 6750's challenge: what to send, and whether what came is no good.
+  BOOST_TEST(none.header("www-authenticate") == R"(Bearer realm="jobwire")");
+  auto expired = http.request("GET", "/v1/jobs/job_h", std::nullopt,
+                              bearer(mint(R"(["job_h"])", "view", -5)));
+  BOOST_TEST(expired.status == 401);
+  BOOST_TEST(expired.header("www-authenticate")
+             == R"(Bearer realm="jobwire", error="invalid_token")");
   auto view = http.request("POST", "/v1/jobs/job_h/events", body,
                            bearer(mint(R"(["job_h"])", "view")));
   BOOST_TEST(view.status == 403);
@@ -230,6 +228,30 @@ BOOST_AUTO_TEST_CASE(only_the_same_subject_resumes_a_connection) {
   check_string(resumed, "type", "resumed");
   BOOST_TEST(resumed["job_ids"].as_array().size() == 2u);
   BOOST_TEST(alice.wait_close().code == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(a_subscription_by_its_own_token_ends_with_that_token) {
+  auto ws = open_with(mint(R"(["job_conn"])", "view"));
+  ws.send_text(R"({"type":"subscribe","job_id":"job_lent","token":")"
+               + mint(R"(["job_lent"])", "view", 2) + R"("})");
+  check_string(ws.read_json(), "type", "subscribed");
+  auto pub = bearer(mint(R"(["job_lent"])", "publish"));
+  auto event = R"({"type":"progress_update","stage":"s","progress":1})";
+  BOOST_TEST_REQUIRE(
+    http.request("POST", "/v1/jobs/job_lent/events", event, pub).status == 202);
+  check_string(ws.read_json(), "type", "progress_update");
+  // The token's expiry ends the subscription, not the connection.
+  auto ended = ws.read_json(6s);
+  check_string(ended, "type", "error");
+  check_string(ended, "code", "unauthorized");
+  check_string(ended, "job_id", "job_lent");
+  auto gone = ws.read_json();
+  check_string(gone, "type", "unsubscribed");
+  check_string(gone, "job_id", "job_lent");
+  BOOST_TEST_REQUIRE(
+    http.request("POST", "/v1/jobs/job_lent/events", event, pub).status == 202);
+  auto extra = ping_barrier(ws);
+  BOOST_TEST(extra.empty(), "after the expiry: " << describe(extra));
 }
 
 BOOST_AUTO_TEST_CASE(a_token_that_expires_while_connected_closes_1008) {
