@@ -54,11 +54,15 @@ const params = new URLSearchParams(location.search);
 const token = params.get("token");
 const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host
   + "/v1/ws" + (token ? "?token=" + encodeURIComponent(token) : "");
+const finished = ["completed", "failed", "cancelled"];
 let ws = null;
 let job = null;
 let lastSeq = 0;   // the last event shown: a new subscribe goes on from it
 let attempt = 0;
+let failures = 0;  // connections in a row that never opened
 let terminal = false;
+let ended = false;     // the job's terminal event was shown (not just its status)
+let renewing = false;  // events wait for the subscribed of a fresh subscribe
 
 function note(text, cls) {
   const line = document.createElement("div");
@@ -77,21 +81,36 @@ function subscribe() {
   if (job) send({ type: "subscribe", job_id: job, since_seq: lastSeq });
 }
 
+// At most one decimal, without ".0": 33.3, 40.
+function tenths(x) {
+  return String(Math.round(x * 10) / 10);
+}
+
+function percent(progress) {
+  const shown = tenths(progress);
+  // Rounded up to 100 it would say done before the job does.
+  return (shown === "100" && progress < 100 ? "99.9" : shown) + " %";
+}
+
+// Publishers may send any ETA >= 0; past a year a number says nothing.
 function eta(seconds) {
-  if (seconds === null || seconds === undefined || terminal) return "";
+  if (typeof seconds !== "number" || terminal) return "";
+  if (seconds < 1) return "less than a second left";
   if (seconds < 90) return "about " + Math.round(seconds) + " s left";
   if (seconds < 5400) return "about " + Math.round(seconds / 60) + " min left";
-  return "about " + (seconds / 3600).toFixed(1) + " h left";
+  if (seconds < 172800) return "about " + tenths(seconds / 3600) + " h left";
+  if (seconds <= 31536000) return "about " + Math.round(seconds / 86400) + " days left";
+  return "more than a year left";
 }
 
 function show(state, stage, progress, message, seconds) {
   $("view").hidden = false;
-  terminal = ["completed", "failed", "cancelled"].includes(state);
+  terminal = finished.includes(state);
   if (state !== undefined) $("state").textContent = state;
   if (stage !== undefined) $("stage").textContent = stage;
   if (typeof progress === "number") {
     $("bar").value = progress;
-    $("percent").textContent = progress + " %";
+    $("percent").textContent = percent(progress);
   }
   if (message !== undefined) $("message").textContent = message;
   $("eta").textContent = eta(seconds);
@@ -99,13 +118,15 @@ function show(state, stage, progress, message, seconds) {
 }
 
 function onEvent(m) {
-  if (m.seq <= lastSeq) return; // shown before a reconnect
+  // Shown before a reconnect, or of the subscription being replaced.
+  if (renewing || m.seq <= lastSeq) return;
   lastSeq = m.seq;
+  ended = ["job_complete", "job_failed", "job_cancelled"].includes(m.type);
   const at = "#" + m.seq + " ";
   switch (m.type) {
     case "progress_update":
       show("running", m.stage, m.progress, m.message, m.estimated_seconds_remaining);
-      note(at + m.stage + " " + m.progress + " %" + (m.message ? "  " + m.message : "")
+      note(at + m.stage + " " + percent(m.progress) + (m.message ? "  " + m.message : "")
         + (m.coalesced ? "  (" + m.coalesced + " older updates skipped)" : ""));
       break;
     case "stage_complete":
@@ -127,6 +148,31 @@ function onEvent(m) {
   }
 }
 
+// A finished job is forgotten after --job-retention, and a publish to its id
+// then starts a new job at seq 1, whose events are not the ones shown. It
+// shows as fewer events than shown or, once the end was shown (the old job
+// took no event after it), as more events or a job not ended.
+function isNewJob(s) {
+  return s.last_seq < lastSeq
+    || (ended && (s.last_seq > lastSeq || !finished.includes(s.status)));
+}
+
+// A subscribe again on the same connection goes on from what it was sent,
+// so unsubscribe first; what comes before the new subscribed is dropped.
+function startOver(newLastSeq) {
+  lastSeq = 0;
+  ended = false;
+  terminal = false;
+  renewing = true;
+  $("log").textContent = "";
+  note(newLastSeq > 0
+    ? "the job was started again: showing the new job under this id from its first event"
+    : "the server no longer has the job shown (forgotten after it ended); waiting for a new one",
+    "muted");
+  send({ type: "unsubscribe", job_id: job });
+  subscribe();
+}
+
 function onMessage(e) {
   let m;
   try { m = JSON.parse(e.data); } catch { return; }
@@ -139,6 +185,11 @@ function onMessage(e) {
       break;
     case "subscribed": {
       const s = m.status;
+      if (isNewJob(s)) {
+        startOver(s.last_seq);
+        break;
+      }
+      renewing = false;
       if (s.last_seq === 0) note("no events yet for " + job + "; waiting", "muted");
       show(s.status, s.stage, s.progress, s.message, s.estimated_seconds_remaining);
       if (s.cancel_requested && !terminal) note("a cancel was requested");
@@ -159,13 +210,35 @@ function onMessage(e) {
 }
 
 function connect() {
+  let opened = false;
   ws = new WebSocket(url);
+  ws.onopen = () => { opened = true; failures = 0; };
   ws.onmessage = onMessage;
   ws.onclose = (e) => {
     ws = null;
+    // 1008: the token expired, or too many errors. The same token would
+    // only get 401 again.
+    if (e.code === 1008) {
+      const text = "closed by the server: " + (e.reason || "policy violation")
+        + " \u2014 reload" + (/token/.test(e.reason) ? " with a new token" : " to connect again");
+      $("link").textContent = text;
+      note(text, "bad");
+      return;
+    }
     const wait = Math.min(10000, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2);
-    $("link").textContent = "disconnected (" + e.code + (e.reason ? " " + e.reason : "")
-      + "); reconnecting in " + (wait / 1000).toFixed(1) + " s";
+    const again = "; reconnecting in " + (wait / 1000).toFixed(1) + " s";
+    if (opened) {
+      $("link").textContent = "disconnected (" + e.code + (e.reason ? " " + e.reason : "")
+        + ")" + again;
+    } else {
+      // A refused upgrade (401, 403, 503) shows as a bare 1006: no code
+      // tells it from a server that is down.
+      ++failures;
+      $("link").textContent = "cannot connect" + (failures < 3 ? ""
+        : " (" + failures + " tries in a row: is the server up"
+          + (token ? " and the token valid" : ", and does it need a token") + "?)")
+        + again;
+    }
     setTimeout(connect, wait);
   };
 }
@@ -176,6 +249,8 @@ function watch(next) {
   job = next;
   lastSeq = 0;
   terminal = false;
+  ended = false;
+  renewing = false;
   $("log").textContent = "";
   $("title").textContent = job;
   const query = new URLSearchParams({ job });

@@ -522,6 +522,15 @@ BOOST_AUTO_TEST_CASE(the_root_serves_the_watch_page) {
                     R"(type: "cancel_job")", "textContent"})
     BOOST_TEST(res.body.find(part) != std::string::npos, part);
   BOOST_TEST(res.body.find("innerHTML") == std::string::npos);
+  // What the page's audit found, by the code that now handles it: a
+  // progress shown rounded (not 33.333333333333336 %), ETAs under a second
+  // and past a year in words, a 1008 close (an expired token) not retried,
+  // and a job started again under its id subscribed to afresh.
+  for (auto part : {"percent(progress)", "less than a second left",
+                    "more than a year left", "e.code === 1008",
+                    "cannot connect", "startOver(s.last_seq)"})
+    BOOST_TEST(res.body.find(part) != std::string::npos, part);
+  BOOST_TEST(res.body.find(R"(progress + " %")") == std::string::npos);
   check_http_error(http.post("/", "{}"), 405);
 }
 
