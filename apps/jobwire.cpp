@@ -24,6 +24,7 @@
 #include "actors/registry_actor.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
+#include "messages/command_line_error.hpp"
 #include "messages/whole_number_options.hpp"
 #include "net/server.hpp"
 
@@ -392,7 +393,7 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "jobwire: " << caf::actor_system_config::render(err)
+    std::cerr << "jobwire: " << jobwire::describe_command_line_error(err)
               << " (see --help)" << std::endl;
     return EXIT_FAILURE;
   }

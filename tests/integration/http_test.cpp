@@ -758,6 +758,11 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
     // The io threads stopped before any client got its hint and close.
     {{"--drain-seconds=0"}, "--drain-seconds=0 is out of range"},
     {{"--socket-send-buffer=4294967296"}, "--socket-send-buffer=4294967296 is"},
+    // CAF's parser errors, which named a code rather than the mistake.
+    {{"--nope"}, "jobwire: unknown option --nope (see --help)"},
+    {{"--bind"}, "jobwire: --bind needs a value (--bind=...)"},
+    {{"--allow-anonymous=maybe"},
+     "jobwire: --allow-anonymous=maybe is not a valid value for its option"},
   };
   for (auto& c : cases) {
     auto args = c.args;
