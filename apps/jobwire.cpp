@@ -27,6 +27,7 @@
 #include "messages/command_line_error.hpp"
 #include "messages/whole_number_options.hpp"
 #include "net/server.hpp"
+#include "pipeline/tls_files.hpp"
 
 namespace {
 
@@ -415,6 +416,12 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   if (tls_parts == 3) {
+    // CAF loads the files only when a pipeline connects, and aborts the
+    // server if they do not load.
+    if (auto bad = jobwire::pipeline::check_tls_files(
+          cfg.caf_tls_cert, cfg.caf_tls_key, cfg.caf_tls_ca);
+        !bad.empty())
+      return fail(bad);
     // CAF's OpenSSL module verifies peers against the CA once one is set.
     cfg.openssl_certificate = cfg.caf_tls_cert;
     cfg.openssl_key = cfg.caf_tls_key;

@@ -22,6 +22,7 @@
 #include "pipeline/error_text.hpp"
 #include "pipeline/event_id.hpp"
 #include "pipeline/job_handle.hpp"
+#include "pipeline/tls_files.hpp"
 
 namespace {
 
@@ -75,7 +76,7 @@ CAF's own options (--middleman.heartbeat-interval=.., --scheduler.max-threads=..
 are accepted as well.
 
 exit status: 0 on success, 1 when jobwire is unreachable or refuses, 2 on a
-usage error.
+usage error or --caf-tls-* files it cannot use.
 )";
 
 struct config : caf::actor_system_config {
@@ -143,19 +144,35 @@ struct config : caf::actor_system_config {
   }
 };
 
-/// Usage errors: exit status 2.
+/// The exit status of usage errors.
+constexpr int usage_status = 2;
+
 int usage_error(const std::string& what) {
   std::cerr << "jobwire-pipeline: " << what << " (see --help)" << std::endl;
-  return 2;
+  return usage_status;
 }
 
 std::string endpoint(const config& cfg) {
   return cfg.host + ":" + std::to_string(cfg.caf_port);
 }
 
+/// Whether a connection over TLS broke off in the TLS handshake. CAF says
+/// only that the peer hung up, or, when TLS failed at its first bytes,
+/// cannot_connect_to_node without the context its socket errors carry.
+bool tls_handshake_failed(const caf::error& err) {
+  return err == caf::sec::disconnect_during_handshake
+         || (err == caf::sec::cannot_connect_to_node && err.context().empty());
+}
+
 int unreachable(const config& cfg, const caf::error& err) {
   std::cerr << "jobwire-pipeline: cannot reach jobwire at " << endpoint(cfg)
-            << ": " << pl::error_text(err) << std::endl;
+            << ": " << pl::error_text(err);
+  if (!cfg.caf_tls_cert.empty() && tls_handshake_failed(err))
+    std::cerr << ": the TLS handshake failed (is that port jobwire's CAF port "
+                 "with TLS, does it take certificates from the CA of "
+                 "--caf-tls-cert, and is its own certificate from "
+                 "--caf-tls-ca?)";
+  std::cerr << std::endl;
   return EXIT_FAILURE;
 }
 
@@ -362,6 +379,14 @@ int main(int argc, char** argv) {
         || cfg.caf_tls_ca.empty())
       return usage_error(
         "--caf-tls-cert, --caf-tls-key and --caf-tls-ca go together");
+    // CAF would load them only once connected, and fail there with no word
+    // on stderr.
+    if (auto bad = pl::check_tls_files(cfg.caf_tls_cert, cfg.caf_tls_key,
+                                       cfg.caf_tls_ca);
+        !bad.empty()) {
+      std::cerr << "jobwire-pipeline: " << bad << std::endl;
+      return usage_status;
+    }
     pl::configure_tls(cfg, cfg.caf_tls_cert, cfg.caf_tls_key, cfg.caf_tls_ca);
   }
   caf::actor_system sys{cfg};

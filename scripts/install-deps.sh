@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
   libcaf-dev libboost1.81-dev libboost-test1.81-dev
-  libsimdjson-dev liblmdb-dev libspdlog-dev lmdb-utils libjwt-dev
+  libsimdjson-dev liblmdb-dev libspdlog-dev lmdb-utils libjwt-dev libssl-dev
   curl python3-websockets openssl
 )
 

@@ -3,10 +3,13 @@
 
 // The CAF port with TLS: only a pipeline with a certificate from the
 // configured CA gets in; the rest get a clear error and the server carries
-// on. Certificates are made here with the openssl command.
+// on. TLS files that do not load are refused at start, by both programs.
+// Certificates are made here with the openssl command.
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "pipeline_fixture.hpp"
@@ -49,12 +52,29 @@ struct certificates {
     std::filesystem::remove_all(dir);
   }
 
+  std::string path(const std::string& file) const {
+    return dir + "/" + file;
+  }
+
   std::vector<std::string> tls_args(const std::string& who) const {
-    return {"--caf-tls-cert=" + dir + "/" + who + ".pem",
-            "--caf-tls-key=" + dir + "/" + who + ".key",
-            "--caf-tls-ca=" + dir + "/ca.pem"};
+    return {"--caf-tls-cert=" + path(who + ".pem"),
+            "--caf-tls-key=" + path(who + ".key"),
+            "--caf-tls-ca=" + path("ca.pem")};
   }
 };
+
+/// One set of TLS files a program must refuse, and what it must say.
+struct unusable_files {
+  std::string cert;
+  std::string key;
+  std::string ca;
+  std::string says;
+};
+
+std::vector<std::string> tls_args(const unusable_files& x) {
+  return {"--caf-tls-cert=" + x.cert, "--caf-tls-key=" + x.key,
+          "--caf-tls-ca=" + x.ca};
+}
 
 std::vector<std::string> publish_args(std::vector<std::string> extra,
                                       uint16_t caf_port, int progress) {
@@ -92,6 +112,10 @@ BOOST_AUTO_TEST_CASE(only_peers_with_a_certificate_from_the_ca_get_in) {
                                  publish_args(rogue_args, caf_port, 30),
                                  std::chrono::seconds{20});
   BOOST_TEST(rogue.status.code == 1);
+  // Only a pipeline with TLS is pointed at its TLS settings.
+  BOOST_TEST(rogue.err.find("the TLS handshake failed") != std::string::npos,
+             rogue.err);
+  BOOST_TEST(plain.err.find("TLS") == std::string::npos, plain.err);
   // The server carries on, and only the first event was stored.
   http_client http{server.port()};
   auto res = http.get("/v1/jobs/tls_job");
@@ -101,4 +125,75 @@ BOOST_AUTO_TEST_CASE(only_peers_with_a_certificate_from_the_ca_get_in) {
     pipeline, publish_args(certs.tls_args("client"), caf_port, 40),
     std::chrono::seconds{20});
   BOOST_TEST(again.out == "2\n", again.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_server_with_tls_files_it_cannot_use_does_not_start) {
+  // CAF loads them only when a pipeline connects; a file it could not use
+  // then aborted the server, WebSocket clients and all.
+  certificates certs;
+  auto garbage = certs.path("garbage.pem");
+  std::ofstream{garbage} << "not a certificate\n";
+  auto cert = certs.path("server.pem");
+  auto key = certs.path("server.key");
+  auto ca = certs.path("ca.pem");
+  auto missing = certs.path("missing.pem");
+  std::vector<unusable_files> cases{
+    {missing, key, ca, "cannot read --caf-tls-cert=" + missing},
+    {garbage, key, ca,
+     "--caf-tls-cert=" + garbage + " cannot be used as a PEM certificate"},
+    {cert, certs.path("client.key"), ca,
+     "--caf-tls-key=" + certs.path("client.key") + " does not match "
+       + "--caf-tls-cert=" + cert},
+    {cert, key, missing, "cannot read --caf-tls-ca=" + missing},
+  };
+  for (auto& c : cases) {
+    std::vector<std::string> args{"--port=0", "--caf-port=0",
+                                  "--data-dir=" + certs.path("data")};
+    for (auto& x : tls_args(c))
+      args.push_back(x);
+    auto result = run_to_completion(jobwire_binary(), args,
+                                    std::chrono::seconds{10});
+    BOOST_TEST((result.status.exited && result.status.code == 1),
+               c.says << ": " << result.status.to_string());
+    BOOST_TEST(result.err.find("jobwire: " + c.says) != std::string::npos,
+               c.says << ": stderr: " << result.err);
+    BOOST_TEST(result.out.find("listening") == std::string::npos,
+               c.says << ": stdout: " << result.out);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_pipeline_with_tls_files_it_cannot_use_says_so_at_once) {
+  // CAF loads them only when connecting: the pipeline printed an exception
+  // on stdout, where publish prints the seq, and waited for its request
+  // timeout.
+  certificates certs;
+  server_process server{certs.tls_args("server")};
+  auto caf_port = read_caf_port(server);
+  auto cert = certs.path("client.pem");
+  auto ca = certs.path("ca.pem");
+  auto missing = certs.path("missing.pem");
+  std::vector<unusable_files> cases{
+    {cert, certs.path("server.key"), ca,
+     "--caf-tls-key=" + certs.path("server.key") + " does not match "
+       + "--caf-tls-cert=" + cert},
+    {cert, certs.path("client.key"), missing,
+     "cannot read --caf-tls-ca=" + missing},
+  };
+  for (auto& c : cases) {
+    auto args = publish_args(tls_args(c), caf_port, 10);
+    args.push_back("--request-timeout-ms=15000");
+    auto started = std::chrono::steady_clock::now();
+    auto result = run_to_completion(pipeline_fixture::pipeline_binary(), args,
+                                    std::chrono::seconds{60});
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+    BOOST_TEST((result.status.exited && result.status.code == 2),
+               c.says << ": " << result.status.to_string());
+    BOOST_TEST(result.err.find("jobwire-pipeline: " + c.says)
+                 != std::string::npos,
+               c.says << ": stderr: " << result.err);
+    BOOST_TEST(result.out.empty(), c.says << ": stdout: " << result.out);
+    BOOST_TEST((took < std::chrono::seconds{5}),
+               c.says << ": took " << took.count() << " ms");
+  }
 }
