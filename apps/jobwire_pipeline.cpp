@@ -15,6 +15,7 @@
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
 
+#include "messages/command_line_error.hpp"
 #include "messages/job_event.hpp"
 #include "messages/log.hpp"
 #include "messages/whole_number_options.hpp"
@@ -165,7 +166,9 @@ bool tls_handshake_failed(const caf::error& err) {
 }
 
 int unreachable(const config& cfg, const caf::error& err) {
+  auto tries = std::max<size_t>(1, cfg.connect_attempts);
   std::cerr << "jobwire-pipeline: cannot reach jobwire at " << endpoint(cfg)
+            << (tries > 1 ? " (" + std::to_string(tries) + " attempts)" : "")
             << ": " << pl::error_text(err);
   if (!cfg.caf_tls_cert.empty() && tls_handshake_failed(err))
     std::cerr << ": the TLS handshake failed (is that port jobwire's CAF port "
@@ -364,8 +367,16 @@ int main(int argc, char** argv) {
       !bad.empty())
     return usage_error(bad);
   if (auto err = cfg.parse(static_cast<int>(args.size()), args.data()))
-    return usage_error("bad command line: "
-                       + caf::actor_system_config::render(err));
+    return usage_error(jobwire::describe_command_line_error(err));
+  // 0 would time every request out before it could be answered.
+  if (cfg.request_timeout_ms < 1 || cfg.request_timeout_ms > 3'600'000)
+    return usage_error("--request-timeout-ms="
+                       + std::to_string(cfg.request_timeout_ms)
+                       + " is out of range: it must be from 1 to 3600000");
+  if (cfg.connect_attempts < 1 || cfg.connect_attempts > 1000)
+    return usage_error("--connect-attempts="
+                       + std::to_string(cfg.connect_attempts)
+                       + " is out of range: it must be from 1 to 1000");
   if (!cfg.remainder.empty())
     return usage_error("unexpected argument '" + cfg.remainder.front() + "'");
   if (!jobwire::log::init(cfg.log_level))
