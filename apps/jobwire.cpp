@@ -4,7 +4,6 @@
 #include <cctype>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -140,7 +139,8 @@ struct config : caf::actor_system_config {
       .add(auth_secret_file, "auth-secret-file",
            "file holding the HS256 secret: every request then needs a JWT")
       .add(allowed_origins, "allowed-origins",
-           "comma-separated Origins browsers may connect from (default: any)")
+           "comma-separated Origins browsers may connect and POST from, "
+           "besides this server's own pages (*: any)")
       .add(allow_anonymous, "allow-anonymous",
            "serve a non-loopback --bind without an auth secret")
       .add(drain_seconds, "drain-seconds",
@@ -307,12 +307,7 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.max_connections = cfg.max_connections;
   settings.max_connections_per_address = cfg.max_connections_per_address;
   settings.max_pending_handshakes = cfg.max_pending_handshakes;
-  {
-    std::stringstream list{cfg.allowed_origins};
-    for (std::string origin; std::getline(list, origin, ',');)
-      if (!origin.empty())
-        settings.allowed_origins.push_back(origin);
-  }
+  settings.origins = jobwire::origin_policy::parse(cfg.allowed_origins);
   settings.connection.heartbeat_seconds = static_cast<unsigned>(cfg.heartbeat);
   settings.connection.progress_interval
     = std::chrono::seconds(cfg.progress_seconds);

@@ -290,6 +290,14 @@ void http_session::handle(request req) {
   if (route.target == endpoint::metrics)
     return reply(200, metrics::global().render(), version, keep_alive, {},
                  "text/plain; version=0.0.4");
+  // A browser's POST from another site would publish or cancel with the
+  // user's reach (no preflight guards a plain-text POST).
+  if (route.method == "POST" && !origin_allowed(req))
+    return reply(403,
+                 encode_http_error(error_code::unauthorized,
+                                   "this Origin may not publish or cancel "
+                                   "(see --allowed-origins)"),
+                 version, keep_alive);
   if (!is_valid_job_id(route.job_id))
     return reply(400,
                  encode_http_error(error_code::invalid_job_id,
@@ -355,6 +363,14 @@ void http_session::handle(request req) {
 }
 
 
+bool http_session::origin_allowed(const request& req) {
+  auto origin = req[http::field::origin];
+  if (ctx_.settings.origins.allows(origin, req[http::field::host]))
+    return true;
+  audit_denial({}, "origin", {}, origin);
+  return false;
+}
+
 void http_session::upgrade(request req) {
   if (!beast::websocket::is_upgrade(req))
     return reply(426,
@@ -376,16 +392,12 @@ void http_session::upgrade(request req) {
                                    "Sec-WebSocket-Key must be the base64 "
                                    "encoding of 16 bytes"),
                  req.version(), false);
-  auto& origins = ctx_.settings.allowed_origins;
-  auto origin = req[http::field::origin];
-  if (!origins.empty() && !origin.empty()
-      && std::find(origins.begin(), origins.end(), origin) == origins.end()) {
-    audit_denial({}, "origin", {}, origin);
+  if (!origin_allowed(req))
     return reply(403,
                  encode_http_error(error_code::unauthorized,
-                                   "this Origin may not open a WebSocket"),
+                                   "this Origin may not open a WebSocket "
+                                   "(see --allowed-origins)"),
                  req.version(), false);
-  }
   if (ctx_.draining) {
     auto retry = std::to_string((ctx_.settings.resume_after_ms + 999) / 1000);
     const http_header retry_after[] = {{"Retry-After", retry}};

@@ -58,6 +58,8 @@ private:
   void dispatch(request req);
   void handle(request req);
   void upgrade(request req);
+  /// Whether `req`'s Origin (if any) may go on; a refusal is audited.
+  bool origin_allowed(const request& req);
   /// Answers from an actor thread: hops onto this session's strand.
   api_callback reply_later(unsigned version, bool keep_alive);
   /// Answers the request being handled.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "actors/connection_actor.hpp"
+#include "net/origin_policy.hpp"
 
 namespace jobwire {
 
@@ -41,8 +42,8 @@ struct server_settings {
   /// TCP connections still in HTTP (not upgraded) at once; more are closed
   /// at accept (slowloris).
   size_t max_pending_handshakes = 1024;
-  /// Origins a browser's upgrade may come from; empty: any.
-  std::vector<std::string> allowed_origins;
+  /// The pages a browser may upgrade or POST from.
+  origin_policy origins;
 };
 
 } // namespace jobwire

@@ -126,6 +126,17 @@ BOOST_AUTO_TEST_CASE(origins_outside_the_allowlist_are_refused) {
   auto auth = "Authorization: Bearer " + good + "\r\n";
   BOOST_TEST(raw_upgrade(auth + "Origin: https://app.example\r\n") == 101);
   BOOST_TEST(raw_upgrade(auth + "Origin: https://evil.example\r\n") == 403);
+  // The listed page may publish from a browser too; another may not.
+  auto publish = [&](const std::string& origin) {
+    return http
+      .request("POST", "/v1/jobs/job_a/events",
+               R"({"type":"progress_update","stage":"s","progress":1})",
+               {{"Authorization", "Bearer " + mint(R"(["job_a"])", "publish")},
+                {"Origin", origin}})
+      .status;
+  };
+  BOOST_TEST(publish("https://app.example") == 202);
+  BOOST_TEST(publish("https://evil.example") == 403);
 }
 
 BOOST_AUTO_TEST_CASE(view_is_not_cancel_and_jobs_are_checked) {

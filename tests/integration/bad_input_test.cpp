@@ -646,6 +646,45 @@ BOOST_AUTO_TEST_CASE(unknown_paths_are_404) {
     http.post("/v1/jobs/job_1/events/extra", progress_event("s", 1, "m")), 404);
 }
 
+BOOST_AUTO_TEST_CASE(pages_of_other_sites_may_not_connect_publish_or_cancel) {
+  auto job = unique_job_id("csrf");
+  publish(http, job, progress_event("s", 1, "m"));
+  auto upgrade = [&](const std::string& origin) {
+    raw_socket s;
+    s.connect(port());
+    s.send("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port())
+           + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: "
+           + origin + "\r\n\r\n");
+    auto reply = s.read_http_reply();
+    return reply ? reply->status : 0;
+  };
+  auto post = [&](const std::string& path, const std::string& origin) {
+    return http.request("POST", path, R"({"type":"job_failed","error":{"code":"x","message":"forged"}})",
+                        {{"Content-Type", "text/plain"}, {"Origin", origin}});
+  };
+  auto own = "http://127.0.0.1:" + std::to_string(port());
+  // A page of this server (the watch page) and programs (no Origin) may.
+  BOOST_TEST(upgrade(own) == 101);
+  // Any other page, on the user's own machine included, may not: it could
+  // follow jobs, cancel them, or publish forged events.
+  for (auto origin : {std::string{"https://evil.example"},
+                      std::string{"http://127.0.0.1:1"}, std::string{"null"}}) {
+    BOOST_TEST_CONTEXT(origin) {
+      BOOST_TEST(upgrade(origin) == 403);
+      check_http_error(post(job_path(job) + "/events", origin), 403,
+                       "unauthorized");
+      check_http_error(post(job_path(job) + "/cancel", origin), 403,
+                       "unauthorized");
+    }
+  }
+  auto res = http.get(job_path(job));
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  check_string(res.json(), "status", "running");
+  check_int(res.json(), "last_seq", 1);
+}
+
 BOOST_AUTO_TEST_CASE(wrong_methods_are_405) {
   const std::vector<std::pair<std::string, std::string>> cases = {
     {"DELETE", "/v1/jobs/job_1"},
