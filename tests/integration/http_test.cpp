@@ -60,6 +60,17 @@ void check_clean_exit(int sig) {
   http_client http{server.port()};
   publish(http, job, progress_event("s", 1, "m"));
   ws.read_json();
+  {
+    // A refused Origin is logged; its bytes are the client's, not UTF-8.
+    raw_socket s;
+    s.connect(server.port());
+    s.send("GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Origin: https://\xfe\xc0\xaf\"x\r\n\r\n");
+    auto reply = s.read_http_reply();
+    BOOST_TEST((reply && reply->status == 403));
+  }
   auto status = server.stop(sig, 10s);
   BOOST_TEST((status.exited && status.code == 0 && !status.timed_out),
              "jobwire " << status.to_string() << " on signal " << sig
