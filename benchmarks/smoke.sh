@@ -84,6 +84,39 @@ if ! kill -0 "$pid" 2>/dev/null; then
   tail -20 "$tmp/server.err" >&2
   failed=1
 fi
+stop_process "$pid"
+
+# A server with access control: the bench sends --token, and refuses to run
+# (exit 2, saying why) without one that may view and publish.
+printf '%s' 0123456789abcdef0123456789abcdef-smoke-secret >"$tmp/secret"
+mint() { # scope
+  python3 - "$tmp/secret" "$1" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b64(json.dumps({"sub": "smoke", "exp": int(time.time()) + 600,
+                       "scope": sys.argv[2], "jobs": ["bench-*"]}).encode())
+key = open(sys.argv[1], "rb").read()
+sig = hmac.new(key, (head + "." + body).encode(), hashlib.sha256).digest()
+print(head + "." + body + "." + b64(sig))
+PY
+}
+if ! start_jobwire "$tmp/auth" "$server" --auth-secret-file="$tmp/secret"; then
+  echo "smoke: jobwire with --auth-secret-file did not start" >&2
+  cat "$tmp/auth/server.err" >&2
+  exit 1
+fi
+pid=$server_pid
+port=$server_port
+run --scenario=many-jobs --connections=50 --jobs=5 --duration=1 \
+  --token="$(mint 'view publish')"
+run --scenario=reconnect --connections=30 --jobs=3 --events=10 \
+  --token="$(mint 'view publish')"
+expect_refused "a run without a token" "refused a request without a token" \
+  --server-pid="$pid"
+expect_refused "a token that may not publish" "does not allow 'publish'" \
+  --server-pid="$pid" --token="$(mint view)"
+
 if [ $failed -ne 0 ]; then
   echo "smoke: FAILED" >&2
   exit 1

@@ -54,6 +54,8 @@ std::string bench_run::prepare() {
   if (auto err = resolve_target(opt_.host, opt_.port, run_.server);
       !err.empty())
     return err;
+  if (!opt_.token.empty())
+    run_.server.auth_header = "Authorization: Bearer " + opt_.token + "\r\n";
   if (opt_.cpu >= 0)
     if (auto err = pin_to_cpu(opt_.cpu); !err.empty())
       return err;
@@ -71,6 +73,22 @@ std::string bench_run::prepare() {
   } else if (health.status != 200) {
     return "jobwire at " + opt_.url + " is not ready: GET /healthz gave "
            + std::to_string(health.status) + " " + health.body;
+  } else {
+    // A run whose subscribes or publishes are refused would only report
+    // losses. An empty event is refused after the token is checked, and
+    // stores nothing.
+    for (auto [method, body] : {std::pair{"GET", ""}, std::pair{"POST", "{}"}}) {
+      auto probe = http_request(run_.server, method,
+                                std::string{"/v1/jobs/bench-token-probe"}
+                                  + (*body ? "/events" : ""),
+                                body);
+      if (probe.status == 401 || probe.status == 403)
+        return "jobwire at " + opt_.url + " refused "
+               + (opt_.token.empty() ? std::string{"a request without a token"}
+                                     : std::string{"--token"})
+               + " (" + std::to_string(probe.status) + " " + probe.body
+               + "): give --token=JWT with view and publish on bench-*";
+    }
   }
   server_pid_ = opt_.server_pid;
   if (server_pid_ == 0 && run_.server.loopback)
@@ -129,10 +147,10 @@ void bench_run::make_jobs(size_t count, bool flow_control) {
   auto lag = flow_control ? opt_.max_lag : 0;
   if (opt_.nchan())
     jobs_ = std::make_unique<job_table>(count, prefix, run_.server.host_header,
-                                        lag, opt_.base_path + "/pub/", "");
+                                        run_.server.auth_header, lag, opt_.base_path + "/pub/", "");
   else
     jobs_ = std::make_unique<job_table>(count, prefix, run_.server.host_header,
-                                        lag, "/v1/jobs/", "/events");
+                                        run_.server.auth_header, lag, "/v1/jobs/", "/events");
   run_.jobs = jobs_.get();
 }
 

@@ -5,7 +5,8 @@
 namespace jobwire::bench {
 
 job_table::job_table(size_t count, const std::string& prefix,
-                     const std::string& host_header, size_t max_lag,
+                     const std::string& host_header,
+                     const std::string& auth_header, size_t max_lag,
                      const std::string& path_before,
                      const std::string& path_after)
   : max_lag_(max_lag) {
@@ -14,8 +15,8 @@ job_table::job_table(size_t count, const std::string& prefix,
     auto job = std::make_unique<job_slot>();
     job->id = prefix + std::to_string(i);
     job->request_head = "POST " + path_before + job->id + path_after
-                        + " HTTP/1.1\r\nHost: " + host_header
-                        + "\r\nContent-Type: application/json\r\n"
+                        + " HTTP/1.1\r\nHost: " + host_header + "\r\n"
+                        + auth_header + "Content-Type: application/json\r\n"
                           "Content-Length: ";
     if (max_lag > 0) {
       // Seqs in flight span at most max_lag: twice that never wraps onto a

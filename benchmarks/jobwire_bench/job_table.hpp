@@ -40,7 +40,8 @@ class job_table {
 public:
   /// Jobs are published to with `POST <path_before><id><path_after>`.
   job_table(size_t count, const std::string& prefix,
-            const std::string& host_header, size_t max_lag,
+            const std::string& host_header,
+            const std::string& auth_header, size_t max_lag,
             const std::string& path_before, const std::string& path_after);
 
   size_t size() const {

@@ -108,7 +108,8 @@ http_reply http_request(const target& t, const std::string& method,
     return out;
   }
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: "
-                    + t.host_header + "\r\nConnection: close\r\n";
+                    + t.host_header + "\r\nConnection: close\r\n"
+                    + t.auth_header;
   if (!body.empty() || method == "POST")
     req += "Content-Type: application/json\r\nContent-Length: "
            + std::to_string(body.size()) + "\r\n";

@@ -15,6 +15,8 @@ struct target {
   sockaddr_in addr{};
   /// "host:port" for the Host header.
   std::string host_header;
+  /// "Authorization: Bearer ...\r\n" with --token, else empty.
+  std::string auth_header;
   bool loopback = false;
 };
 

@@ -79,6 +79,8 @@ std::string parse_options(int argc, char** argv, options& out) {
     bool ok = true;
     if (name == "url")
       out.url = std::string{value};
+    else if (name == "token")
+      out.token = std::string{value};
     else if (name == "scenario")
       out.scenario = std::string{value};
     else if (name == "target")
@@ -239,9 +241,9 @@ knobs (0 or absent: the scenario's default)
                          to hold the connections, default 5)
   --payload-bytes=B      size of each published event body (default 200)
   --publishers=P         publishers: keep-alive HTTP connections, or CAF
-                         actors sharing one connection (default 4)
-  --window=W             requests in flight per publisher (persistence 1,
-                         fanout/many-jobs 8, reconnect 32)
+                         actors sharing one connection (fanout 128, others 4)
+  --window=W             requests in flight per publisher (fanout 2,
+                         persistence 1, many-jobs/stalled 8, reconnect 32)
   --publish-via=http     publishers POST each event (default)
   --publish-via=caf      publishers send each event to jobwire's ingest
                          actor as a pipeline process does (needs
@@ -277,11 +279,15 @@ running
                          closes connections past --max-pending-handshakes)
   --drain-timeout=S      how long to wait for the last deliveries (15)
   --json=FILE            also write the results as JSON
+  --token=JWT            for a server with --auth-secret-file: a token with
+                         view and publish on the jobs bench-* (sent on the
+                         upgrade and with every HTTP publish)
   --quiet                no progress line on stderr
 
 Every run checks what it received (per connection and job: seqs increasing,
 no gaps, nothing missing at the end; only stalled clients may see
-progress_updates coalesced) and exits 1 with FAILED when anything was lost.
+progress_updates coalesced) and exits 1 with FAILED when anything was lost,
+2 when it could not run (no server, a refused token, bad options).
 For thousands of connections raise `ulimit -n` for both the server and the
 benchmark (the benchmark raises its soft limit to the hard one itself).
 )";

@@ -48,6 +48,8 @@ struct options {
   size_t threads = 1;
   int cpu = -1;
   std::string json;
+  /// A JWT for a server with --auth-secret-file; empty: none.
+  std::string token;
   /// 0: look the server up by its listening port (local servers only).
   int server_pid = 0;
   /// Below jobwire's --max-pending-handshakes (1024 by default).

@@ -117,7 +117,8 @@ void ws_client::finish_connect() {
                 ? opt.base_path + "/sub/" + job->id
                 : std::string{"/v1/ws"};
   out_ = "GET " + path + " HTTP/1.1\r\nHost: " + w_.run.server.host_header
-         + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         + "\r\n" + w_.run.server.auth_header
+         + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: "
          + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
   state = phase::handshake;
