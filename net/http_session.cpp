@@ -7,6 +7,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/write.hpp>
@@ -111,6 +112,7 @@ void http_session::do_read() {
   parser_->eager(true);
   head_scanned_ = 0;
   message_bytes_ = 0;
+  continue_checked_ = false;
   // A request (also a WebSocket handshake) must arrive whole in this time.
   stream_.expires_after(ctx_.settings.handshake_timeout);
   read_request();
@@ -151,6 +153,10 @@ void http_session::read_request() {
     return on_read(ec, 0);
   if (parser_->is_done())
     return on_read({}, 0);
+  if (parser_->is_header_done() && !continue_checked_) {
+    continue_checked_ = true;
+    send_continue();
+  }
   // Beast bounds the body's data, not what a chunked body brings besides
   // (chunk extensions, trailer fields, read a few at a time): all of it
   // counts here.
@@ -158,6 +164,26 @@ void http_session::read_request() {
   if (message_bytes_ + buffer_.size() > most)
     return on_read(http::error::body_limit, 0);
   read_more();
+}
+
+void http_session::send_continue() {
+  auto& req = parser_->get();
+  if (req.version() < 11
+      || !beast::iequals(req[http::field::expect], "100-continue"))
+    return;
+  // Behind answers still owed it would come out of order; such a client
+  // sends its body after its own wait instead.
+  if (writing_ || !slots_.empty())
+    return;
+  static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
+  writing_ = true;
+  asio::async_write(stream_, asio::buffer(interim.data(), interim.size()),
+                    [self = shared_from_this()](beast::error_code ec,
+                                                std::size_t) {
+                      self->writing_ = false;
+                      if (!ec)
+                        self->write_ready();
+                    });
 }
 
 void http_session::read_more() {

@@ -51,6 +51,9 @@ private:
   /// passed it); then the body, counting every byte of the message.
   void read_request();
   void read_more();
+  /// Tells a client that waits with `Expect: 100-continue` to send its
+  /// body (RFC 9110 10.1.1), once its head is read.
+  void send_continue();
   void on_read_some(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void open_slot();
@@ -92,6 +95,8 @@ private:
   size_t head_scanned_ = 0;
   /// Bytes of the request being read that the parser has taken.
   size_t message_bytes_ = 0;
+  /// The request being read was looked at for `Expect: 100-continue`.
+  bool continue_checked_ = false;
   /// The slot of the request being handled.
   uint64_t current_ = 0;
   /// The request being handled is a HEAD of a GET endpoint.

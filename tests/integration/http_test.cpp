@@ -590,6 +590,32 @@ BOOST_AUTO_TEST_CASE(head_answers_as_get_without_the_body) {
   BOOST_TEST(refused.header("allow") == "GET, HEAD");
 }
 
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body) {
+  auto job = unique_job_id("expect");
+  auto body = progress_event("s", 5, "m");
+  raw_socket s;
+  s.connect(port());
+  s.send("POST " + job_path(job) + "/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+         "Content-Type: application/json\r\nExpect: 100-continue\r\n"
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  // The client waits for this before it sends the body.
+  auto interim = s.read_http_reply();
+  BOOST_REQUIRE_MESSAGE(interim.has_value(), "no 100 Continue");
+  BOOST_TEST(interim->status == 100);
+  s.send(body);
+  auto final_reply = s.read_http_reply();
+  BOOST_REQUIRE(final_reply.has_value());
+  BOOST_TEST(final_reply->status == 202, final_reply->body);
+  // A body too large is refused at once, without the 100.
+  raw_socket big;
+  big.connect(port());
+  big.send("POST " + job_path(job) + "/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+           "Expect: 100-continue\r\nContent-Length: 10000000\r\n\r\n");
+  auto refused = big.read_http_reply();
+  BOOST_REQUIRE(refused.has_value());
+  BOOST_TEST(refused->status == 413);
+}
+
 BOOST_AUTO_TEST_CASE(event_id_makes_retries_safe) {
   auto job = unique_job_id("dedup");
   auto ws = open_ws(port());
