@@ -279,6 +279,13 @@ void http_session::handle(request req) {
   auto route = route_target(req.target());
   auto version = req.version();
   auto keep_alive = req.keep_alive();
+  // RFC 9112 3.2: exactly one Host in HTTP/1.1; the Origin check reads it.
+  if (version >= 11 && req.count(http::field::host) != 1)
+    return reply(400,
+                 encode_http_error(error_code::invalid_message,
+                                   "an HTTP/1.1 request needs one Host "
+                                   "header"),
+                 version, false);
   if (route.target == endpoint::not_found)
     return reply(404,
                  encode_http_error(error_code::invalid_message,

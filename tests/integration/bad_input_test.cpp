@@ -685,6 +685,27 @@ BOOST_AUTO_TEST_CASE(pages_of_other_sites_may_not_connect_publish_or_cancel) {
   check_int(res.json(), "last_seq", 1);
 }
 
+BOOST_AUTO_TEST_CASE(an_http_1_1_request_needs_one_host) {
+  for (auto hosts : {std::string{}, std::string{"Host: a\r\nHost: b\r\n"}}) {
+    BOOST_TEST_CONTEXT("'" << hosts << "'") {
+      raw_socket s;
+      s.connect(port());
+      s.send("GET /healthz HTTP/1.1\r\n" + hosts + "\r\n");
+      auto reply = s.read_http_reply();
+      BOOST_REQUIRE(reply.has_value());
+      BOOST_TEST(reply->status == 400);
+      BOOST_TEST(reply->body.find("Host") != std::string::npos, reply->body);
+    }
+  }
+  // HTTP/1.0 has no Host to require.
+  raw_socket s;
+  s.connect(port());
+  s.send("GET /healthz HTTP/1.0\r\n\r\n");
+  auto reply = s.read_http_reply();
+  BOOST_REQUIRE(reply.has_value());
+  BOOST_TEST(reply->status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(wrong_methods_are_405) {
   const std::vector<std::pair<std::string, std::string>> cases = {
     {"DELETE", "/v1/jobs/job_1"},
