@@ -30,8 +30,11 @@ std::string describe_command_line_error(const caf::error& err) {
   switch (static_cast<caf::pec>(err.code())) {
     case caf::pec::not_an_option:
       return "unknown option " + arg;
-    case caf::pec::missing_argument:
-      return arg + " needs a value (" + arg + "=...)";
+    case caf::pec::missing_argument: {
+      // CAF names `--name=` (an empty value) as given.
+      auto name = arg.ends_with('=') ? arg.substr(0, arg.size() - 1) : arg;
+      return name + " needs a value (" + name + "=...)";
+    }
     default:
       return arg + " is not a valid value for its option";
   }

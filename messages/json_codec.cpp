@@ -51,6 +51,11 @@ fault parse_error(simdjson::error_code err, std::string_view what) {
     return {error_code::invalid_json,
             "the " + std::string{what}
               + " nests arrays and objects too deeply to be read"};
+  // JSON is UTF-8 (RFC 8259): a Latin-1 body is the common slip.
+  if (err == simdjson::UTF8_ERROR)
+    return {error_code::invalid_json,
+            "the " + std::string{what}
+              + " is not valid JSON: it is not UTF-8"};
   return {error_code::invalid_json,
           "the " + std::string{what} + " is not valid JSON"};
 }

@@ -798,6 +798,8 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
     // CAF's parser errors, which named a code rather than the mistake.
     {{"--nope"}, "jobwire: unknown option --nope (see --help)"},
     {{"--bind"}, "jobwire: --bind needs a value (--bind=...)"},
+    {{"--allowed-origins="},
+     "jobwire: --allowed-origins needs a value (--allowed-origins=...)"},
     {{"--allow-anonymous=maybe"},
      "jobwire: --allow-anonymous=maybe is not a valid value for its option"},
   };

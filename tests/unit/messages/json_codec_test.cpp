@@ -291,7 +291,7 @@ BOOST_AUTO_TEST_CASE(parse_command_rejects) {
      not_json},
     {R"({"type":"ping","a":"\x"})", error_code::invalid_json, not_json},
     {"{\"type\":\"ping\",\"a\":\"\xff\"}", error_code::invalid_json,
-     not_json},
+     not_json + ": it is not UTF-8"},
     // JSON, but not an object.
     {"[]", error_code::invalid_message, not_object},
     {R"([{"type":"ping"}])", error_code::invalid_message, not_object},
