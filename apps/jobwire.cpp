@@ -6,9 +6,12 @@
 #include <fstream>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sched.h>
 
 #include "caf/all.hpp"
@@ -194,6 +197,18 @@ int fail(const std::string& what) {
   return EXIT_FAILURE;
 }
 
+/// Whether `address` (IPv4 or IPv6) is a loopback address; nothing when
+/// it is no address at all.
+std::optional<bool> loopback_address(const std::string& address) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1)
+    return static_cast<bool>(IN6_IS_ADDR_LOOPBACK(&v6));
+  return std::nullopt;
+}
+
 int run(caf::actor_system& sys, const config& cfg) {
   // Each option's range, checked one by one so that the message names the
   // value at fault. Byte limits stop at 1 GiB (a message or queue larger
@@ -269,9 +284,11 @@ int run(caf::actor_system& sys, const config& cfg) {
   }
   // Safe by default: anyone who can reach a public port could watch and
   // cancel every job.
-  auto loopback = cfg.bind == "127.0.0.1" || cfg.bind == "::1"
-                  || cfg.bind == "localhost";
-  if (!loopback && !verifier && !cfg.allow_anonymous)
+  auto loopback = loopback_address(cfg.bind);
+  if (!loopback)
+    return fail("--bind=" + cfg.bind + " is not an IP address: give one, "
+                "such as 127.0.0.1, ::1 or 0.0.0.0");
+  if (!*loopback && !verifier && !cfg.allow_anonymous)
     return fail("--bind=" + cfg.bind + " is not loopback: give "
                 "--auth-secret-file, or --allow-anonymous to serve anyone");
   auto durability = jobwire::parse_durability(cfg.durability);

@@ -798,6 +798,8 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
     // CAF's parser errors, which named a code rather than the mistake.
     {{"--nope"}, "jobwire: unknown option --nope (see --help)"},
     {{"--bind"}, "jobwire: --bind needs a value (--bind=...)"},
+    // Called "not loopback" before; the address was never tried.
+    {{"--bind=999.1.1.1"}, "--bind=999.1.1.1 is not an IP address"},
     {{"--allowed-origins="},
      "jobwire: --allowed-origins needs a value (--allowed-origins=...)"},
     {{"--allow-anonymous=maybe"},
