@@ -30,6 +30,9 @@ export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp:print_suppressions=0"
 # ASan's quarantine and shadow memory make the server look several times
 # bigger: the memory-bound test gets a bound to match.
 export JOBWIRE_RSS_LIMIT_MB="${JOBWIRE_RSS_LIMIT_MB:-2000}"
+# Instrumented code runs several times slower: tests that give a reader a
+# deadline or the server a slow-consumer limit scale them by this.
+export JOBWIRE_TIME_SCALE="${JOBWIRE_TIME_SCALE:-3}"
 
 cd build-asan
 status=0
