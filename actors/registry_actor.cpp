@@ -326,8 +326,7 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                  // sent, is exact; the stored record may be up to
                  // --progress-seconds older.
                  auto old = i->second;
-                 st.open.erase(i);
-                 st.owners.erase(earlier);
+                 forget_open(st, earlier);
                  st.taken_over.insert(earlier);
                  st.taken_over_order.push_back(earlier);
                  if (st.taken_over_order.size() > 4096) {
