@@ -376,15 +376,20 @@ int run(caf::actor_system& sys, const config& cfg) {
     } else if (!srv.open(error)) {
       result = fail(error);
     } else {
-      jobwire::log::info("listening", {{"bind", cfg.bind},
-                                       {"port", std::to_string(srv.port())}});
-      jobwire::log::info("ingest published",
-                         {{"caf_port", std::to_string(*caf_port)}});
-      std::printf("jobwire listening on http://%s:%u\n", cfg.bind.c_str(),
-                  static_cast<unsigned>(srv.port()));
-      std::printf("jobwire caf port %u\n", static_cast<unsigned>(*caf_port));
-      std::fflush(stdout);
-      srv.run_until_signal();
+      // Announced once a SIGTERM is handled: a supervisor that stops the
+      // server right after this line gets a clean stop, not a kill.
+      srv.run_until_signal([&] {
+        jobwire::log::info("listening",
+                           {{"bind", cfg.bind},
+                            {"port", std::to_string(srv.port())}});
+        jobwire::log::info("ingest published",
+                           {{"caf_port", std::to_string(*caf_port)}});
+        std::printf("jobwire listening on http://%s:%u\n", cfg.bind.c_str(),
+                    static_cast<unsigned>(srv.port()));
+        std::printf("jobwire caf port %u\n",
+                    static_cast<unsigned>(*caf_port));
+        std::fflush(stdout);
+      });
     }
   }
   // Connection actors write their final records through the registry

@@ -70,7 +70,7 @@ uint16_t server::port() const {
   return listener_ ? listener_->port() : 0;
 }
 
-void server::run_until_signal() {
+void server::run_until_signal(const std::function<void()>& ready) {
   auto guard = asio::make_work_guard(*ioc_);
   asio::signal_set signals{*ioc_, SIGINT, SIGTERM};
   asio::steady_timer drain{*ioc_};
@@ -111,6 +111,7 @@ void server::run_until_signal() {
   heartbeat_->start();
   for (unsigned i = 1; i < ctx_.settings.io_threads; ++i)
     threads_.emplace_back([this] { ioc_->run(); });
+  ready();
   ioc_->run();
   for (auto& t : threads_)
     t.join();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -41,7 +42,9 @@ public:
   /// no more accepts, every WebSocket client gets what is queued for it, a
   /// `resume_hint` and close 1012, within the drain time; then the io
   /// threads are joined.
-  void run_until_signal();
+  /// `ready` runs once SIGINT and SIGTERM are handled and the listener
+  /// accepts, so whoever it tells may stop the server cleanly at once.
+  void run_until_signal(const std::function<void()>& ready);
 
 private:
   // Declared first so it outlives the io_context, whose destruction
