@@ -90,14 +90,17 @@ void keep_ticking(self_ptr self) {
 void reply_error(self_ptr self, const client_command& cmd, error_code code,
                  std::string_view message) {
   auto& st = self->state;
-  // Past the limit a client is broken or hostile: stop answering it.
-  if (++st.errors > st.settings->max_errors) {
-    if (st.errors == st.settings->max_errors + 1) {
-      log::warn("too many refused commands; closing",
-                {{"connection_id", st.connection_id}});
-      if (auto sink = st.sink.lock())
-        sink->close(1008, "too many errors");
-    }
+  // Past an operator's limit a client is broken or hostile: stop
+  // answering it.
+  if (st.error_budget_spent)
+    return;
+  if (st.error_budget
+      && !st.error_budget->take(std::chrono::steady_clock::now())) {
+    st.error_budget_spent = true;
+    log::warn("too many refused commands; closing",
+              {{"connection_id", st.connection_id}});
+    if (auto sink = st.sink.lock())
+      sink->close(1008, "too many errors");
     return;
   }
   log::debug("command refused", {{"connection_id", self->state.connection_id},
@@ -422,6 +425,8 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   st.settings = std::move(settings);
   st.commands = token_bucket{st.settings->commands_per_second,
                              st.settings->command_burst};
+  if (auto n = st.settings->max_errors; n > 0)
+    st.error_budget.emplace(n / 60.0, n);
   if (grant)
     st.grant = std::make_unique<const access_grant>(std::move(*grant));
   // The session has sent `connected`. No record yet: most connections

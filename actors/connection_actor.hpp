@@ -42,9 +42,10 @@ struct connection_settings {
   /// answered `rate_limited`.
   double commands_per_second = 50;
   double command_burst = 100;
-  /// Refused commands (errors, rate limits) a connection may collect before
-  /// it is closed with 1008.
-  unsigned max_errors = 100;
+  /// Refused commands (errors, rate limits) a connection may collect within
+  /// a minute before it is closed with 1008; 0: never closed, as the
+  /// protocol promises (the session's read pacing bounds a flood anyway).
+  unsigned max_errors = 0;
 };
 
 /// The state of one connection actor.
@@ -71,7 +72,9 @@ struct connection_state {
   /// connections would otherwise cost ten thousand timer messages a second.
   bool ticking = false;
   token_bucket commands{50, 100};
-  unsigned errors = 0;
+  /// With `max_errors`: the refusals left, refilled over a minute.
+  std::optional<token_bucket> error_budget;
+  bool error_budget_spent = false;
   /// Another connection resumed this one: the record is not ours to write.
   bool taken_over = false;
   /// The upgrade's grant, when access control is on (a pointer: most

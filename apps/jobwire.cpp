@@ -66,7 +66,7 @@ struct config : caf::actor_system_config {
   size_t max_connections_per_address = 10000;
   size_t max_pending_handshakes = 1024;
   size_t max_commands_per_second = 50;
-  size_t max_errors = 100;
+  size_t max_errors = 0;
   size_t handshake_timeout_ms = 10000;
   size_t io_threads = 1;
   size_t drain_seconds = 10;
@@ -129,7 +129,8 @@ struct config : caf::actor_system_config {
       .add(max_commands_per_second, "max-commands-per-second",
            "commands per connection per second (bursts of twice that)")
       .add(max_errors, "max-errors",
-           "refused commands before a connection is closed with 1008")
+           "refused commands within a minute before a connection is closed "
+           "with 1008 (0: never)")
       .add(handshake_timeout_ms, "handshake-timeout-ms",
            "time to send a whole HTTP request or WebSocket handshake")
       .add(io_threads, "io-threads", "threads serving sockets")

@@ -57,7 +57,9 @@ ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx,
     ctx_(ctx),
     gate_(ctx.gate),
     grant_(grant ? std::make_unique<access_grant>(std::move(*grant))
-                 : nullptr) {
+                 : nullptr),
+    reads_(2 * ctx.settings.connection.commands_per_second,
+           2 * ctx.settings.connection.command_burst) {
   // nop
 }
 
@@ -218,7 +220,25 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
   if (buffer_.capacity() > kept_buffer_bytes)
     buffer_.shrink_to_fit();
   caf::anon_send(actor_, command_atom::value, std::move(cmd));
-  do_read();
+  read_next();
+}
+
+void ws_session::read_next() {
+  if (reads_.take(std::chrono::steady_clock::now())) {
+    do_read();
+    return;
+  }
+  // Out of reads: the next token comes in 1/rate s. The timer exists only
+  // while a client floods, so an idle connection carries none.
+  auto pause = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+    std::chrono::duration<double>(
+      0.5 / ctx_.settings.connection.commands_per_second));
+  auto timer = std::make_shared<asio::steady_timer>(ws_.get_executor(), pause);
+  timer->async_wait([self = shared_from_this(), timer](beast::error_code) {
+    // A read costs a token, this one too. Also after a close: the read
+    // then ends and finishes the session.
+    self->read_next();
+  });
 }
 
 void ws_session::send(frame_ptr frame) {

@@ -17,6 +17,7 @@
 
 #include "actors/access.hpp"
 #include "actors/frame_sink.hpp"
+#include "actors/token_bucket.hpp"
 #include "messages/interfaces.hpp"
 #include "net/frame_queue.hpp"
 #include "net/guarded_stream.hpp"
@@ -101,6 +102,8 @@ private:
   void on_readable(boost::beast::error_code ec);
   bool take_pong();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  /// Reads the next message now, or once the read pacing allows.
+  void read_next();
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void do_close();
@@ -143,6 +146,10 @@ private:
   unsigned pings_unanswered_ = 0;
   /// Messages Beast has handed us.
   uint64_t messages_read_ = 0;
+  /// Paces reading: a client sending more than twice its command rate is
+  /// read no faster, so TCP holds the rest back rather than the actor's
+  /// mailbox, and it is answered rather than closed.
+  token_bucket reads_;
   // -- read from any thread --
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<size_t> queued_frames_{0};
