@@ -1,18 +1,22 @@
 // libFuzzer target: raw bytes as one HTTP/1.1 request, parsed the way
 // net/http_session.cpp does (Beast request_parser<string_body> with the
-// server's default body and header limits), then the target through
-// jobwire::route_target and the body through jobwire::parse_cancel_request.
+// server's default body and header limits, the head alone first and its
+// Transfer-Encoding through jobwire::check_request_framing), then the
+// target through jobwire::route_target and the body through
+// jobwire::parse_cancel_request.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include "messages/cancel_request.hpp"
 #include "net/http_route.hpp"
+#include "net/request_framing.hpp"
 
 namespace http = boost::beast::http;
 
@@ -32,13 +36,29 @@ void parse_as_read(std::string_view input, std::size_t step) {
   http::request_parser<http::string_body> parser;
   parser.body_limit(max_message_bytes);
   parser.header_limit(max_header_bytes);
-  parser.eager(true);
+  parser.eager(false);
   boost::beast::error_code ec;
   std::string buffered;
+  bool framing_checked = false;
   for (;;) {
     if (!buffered.empty()) {
       auto used = parser.put(boost::asio::buffer(buffered), ec);
       buffered.erase(0, used);
+      if (!ec && parser.is_header_done() && !framing_checked) {
+        // As the session does: the head's framing, then the body eagerly.
+        framing_checked = true;
+        auto& head = parser.get();
+        std::vector<std::string_view> codings;
+        auto [first, last] = head.equal_range(http::field::transfer_encoding);
+        for (auto it = first; it != last; ++it)
+          codings.emplace_back(it->value());
+        if (jobwire::check_request_framing(
+              codings, head.find(http::field::content_length) != head.end()))
+          return;
+        parser.eager(true);
+        if (!parser.is_done())
+          continue;
+      }
       if (ec != http::error::need_more)
         break;
     }

@@ -4,6 +4,7 @@
 #include <array>
 #include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -21,6 +22,7 @@
 #include "messages/timestamp.hpp"
 #include "messages/cancel_request.hpp"
 #include "net/http_route.hpp"
+#include "net/request_framing.hpp"
 #include "net/watch_page.hpp"
 #include "net/websocket_key.hpp"
 #include "net/ws_session.hpp"
@@ -107,9 +109,9 @@ void http_session::do_read() {
   parser_.emplace();
   parser_->body_limit(ctx_.settings.max_message_bytes);
   parser_->header_limit(ctx_.settings.max_header_bytes);
-  // Parse as much as is buffered: a body that came with the head must not
-  // wait for more bytes.
-  parser_->eager(true);
+  // The head alone first, so its framing is checked before any body byte
+  // is parsed; then as much as is buffered (read_request).
+  parser_->eager(false);
   head_scanned_ = 0;
   message_bytes_ = 0;
   continue_checked_ = false;
@@ -151,12 +153,21 @@ void http_session::read_request() {
   }
   if (ec && ec != http::error::need_more)
     return on_read(ec, 0);
-  if (parser_->is_done())
-    return on_read({}, 0);
   if (parser_->is_header_done() && !continue_checked_) {
     continue_checked_ = true;
-    send_continue();
+    // Before the body is read: Beast would take an unframed one for the
+    // next request.
+    if (refuse_unframed())
+      return;
+    // A body that came with the head must not wait for more bytes.
+    parser_->eager(true);
+    if (!parser_->is_done() && buffer_.size() > 0)
+      return read_request();
+    if (!parser_->is_done())
+      send_continue();
   }
+  if (parser_->is_done())
+    return on_read({}, 0);
   // Beast bounds the body's data, not what a chunked body brings besides
   // (chunk extensions, trailer fields, read a few at a time): all of it
   // counts here.
@@ -164,6 +175,25 @@ void http_session::read_request() {
   if (message_bytes_ + buffer_.size() > most)
     return on_read(http::error::body_limit, 0);
   read_more();
+}
+
+bool http_session::refuse_unframed() {
+  auto& req = parser_->get();
+  std::vector<std::string_view> codings;
+  auto [first, last] = req.equal_range(http::field::transfer_encoding);
+  for (auto it = first; it != last; ++it)
+    codings.emplace_back(it->value());
+  auto refusal = check_request_framing(
+    codings, req.find(http::field::content_length) != req.end());
+  if (!refusal)
+    return false;
+  reading_ = false;
+  head_ = req.method() == http::verb::head;
+  open_slot();
+  reply(refusal->status,
+        encode_http_error(error_code::invalid_message, refusal->message),
+        11, false);
+  return true;
 }
 
 void http_session::send_continue() {

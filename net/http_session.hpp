@@ -53,6 +53,9 @@ private:
   void read_more();
   /// Tells a client that waits with `Expect: 100-continue` to send its
   /// body (RFC 9110 10.1.1), once its head is read.
+  /// Answers a request whose body cannot be framed (Transfer-Encoding) and
+  /// ends the connection; false when the framing is fine.
+  bool refuse_unframed();
   void send_continue();
   void on_read_some(boost::beast::error_code ec, std::size_t bytes);
   void on_read(boost::beast::error_code ec, std::size_t bytes);

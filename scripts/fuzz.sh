@@ -37,7 +37,7 @@ libs=(-lcaf_core $(pkg-config --libs spdlog simdjson) -pthread)
 
 # The library code: instrumented for coverage, no libFuzzer main.
 sources=("$root"/messages/*.cpp "$root"/net/http_route.cpp
-         "$root"/net/boost_assert.cpp)
+         "$root"/net/request_framing.cpp "$root"/net/boost_assert.cpp)
 compile() { # src obj
   if [[ ! -f $2 || $1 -nt $2 || -n $(find "$root/messages" "$root/net" -name '*.hpp' -newer "$2" -print -quit) ]]; then
     echo "  CXX $(realpath --relative-to="$root" "$1")"

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <initializer_list>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -704,6 +705,56 @@ BOOST_AUTO_TEST_CASE(an_http_1_1_request_needs_one_host) {
   auto reply = s.read_http_reply();
   BOOST_REQUIRE(reply.has_value());
   BOOST_TEST(reply->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_without_a_known_end_is_never_a_request) {
+  // RFC 9112 section 6: a Transfer-Encoding that does not end in chunked
+  // leaves the body's end unknown. Read as no body, this body was taken
+  // for a second request and published (a smuggled request, for a proxy
+  // that frames it otherwise).
+  std::string event
+    = R"({"type":"progress_update","stage":"s","progress":1,"message":"m"})";
+  std::string smuggled = "POST /v1/jobs/smuggled_job/events HTTP/1.1\r\n"
+                         "Host: x\r\nContent-Length: "
+                         + std::to_string(event.size()) + "\r\n\r\n" + event;
+  struct framing_case {
+    std::string headers;
+    int status;
+  };
+  const std::vector<framing_case> cases = {
+    {"Transfer-Encoding: gzip\r\n", 400},
+    {"Transfer-Encoding: chunked, gzip\r\n", 400},
+    {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400},
+    {"Transfer-Encoding: chunked\r\nContent-Length: 0\r\n", 400},
+    {"Transfer-Encoding: gzip, chunked\r\n", 501},
+  };
+  for (auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.headers) {
+      raw_socket s;
+      s.connect(port());
+      s.send("POST /v1/jobs/framed_job/events HTTP/1.1\r\nHost: x\r\n"
+             + c.headers + "\r\n" + smuggled);
+      auto reply = s.read_http_reply();
+      BOOST_REQUIRE(reply.has_value());
+      BOOST_TEST(reply->status == c.status);
+      check_string(json_value::parse(reply->body), "code", "invalid_message");
+      // Nothing after the answer: the connection ends.
+      BOOST_TEST(s.wait_eof());
+    }
+  }
+  check_http_error(http.get("/v1/jobs/smuggled_job"), 404);
+  check_http_error(http.get("/v1/jobs/framed_job"), 404);
+  // chunked alone, in any case, is read as before.
+  raw_socket s;
+  s.connect(port());
+  std::ostringstream chunk;
+  chunk << std::hex << event.size() << "\r\n" << event << "\r\n0\r\n\r\n";
+  s.send("POST /v1/jobs/framed_job/events HTTP/1.1\r\nHost: x\r\n"
+         "Transfer-Encoding: Chunked\r\n\r\n"
+         + chunk.str());
+  auto reply = s.read_http_reply();
+  BOOST_REQUIRE(reply.has_value());
+  BOOST_TEST(reply->status == 202, reply->body);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_methods_are_405) {
