@@ -116,6 +116,32 @@ expect_refused "a run without a token" "refused a request without a token" \
   --server-pid="$pid"
 expect_refused "a token that may not publish" "does not allow 'publish'" \
   --server-pid="$pid" --token="$(mint view)"
+stop_process "$pid"
+
+# A server that dies mid-run: the bench stops publishing once every
+# publisher has failed (not at the end of a 60 s --duration) and fails.
+if ! start_jobwire "$tmp/dies" "$server"; then
+  echo "smoke: jobwire for the server-death run did not start" >&2
+  exit 1
+fi
+pid=$server_pid
+port=$server_port
+"$bench" --url="http://127.0.0.1:$port" --quiet --scenario=many-jobs \
+  --connections=20 --jobs=2 --rate=200 --duration=60 >"$tmp/dies/bench.out" 2>&1 &
+bench_pid=$!
+sleep 2
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+wait "$bench_pid"
+rc=$?
+if [ $rc -ne 1 ] || ! grep -q "every publisher failed" "$tmp/dies/bench.out"; then
+  echo "smoke: FAILED: a server killed mid-run: exit $rc, expected 1 and" \
+    "'every publisher failed'; got:" >&2
+  grep -v '^  problem' "$tmp/dies/bench.out" | tail -5 >&2
+  failed=1
+else
+  echo "smoke: a server killed mid-run: $(grep 'every publisher failed' "$tmp/dies/bench.out")"
+fi
 
 if [ $failed -ne 0 ]; then
   echo "smoke: FAILED" >&2

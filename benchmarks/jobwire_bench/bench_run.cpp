@@ -327,8 +327,18 @@ bench_run::publish_for(double seconds,
   auto end = t0 + static_cast<uint64_t>(seconds * 1e9);
   for (;;) {
     auto now = now_ns();
-    if (now >= end || (done && done(sum())))
+    auto t = sum();
+    if (now >= end || (done && done(t)))
       break;
+    // Nobody left to publish (the server went away): the rest of the
+    // duration would only measure nothing.
+    if (!publishers_.empty() && t.publishers_failed >= publishers_.size()) {
+      progress("publishing", true);
+      std::fprintf(stderr, "jobwire-bench: every publisher failed after "
+                           "%.1f s; stopping\n",
+                   seconds_between(t0, now));
+      break;
+    }
     progress("publishing");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
