@@ -63,8 +63,7 @@ std::string bearer_token(const http_session::request& req) {
 /// RFC 6750's challenge for a 401: what to send, and that what was sent
 /// (if anything) is no good.
 std::array<http_header, 1> bearer_challenge(const http_session::request& req) {
-  auto sent = req[http::field::authorization].size() > 0
-              || req.target().find("token=") != std::string_view::npos;
+  auto sent = !bearer_token(req).empty();
   return {http_header{"WWW-Authenticate",
                       sent ? R"(Bearer realm="jobwire", error="invalid_token")"
                            : R"(Bearer realm="jobwire")"}};

@@ -179,6 +179,12 @@ BOOST_AUTO_TEST_CASE(http_needs_the_matching_scope) {
   BOOST_TEST(expired.status == 401);
   BOOST_TEST(expired.header("www-authenticate")
              == R"(Bearer realm="jobwire", error="invalid_token")");
+  // Only a bearer token counts as sent: not another scheme, nor a query
+  // parameter that merely ends in "token".
+  auto basic = http.request("GET", "/v1/jobs/job_h?mytoken=x", std::nullopt,
+                            {{"Authorization", "Basic dXNlcjpwYXNz"}});
+  BOOST_TEST(basic.status == 401);
+  BOOST_TEST(basic.header("www-authenticate") == R"(Bearer realm="jobwire")");
   auto view = http.request("POST", "/v1/jobs/job_h/events", body,
                            bearer(mint(R"(["job_h"])", "view")));
   BOOST_TEST(view.status == 403);
