@@ -426,7 +426,7 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
   st.commands = token_bucket{st.settings->commands_per_second,
                              st.settings->command_burst};
   if (auto n = st.settings->max_errors; n > 0)
-    st.error_budget.emplace(n / 60.0, n);
+    st.error_budget = std::make_unique<token_bucket>(n / 60.0, n);
   if (grant)
     st.grant = std::make_unique<const access_grant>(std::move(*grant));
   // The session has sent `connected`. No record yet: most connections

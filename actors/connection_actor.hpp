@@ -72,8 +72,10 @@ struct connection_state {
   /// connections would otherwise cost ten thousand timer messages a second.
   bool ticking = false;
   token_bucket commands{50, 100};
-  /// With `max_errors`: the refusals left, refilled over a minute.
-  std::optional<token_bucket> error_budget;
+  /// With `max_errors`: the refusals left, refilled over a minute (a
+  /// pointer: most servers have no such limit, and every connection would
+  /// carry its size).
+  std::unique_ptr<token_bucket> error_budget;
   bool error_budget_spent = false;
   /// Another connection resumed this one: the record is not ours to write.
   bool taken_over = false;

@@ -49,6 +49,17 @@ constexpr size_t kept_buffer_bytes = 4096;
 constexpr size_t first_read_bytes = 256;
 constexpr size_t more_read_bytes = 4096;
 
+/// Messages a session reads per second and at once: twice what its actor
+/// answers without `rate_limited`, so a client a little over its rate
+/// hears so rather than being slowed unseen.
+float read_rate(const connection_settings& s) {
+  return static_cast<float>(2 * s.commands_per_second);
+}
+
+float read_burst(const connection_settings& s) {
+  return static_cast<float>(2 * s.command_burst);
+}
+
 } // namespace
 
 ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx,
@@ -58,8 +69,7 @@ ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx,
     gate_(ctx.gate),
     grant_(grant ? std::make_unique<access_grant>(std::move(*grant))
                  : nullptr),
-    reads_(2 * ctx.settings.connection.commands_per_second,
-           2 * ctx.settings.connection.command_burst) {
+    reads_(read_burst(ctx.settings.connection), read_pacer::now_ms()) {
   // nop
 }
 
@@ -224,15 +234,18 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
 }
 
 void ws_session::read_next() {
-  if (reads_.take(std::chrono::steady_clock::now())) {
+  auto& limits = ctx_.settings.connection;
+  if (reads_.take(read_pacer::now_ms(), read_rate(limits), read_burst(limits))) {
     do_read();
     return;
   }
-  // Out of reads: the next token comes in 1/rate s. The timer exists only
-  // while a client floods, so an idle connection carries none.
-  auto pause = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-    std::chrono::duration<double>(
-      0.5 / ctx_.settings.connection.commands_per_second));
+  // Out of reads: the next token comes in 1/rate s, and the pacer counts
+  // whole milliseconds. The timer exists only while a client floods, so an
+  // idle connection carries none.
+  auto pause = std::max<std::chrono::steady_clock::duration>(
+    std::chrono::milliseconds(1),
+    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(1.0 / read_rate(limits))));
   auto timer = std::make_shared<asio::steady_timer>(ws_.get_executor(), pause);
   timer->async_wait([self = shared_from_this(), timer](beast::error_code) {
     // A read costs a token, this one too. Also after a close: the read

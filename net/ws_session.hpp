@@ -17,10 +17,10 @@
 
 #include "actors/access.hpp"
 #include "actors/frame_sink.hpp"
-#include "actors/token_bucket.hpp"
 #include "messages/interfaces.hpp"
 #include "net/frame_queue.hpp"
 #include "net/guarded_stream.hpp"
+#include "net/read_pacer.hpp"
 #include "net/server_context.hpp"
 
 namespace jobwire {
@@ -144,12 +144,12 @@ private:
   };
   std::unique_ptr<close_state> close_;
   unsigned pings_unanswered_ = 0;
-  /// Messages Beast has handed us.
-  uint64_t messages_read_ = 0;
   /// Paces reading: a client sending more than twice its command rate is
   /// read no faster, so TCP holds the rest back rather than the actor's
   /// mailbox, and it is answered rather than closed.
-  token_bucket reads_;
+  read_pacer reads_;
+  /// Messages Beast has handed us.
+  uint64_t messages_read_ = 0;
   // -- read from any thread --
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<size_t> queued_frames_{0};
