@@ -16,12 +16,15 @@ namespace {
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
 
 void keep_ticking(self_ptr self);
+void note_subscription_start(self_ptr self, const frame& f);
 
 /// Sends a frame to the session now if its queue has room, else hands it
 /// to the delivery actor, which retries.
 void deliver(self_ptr self, frame_ptr frame) {
   auto& st = self->state;
   keep_ticking(self);
+  if (frame->starts_subscription)
+    note_subscription_start(self, *frame);
   auto sink = st.sink.lock();
   if (!sink || sink->closing())
     return; // gone or going: the record says what was written
@@ -150,6 +153,23 @@ void write_record(self_ptr self, record_write how = record_write::changed) {
     self->send(st.registry, conn_put_atom::value, std::move(rec));
   st.dirty = false;
   st.written_at = std::chrono::steady_clock::now();
+}
+
+/// A `subscribed` reply carries where its subscription starts: what came
+/// before was not asked for, so the record says it was had, and a resume
+/// after a crash does not send it. The subscribe's record is written here,
+/// with that seq, rather than when the command came.
+void note_subscription_start(self_ptr self, const frame& f) {
+  auto& st = self->state;
+  auto i = st.followed.find(f.job_id);
+  if (i == st.followed.end())
+    return; // unsubscribed meanwhile
+  if (i->second < f.seq) {
+    i->second = f.seq;
+    st.dirty = true;
+  }
+  if (st.dirty)
+    write_record(self);
 }
 
 /// Whether `cmd` may do `what` on its job: by the command's own token if
@@ -385,8 +405,8 @@ void handle(self_ptr self, client_command& cmd) {
       if (!permitted(self, cmd, scope::view) || !follow(self, cmd, 0))
         break;
       note_borrowed(self, cmd);
-      // The job index changes: write now, not at the next tick.
-      write_record(self);
+      // The record is written once the job's `subscribed` reply says where
+      // the subscription starts (note_subscription_start).
       route(self, std::move(cmd));
       break;
     case command_type::unsubscribe:

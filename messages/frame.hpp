@@ -21,6 +21,8 @@ struct frame {
   uint64_t seq = 0;
   /// A progress_update: a slow consumer may replace it with a newer one.
   bool coalescable = false;
+  /// A `subscribed` reply: `seq` is where the subscription starts.
+  bool starts_subscription = false;
   /// When the event was stamped, for the publish-to-send latency.
   std::chrono::steady_clock::time_point created{};
 };
@@ -35,7 +37,7 @@ using frame_batch = std::shared_ptr<const std::vector<frame_ptr>>;
 /// A reply frame (no job event).
 inline frame_ptr make_frame(std::string text) {
   return std::make_shared<const frame>(
-    frame{std::move(text), {}, 0, false, {}});
+    frame{std::move(text), {}, 0, false, false, {}});
 }
 
 /// The `subscribed` reply of a subscription that follows `job_id` from
@@ -44,14 +46,14 @@ inline frame_ptr make_frame(std::string text) {
 inline frame_ptr make_subscribed_frame(std::string text, std::string job_id,
                                        uint64_t seq) {
   return std::make_shared<const frame>(
-    frame{std::move(text), std::move(job_id), seq, false, {}});
+    frame{std::move(text), std::move(job_id), seq, false, true, {}});
 }
 
 /// A job event's frame.
 inline frame_ptr make_event_frame(std::string text, std::string job_id,
                                   uint64_t seq, bool coalescable) {
   return std::make_shared<const frame>(
-    frame{std::move(text), std::move(job_id), seq, coalescable,
+    frame{std::move(text), std::move(job_id), seq, coalescable, false,
           std::chrono::steady_clock::now()});
 }
 

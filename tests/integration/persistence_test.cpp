@@ -1175,6 +1175,19 @@ BOOST_AUTO_TEST_CASE(a_connection_that_never_subscribed_is_resumable_open_or_clo
   srv.stop_clean();
 }
 
+/// Restarts on `dir` after a crash, publishes 4 and 5 to `job`, and checks
+/// that a resume of `old_id` gets exactly those.
+void restart_publish_4_5_and_resume(const temp_data_dir& dir,
+                                    const std::string& job,
+                                    const std::string& old_id) {
+  server_on b{dir};
+  http_client http{b.port()};
+  publish_range(http, job, 4, 5);
+  auto ws = resume_expecting(b.port(), old_id, job, 4, 5);
+  ws.close();
+  b.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(after_a_crash_resume_goes_on_from_the_last_progress_record) {
   // What a busy connection was sent reaches its record every
   // --progress-seconds (then within a second, with the others); after a
@@ -1195,12 +1208,29 @@ BOOST_AUTO_TEST_CASE(after_a_crash_resume_goes_on_from_the_last_progress_record)
     std::this_thread::sleep_for(5s);
     a.kill9();
   }
-  server_on b{dir};
-  http_client http{b.port()};
-  publish_range(http, job, 4, 5);
-  auto ws = resume_expecting(b.port(), old_id, job, 4, 5);
-  ws.close();
-  b.stop_clean();
+  restart_publish_4_5_and_resume(dir, job, old_id);
+}
+
+BOOST_AUTO_TEST_CASE(after_a_crash_a_subscribe_without_since_resumes_from_its_start) {
+  // The subscribe's record was written with seq 0 and corrected only by
+  // the next progress record (10 s); a kill -9 before it made the resume
+  // send the job's whole history, which the client never asked for.
+  temp_data_dir dir;
+  auto job = unique_job_id("crashsub");
+  std::string old_id;
+  {
+    server_on a{dir};
+    http_client http{a.port()};
+    publish_range(http, job, 1, 3);
+    auto ws = open_ws(a.port(), &old_id);
+    auto sub = subscribe(ws, job);
+    BOOST_TEST(sub["status"]["last_seq"].as_int() == 3);
+    // The registry's gathering (1 s), and slack for a slow build; well
+    // inside --progress-seconds (10).
+    std::this_thread::sleep_for(3s);
+    a.kill9();
+  }
+  restart_publish_4_5_and_resume(dir, job, old_id);
 }
 
 BOOST_AUTO_TEST_CASE(after_a_crash_the_server_restarts_at_once_on_its_ports) {
