@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <cstdlib>
@@ -406,6 +407,10 @@ int run(caf::actor_system& sys, const config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // A closed log pipe (a restarting log shipper, `| head`) must not end the
+  // server: the write fails and the line is lost, nothing else. Sockets
+  // never raise it (asio sends with MSG_NOSIGNAL).
+  std::signal(SIGPIPE, SIG_IGN);
   config cfg;
   if (auto bad = cfg.check_whole_numbers(argc, argv); !bad.empty()) {
     std::cerr << "jobwire: " << bad << " (see --help)" << std::endl;

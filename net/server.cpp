@@ -72,13 +72,17 @@ uint16_t server::port() const {
 
 void server::run_until_signal(const std::function<void()>& ready) {
   auto guard = asio::make_work_guard(*ioc_);
-  asio::signal_set signals{*ioc_, SIGINT, SIGTERM};
+  // SIGHUP too: a closed terminal stops the server cleanly, not by the
+  // default action's kill.
+  asio::signal_set signals{*ioc_, SIGINT, SIGTERM, SIGHUP};
   asio::steady_timer drain{*ioc_};
   std::function<void()> wait_for_drain;
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec)
       return;
-    log::info("draining", {{"signal", signo == SIGINT ? "SIGINT" : "SIGTERM"},
+    log::info("draining", {{"signal", signo == SIGINT    ? "SIGINT"
+                                      : signo == SIGHUP ? "SIGHUP"
+                                                        : "SIGTERM"},
                            {"sessions", std::to_string(ctx_.sessions.size())}});
     // The listener stays open: load balancers see /healthz answer 503,
     // and new WebSocket clients get a 503 to retry against, not a refusal.

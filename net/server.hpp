@@ -38,11 +38,11 @@ public:
   /// The bound port (the real one when configured with port 0).
   uint16_t port() const;
 
-  /// Serves until SIGINT or SIGTERM, then drains: /healthz answers 503,
+  /// Serves until SIGINT, SIGTERM or SIGHUP, then drains: /healthz answers 503,
   /// no more accepts, every WebSocket client gets what is queued for it, a
   /// `resume_hint` and close 1012, within the drain time; then the io
   /// threads are joined.
-  /// `ready` runs once SIGINT and SIGTERM are handled and the listener
+  /// `ready` runs once those signals are handled and the listener
   /// accepts, so whoever it tells may stop the server cleanly at once.
   void run_until_signal(const std::function<void()>& ready);
 

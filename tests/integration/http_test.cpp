@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -709,6 +711,66 @@ BOOST_AUTO_TEST_CASE(while_draining_healthz_and_upgrades_answer_503) {
 
 BOOST_AUTO_TEST_CASE(sigint_exits_with_status_0) {
   check_clean_exit(SIGINT);
+}
+
+BOOST_AUTO_TEST_CASE(sighup_exits_with_status_0) {
+  // A closed terminal: a clean stop, not the default action's kill.
+  check_clean_exit(SIGHUP);
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_log_pipe_does_not_kill_the_server) {
+  // `jobwire 2>&1 | head -n 1`, or a log shipper that restarts: the next
+  // log line hit a closed pipe and SIGPIPE ended the server (status 141).
+  int out[2];
+  int err[2];
+  BOOST_REQUIRE(::pipe(out) == 0 && ::pipe(err) == 0);
+  temp_data_dir dir;
+  auto pid = ::fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    ::close(out[0]);
+    ::close(err[0]);
+    // As from a shell: this test process ignores SIGPIPE, which exec keeps.
+    ::signal(SIGPIPE, SIG_DFL);
+    auto data = "--data-dir=" + dir.data();
+    ::execl(jobwire_binary().c_str(), "jobwire", "--port=0", "--caf-port=0",
+            data.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  std::string text;
+  char buf[256];
+  uint16_t port = 0;
+  while (port == 0) {
+    auto n = ::read(out[0], buf, sizeof buf);
+    BOOST_REQUIRE_MESSAGE(n > 0, "no listening line: " << text);
+    text.append(buf, static_cast<size_t>(n));
+    auto at = text.find("http://127.0.0.1:");
+    auto end = at == std::string::npos ? at : text.find('\n', at);
+    if (end != std::string::npos)
+      port = static_cast<uint16_t>(std::stoi(text.substr(at + 17, end - at - 17)));
+  }
+  ::close(err[0]); // the log reader goes away
+  {
+    // Each is logged at info (opened, closed).
+    auto ws = open_ws(port);
+    subscribe(ws, "pipe_job");
+    ws.close();
+    auto again = open_ws(port);
+    subscribe(again, "pipe_job");
+    http_client http{port};
+    BOOST_TEST(http.get("/healthz").status == 200);
+  }
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(out[0]);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0),
+             "status " << status << (WIFSIGNALED(status) ? " (signal " : " (")
+                       << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << ")");
 }
 
 BOOST_AUTO_TEST_CASE(help_prints_usage_and_exits_0) {
