@@ -1,5 +1,6 @@
 #include "actors/registry_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -44,12 +45,16 @@ void flush(self_ptr self) {
     self->send(self, flush_atom::value);
   }
   std::vector<caf::error> results(batch.size());
+  // Refused for want of room, and not applied again.
+  std::vector<bool> refused(batch.size(), false);
+  bool in_reserve = false;
   for (;;) {
     try {
       auto began = std::chrono::steady_clock::now();
       lmdb_txn txn{st.db->env, lmdb_txn::read_write};
       for (size_t i = 0; i < batch.size(); ++i)
-        results[i] = batch[i].apply(txn);
+        if (!refused[i])
+          results[i] = batch[i].apply(txn);
       txn.commit();
       auto& m = metrics::global();
       m.commit.observe(std::chrono::steady_clock::now() - began);
@@ -62,10 +67,30 @@ void flush(self_ptr self) {
                   {{"map_size", std::to_string(st.db->env.map_size())}});
         continue;
       }
-      auto code = e.map_full() ? error_code::storage_full
-                               : error_code::internal;
-      auto msg = e.map_full() ? std::string{"the store is full"}
-                              : std::string{"the store failed"};
+      // At the maximum: what frees space goes on, in the reserve, so a
+      // full store forgets its expired records and takes writes again.
+      auto freeing = std::any_of(batch.begin(), batch.end(),
+                                 [](auto& w) { return w.frees_space; });
+      if (e.map_full() && freeing && !in_reserve
+          && st.db->env.open_reserve()) {
+        in_reserve = true;
+        log::warn("LMDB map full; freeing space in the reserve",
+                  {{"map_size", std::to_string(st.db->env.map_size())}});
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (!batch[i].frees_space) {
+            refused[i] = true;
+            results[i] = caf::make_error(error_code::storage_full,
+                                         std::string{"the store is full"});
+          }
+        }
+        continue;
+      }
+      auto code = e.map_full() || e.disk_refused() ? error_code::storage_full
+                                                   : error_code::internal;
+      auto msg = e.map_full()       ? std::string{"the store is full"}
+                 : e.disk_refused() ? std::string{"the disk refused the write "
+                                                  "(full, or failing)"}
+                                    : std::string{"the store failed"};
       log::error("commit failed", {{"reason", e.what()},
                                    {"writes", std::to_string(batch.size())}});
       for (auto& r : results)
@@ -77,6 +102,13 @@ void flush(self_ptr self) {
         r = caf::make_error(error_code::internal,
                             std::string{"the store failed"});
       break;
+    }
+  }
+  if (in_reserve) {
+    try {
+      st.db->env.close_reserve();
+    } catch (const std::exception& e) {
+      log::error("cannot close the LMDB reserve", {{"reason", e.what()}});
     }
   }
   for (size_t i = 0; i < batch.size(); ++i)
@@ -381,7 +413,8 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                          self->send(self, sweep_atom::value);
                        else
                          schedule_sweep(self);
-                     }});
+                     },
+                     true});
     },
   };
 }

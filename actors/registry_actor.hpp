@@ -43,6 +43,9 @@ struct pending_write {
   std::function<caf::error(lmdb_txn&)> apply;
   /// Runs after the commit (or its failure) with this write's outcome.
   std::function<void(const caf::error&)> done;
+  /// Removes more than it adds (the sweep): written even when the store is
+  /// full, in the room the environment keeps for that.
+  bool frees_space = false;
 };
 
 /// The state of the registry actor.

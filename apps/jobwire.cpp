@@ -411,6 +411,9 @@ int main(int argc, char** argv) {
   // server: the write fails and the line is lost, nothing else. Sockets
   // never raise it (asio sends with MSG_NOSIGNAL).
   std::signal(SIGPIPE, SIG_IGN);
+  // Likewise a file size limit (ulimit -f): the store's write fails and the
+  // publish gets storage_full, rather than the process dying.
+  std::signal(SIGXFSZ, SIG_IGN);
   config cfg;
   if (auto bad = cfg.check_whole_numbers(argc, argv); !bad.empty()) {
     std::cerr << "jobwire: " << bad << " (see --help)" << std::endl;

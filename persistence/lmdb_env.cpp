@@ -1,5 +1,6 @@
 #include "persistence/lmdb_env.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
@@ -101,6 +102,24 @@ bool lmdb_env::grow() {
   auto next = std::min(current * 2, max_map_size_);
   check(mdb_env_set_mapsize(env_, next), "mdb_env_set_mapsize");
   return true;
+}
+
+bool lmdb_env::open_reserve() {
+  std::unique_lock<std::shared_mutex> guard{resize_mtx_};
+  auto reserve = std::max<size_t>(max_map_size_ / 32, size_t{1} << 20);
+  // After earlier freeing commits the map may already reach into the
+  // reserve (only those commits extend it there): the rest is still open.
+  if (map_size() >= max_map_size_ + reserve)
+    return false;
+  check(mdb_env_set_mapsize(env_, max_map_size_ + reserve),
+        "mdb_env_set_mapsize");
+  return true;
+}
+
+void lmdb_env::close_reserve() {
+  std::unique_lock<std::shared_mutex> guard{resize_mtx_};
+  // LMDB keeps at least the size of the data.
+  check(mdb_env_set_mapsize(env_, max_map_size_), "mdb_env_set_mapsize");
 }
 
 int lmdb_env::clear_stale_readers() {

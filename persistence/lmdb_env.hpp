@@ -65,6 +65,17 @@ public:
   /// until no transaction of this process is open.
   bool grow();
 
+  /// Opens room beyond the maximum (1/32 of it, at least 1 MiB) for a
+  /// commit that frees space: LMDB writes even a delete to new pages before
+  /// it frees the old, so a store full to its maximum could never forget
+  /// its expired records. False when all of it is in use. Waits as `grow`
+  /// does.
+  bool open_reserve();
+
+  /// Back to the maximum, or to what the data uses if that is more; the
+  /// pages the freeing commit let go are reused first.
+  void close_reserve();
+
   /// Releases reader slots of processes that died holding them.
   int clear_stale_readers();
 

@@ -1,5 +1,7 @@
 #include "persistence/lmdb_error.hpp"
 
+#include <cerrno>
+
 #include <lmdb.h>
 
 namespace jobwire {
@@ -11,6 +13,10 @@ lmdb_error::lmdb_error(int rc, const std::string& what)
 
 bool lmdb_error::map_full() const noexcept {
   return rc_ == MDB_MAP_FULL;
+}
+
+bool lmdb_error::disk_refused() const noexcept {
+  return rc_ == ENOSPC || rc_ == EDQUOT || rc_ == EFBIG || rc_ == EIO;
 }
 
 void check(int rc, const char* what) {

@@ -18,6 +18,11 @@ public:
   /// Whether the map is full (MDB_MAP_FULL): growing it may help.
   bool map_full() const noexcept;
 
+  /// Whether the disk refused the write: no space (ENOSPC, EDQUOT), a file
+  /// size limit (EFBIG), or EIO, which LMDB also returns for a short write
+  /// on a full disk.
+  bool disk_refused() const noexcept;
+
 private:
   int rc_;
 };

@@ -22,6 +22,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -387,6 +388,21 @@ BOOST_AUTO_TEST_CASE(a_data_file_cut_short_is_refused_with_a_reason) {
              "emptied: " << (why.empty() ? "started" : why));
 }
 
+/// Publishes 1 KB progress events to `job` until one is refused (at most
+/// `most`); `last` is the last answer. Returns how many were stored.
+int64_t publish_until_refused(http_client& http, const std::string& job,
+                              int most, http_response& last) {
+  int64_t stored = 0;
+  for (int i = 1; i <= most; ++i) {
+    last = http.post(events_path(job),
+                     progress_event("s", i % 100, std::string(1000, 'x')));
+    if (last.status != 202)
+      break;
+    stored = i;
+  }
+  return stored;
+}
+
 BOOST_AUTO_TEST_CASE(a_full_store_refuses_publishes_and_a_larger_one_recovers) {
   // Publishes past --max-map-size get 507 storage_full and the server stays
   // up with everything stored still readable. After a kill -9 and a restart
@@ -404,13 +420,7 @@ BOOST_AUTO_TEST_CASE(a_full_store_refuses_publishes_and_a_larger_one_recovers) {
     BOOST_REQUIRE(wait_listed(srv.port(), job, old_id));
     http_client http{srv.port()};
     http_response res;
-    for (int i = 1; i <= 5000; ++i) {
-      res = http.post(events_path(job),
-                      progress_event("s", i % 100, std::string(1000, 'x')));
-      if (res.status != 202)
-        break;
-      stored = i;
-    }
+    stored = publish_until_refused(http, job, 5000, res);
     check_http_error(res, 507, "storage_full");
     BOOST_TEST(stored > 100);
     BOOST_TEST(http.get("/healthz").status == 200);
@@ -426,6 +436,70 @@ BOOST_AUTO_TEST_CASE(a_full_store_refuses_publishes_and_a_larger_one_recovers) {
   http_client http{srv.port()};
   BOOST_TEST(publish(http, job, progress_event("s", 1, "after")) == stored + 1);
   srv.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(a_full_store_forgets_expired_jobs_and_takes_publishes_again) {
+  // At --max-map-size, even the sweep's deletes failed (LMDB writes a
+  // delete to new pages first): expired jobs were never forgotten, and the
+  // store stayed full until a restart with a larger maximum.
+  temp_data_dir dir;
+  server_on srv{dir, {"--map-size=1048576", "--max-map-size=2097152",
+                      "--job-retention=2"}};
+  http_client http{srv.port()};
+  std::vector<std::string> finished;
+  for (int k = 0; k < 4; ++k) {
+    auto job = unique_job_id("expiring");
+    for (int i = 1; i <= 150; ++i)
+      publish(http, job, progress_event("s", i % 100, std::string(1000, 'x')));
+    publish(http, job, job_complete_event("{}"));
+    finished.push_back(job);
+  }
+  auto filler = unique_job_id("filler");
+  http_response res;
+  publish_until_refused(http, filler, 5000, res);
+  check_http_error(res, 507, "storage_full");
+  // Retention (2 s) and the sweep (each second), with slack.
+  BOOST_TEST(eventually([&] {
+    return http.get("/v1/jobs/" + finished.front()).status == 404;
+  }, 30s), "an expired job is still there; stderr:\n" << srv->stderr_tail(5));
+  BOOST_TEST(http.post(events_path(filler),
+                       progress_event("s", 1, std::string(1000, 'y')))
+               .status
+             == 202);
+  srv.stop_clean();
+}
+
+BOOST_AUTO_TEST_CASE(a_full_disk_is_storage_full_and_keeps_what_was_stored) {
+  // A file size limit (the child inherits it) stands in for a full disk:
+  // the store's writes fail as on one. They were answered 500 `internal`
+  // (LMDB reports a short write as EIO), and the limit's SIGXFSZ killed
+  // the server.
+  rlimit old{};
+  BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+  rlimit small{rlim_t{3} << 20, old.rlim_max};
+  BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  std::unique_ptr<server_process> srv;
+  try {
+    srv = std::make_unique<server_process>();
+  } catch (...) {
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    throw;
+  }
+  BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+  auto job = unique_job_id("diskfull");
+  http_client http{srv->port()};
+  http_response res;
+  auto stored = publish_until_refused(http, job, 10000, res);
+  check_http_error(res, 507, "storage_full");
+  BOOST_TEST(res.json()["message"].as_string().find("disk")
+               != std::string::npos,
+             res.body);
+  BOOST_TEST(stored > 100);
+  BOOST_TEST(http.get("/healthz").status == 200);
+  BOOST_TEST(get_snapshot(srv->port(), job)["last_seq"].as_int() == stored);
+  auto status = srv->stop(SIGTERM, 15s);
+  BOOST_TEST((status.exited && status.code == 0 && !status.timed_out),
+             status.to_string() << "; stderr:\n" << srv->stderr_tail(10));
 }
 
 BOOST_AUTO_TEST_CASE(restart_keeps_seqs_snapshots_and_events) {
