@@ -1,5 +1,10 @@
 #include "actors/delivery_actor.hpp"
 
+#include <algorithm>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
 #include "caf/all.hpp"
 
 #include "actors/metrics.hpp"
@@ -20,18 +25,46 @@ void schedule(self_ptr self, const std::string& id, parked_connection& c) {
   self->delayed_send(self, delay, retry_atom::value, id, c.generation);
 }
 
-/// Gives up on every frame of `c`: logged and counted; the client can
+/// Gives up on every frame of `c`: counted each, and logged once for the
+/// connection with the seqs of each job (a slow consumer's backlog is tens
+/// of thousands of frames: a line each flooded the log). The client can
 /// still fetch them from the store with `resume`.
 void fail_all(const std::string& id, parked_connection& c,
               std::string_view reason) {
+  if (c.frames.empty())
+    return;
+  metrics::global().delivery_failures += c.frames.size();
+  // Per job, in the order first seen: the first and last seq.
+  std::vector<std::tuple<std::string_view, uint64_t, uint64_t>> jobs;
   for (auto& p : c.frames) {
-    ++metrics::global().delivery_failures;
-    log::warn("delivery failed", {{"connection_id", id},
-                                  {"job_id", p.frame->job_id},
-                                  {"seq", std::to_string(p.frame->seq)},
-                                  {"attempts", std::to_string(c.attempts)},
-                                  {"reason", reason}});
+    auto& f = *p.frame;
+    if (f.job_id.empty())
+      continue; // a reply, not an event
+    auto i = std::find_if(jobs.begin(), jobs.end(), [&](auto& j) {
+      return std::get<0>(j) == f.job_id;
+    });
+    if (i == jobs.end())
+      jobs.emplace_back(f.job_id, f.seq, f.seq);
+    else
+      std::get<2>(*i) = std::max(std::get<2>(*i), f.seq);
   }
+  constexpr size_t named = 8;
+  std::string seqs;
+  for (size_t k = 0; k < jobs.size() && k < named; ++k) {
+    auto& [job, first, last] = jobs[k];
+    if (!seqs.empty())
+      seqs += ", ";
+    seqs += std::string{job} + " " + std::to_string(first);
+    if (last != first)
+      seqs += ".." + std::to_string(last);
+  }
+  if (jobs.size() > named)
+    seqs += ", and " + std::to_string(jobs.size() - named) + " jobs more";
+  log::warn("delivery failed", {{"connection_id", id},
+                                {"frames", std::to_string(c.frames.size())},
+                                {"seqs", seqs},
+                                {"attempts", std::to_string(c.attempts)},
+                                {"reason", reason}});
   c.frames.clear();
 }
 
