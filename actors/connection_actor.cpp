@@ -16,6 +16,9 @@ namespace {
 using self_ptr = connection_actor::stateful_pointer<connection_state>;
 
 void keep_ticking(self_ptr self);
+
+/// How often a connection with replays waiting looks for room again.
+constexpr auto replay_poll_interval = std::chrono::milliseconds(10);
 void note_subscription_start(self_ptr self, const frame& f);
 
 /// Sends a frame to the session now if its queue has room, else hands it
@@ -63,6 +66,59 @@ void deliver(self_ptr self, const frame_batch& frames) {
 
 void send_text(self_ptr self, std::string text) {
   deliver(self, make_frame(std::move(text)));
+}
+
+/// Whether the session's queue has room for another step of a replay:
+/// under half full, and nothing parked with the delivery actor.
+bool room_for_replay(const connection_state& st, const frame_sink& sink) {
+  return !st.parked && sink.queued_bytes() <= st.settings->max_queue_bytes / 2
+         && sink.queued_frames() <= st.settings->max_queue_frames / 2;
+}
+
+void poll_replays(self_ptr self) {
+  auto& st = self->state;
+  if (st.replay_polling)
+    return;
+  st.replay_polling = true;
+  self->delayed_send(self, replay_poll_interval, replay_atom::value);
+}
+
+/// A job has more stored events for this connection: asks for them now if
+/// the queue has room, else once it has.
+void ask_for_replay(self_ptr self, job_actor job) {
+  auto& st = self->state;
+  auto sink = st.sink.lock();
+  if (!sink || sink->closing())
+    return; // a resume replays what is left
+  if (room_for_replay(st, *sink)) {
+    self->send(job, replay_atom::value,
+               caf::actor_cast<connection_actor>(self));
+    return;
+  }
+  if (!st.replay_waiting)
+    st.replay_waiting = std::make_unique<std::vector<job_actor>>();
+  st.replay_waiting->push_back(std::move(job));
+  poll_replays(self);
+}
+
+void resume_replays(self_ptr self) {
+  auto& st = self->state;
+  st.replay_polling = false;
+  if (!st.replay_waiting)
+    return;
+  auto sink = st.sink.lock();
+  if (!sink || sink->closing()) {
+    st.replay_waiting.reset();
+    return;
+  }
+  if (!room_for_replay(st, *sink)) {
+    poll_replays(self);
+    return;
+  }
+  auto waiting = std::move(st.replay_waiting);
+  for (auto& job : *waiting)
+    self->send(job, replay_atom::value,
+               caf::actor_cast<connection_actor>(self));
 }
 
 /// Takes what the session has written into the followed jobs' last seqs.
@@ -468,6 +524,12 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
       if (passed == self->state.parked_total)
         self->state.parked = false;
     },
+    [self](replay_atom, const std::string&) {
+      // The job that replays is the sender.
+      if (auto job = caf::actor_cast<job_actor>(self->current_sender()))
+        ask_for_replay(self, std::move(job));
+    },
+    [self](replay_atom) { resume_replays(self); },
     [self](tick_atom) {
       auto& st = self->state;
       st.ticking = false;

@@ -79,6 +79,11 @@ struct connection_state {
   bool error_budget_spent = false;
   /// Another connection resumed this one: the record is not ours to write.
   bool taken_over = false;
+  /// A replay step is waiting for room (see replay_waiting).
+  bool replay_polling = false;
+  /// Jobs whose replay waits for room in the session's queue (a pointer:
+  /// most connections never wait, and every one would carry a vector).
+  std::unique_ptr<std::vector<job_actor>> replay_waiting;
   /// The upgrade's grant, when access control is on (a pointer: most
   /// servers have none, and every connection would carry its size).
   std::unique_ptr<const access_grant> grant;

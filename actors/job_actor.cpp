@@ -164,7 +164,8 @@ void fan_out(self_ptr self, const std::vector<frame_ptr>& frames) {
   auto last = frames.back()->seq;
   frame_batch all;
   for (auto& [addr, sub] : st.subscribers) {
-    if (sub.last_sent >= last)
+    // A replay takes these from the store once it gets to them.
+    if (sub.replaying || sub.last_sent >= last)
       continue;
     if (sub.last_sent < first) {
       if (!all)
@@ -337,47 +338,74 @@ void enqueue(self_ptr self, queued_publish item) {
 
 // -- commands ---------------------------------------------------------------------
 
+/// Sends `sub` the next step of stored events after what it was sent, up
+/// to what is committed; while more remain, it is told so and asks for the
+/// next step once its queue has room. The batch in flight, if any, reaches
+/// it when stored, once the replay has caught up.
+void replay_step(self_ptr self, job_subscriber& sub,
+                 const std::string& request_id) {
+  auto& st = self->state;
+  auto last = st.snapshot.last_seq;
+  auto from = sub.last_sent;
+  if (from < last) {
+    try {
+      lmdb_txn txn{st.db->env, lmdb_txn::read_only};
+      st.db->store.events_after(
+        txn, st.snapshot.job_id, from,
+        std::min<uint64_t>(last - from, st.settings.replay_step_frames),
+        [&](uint64_t seq, std::string_view json) {
+          self->send(sub.handle, frame_atom::value,
+                     make_event_frame(std::string{json}, st.snapshot.job_id,
+                                      seq, is_progress_frame(json)));
+          sub.last_sent = seq;
+        },
+        st.settings.replay_step_bytes);
+    } catch (const std::exception& e) {
+      log::error("replay failed", {{"job_id", st.snapshot.job_id},
+                                   {"connection_id", sub.connection_id},
+                                   {"reason", e.what()}});
+      send_frame(self, sub.handle,
+                 encode_error(error_code::internal,
+                              "stored events could not be read", request_id,
+                              st.snapshot.job_id, unix_now_ms()));
+      sub.last_sent = last;
+    }
+    if (sub.last_sent == from) {
+      // The store has none of them: go live rather than ask forever.
+      log::error("replay found no stored events",
+                 {{"job_id", st.snapshot.job_id},
+                  {"connection_id", sub.connection_id},
+                  {"after", std::to_string(from)}});
+      sub.last_sent = last;
+    }
+  }
+  sub.replaying = sub.last_sent < last;
+  if (sub.replaying)
+    self->send(sub.handle, replay_atom::value, st.snapshot.job_id);
+}
+
 void subscribe(self_ptr self, const client_command& cmd,
                const connection_actor& who, const std::string& conn_id) {
   auto& st = self->state;
   auto last = st.snapshot.last_seq;
   auto start = cmd.has_since_seq ? cmd.since_seq : last;
   auto [it, added] = st.subscribers.try_emplace(
-    who.address(), job_subscriber{who, conn_id, 0});
+    who.address(), job_subscriber{who, conn_id, std::min(start, last)});
+  auto& sub = it->second;
   if (added) {
     self->monitor(who);
     ++metrics::global().subscriptions;
+  } else {
+    // Nothing twice: a replay under way goes on from where it is.
+    start = std::max(start, sub.last_sent);
   }
-  else
-    start = std::max(start, it->second.last_sent);
   self->send(who, frame_atom::value,
              make_subscribed_frame(encode_subscribed(st.snapshot,
                                                      cmd.request_id,
                                                      unix_now_ms()),
                                    st.snapshot.job_id, std::min(start, last)));
-  if (start < last) {
-    // Replay from the store, up to what is committed; the batch in flight,
-    // if any, reaches this subscriber when it is stored.
-    try {
-      lmdb_txn txn{st.db->env, lmdb_txn::read_only};
-      st.db->store.events_after(
-        txn, st.snapshot.job_id, start, last - start,
-        [&](uint64_t seq, std::string_view json) {
-          self->send(who, frame_atom::value,
-                     make_event_frame(std::string{json}, st.snapshot.job_id,
-                                      seq, is_progress_frame(json)));
-        });
-    } catch (const std::exception& e) {
-      log::error("replay failed", {{"job_id", st.snapshot.job_id},
-                                   {"connection_id", conn_id},
-                                   {"reason", e.what()}});
-      send_frame(self, who,
-                 encode_error(error_code::internal,
-                              "stored events could not be read",
-                              cmd.request_id, cmd.job_id, unix_now_ms()));
-    }
-  }
-  it->second.last_sent = std::max(it->second.last_sent, last);
+  if (!sub.replaying)
+    replay_step(self, sub, cmd.request_id);
 }
 
 /// With workers attached the cancel goes to them, and the job ends when
@@ -710,6 +738,13 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       ++self->state.handled;
       on_recheck(self);
       note_activity(self);
+    },
+    [self](replay_atom, const connection_actor& who) {
+      // From the connection, not the directory: not counted as handled.
+      auto& st = self->state;
+      auto i = st.subscribers.find(who.address());
+      if (i != st.subscribers.end() && i->second.replaying)
+        replay_step(self, i->second, {});
     },
   };
 }

@@ -41,6 +41,13 @@ struct job_settings {
   /// do not stay forever.
   /// 0: never.
   int64_t abandon_ms = int64_t{7} * 86400 * 1000;
+  /// One step of a replay of stored events: at most this many, and none
+  /// more once they come to the bytes (the server sets a quarter of a
+  /// connection's queue, at most these). The whole history at once
+  /// overflowed the queue: progress updates were coalesced and the parked
+  /// rest closed even a fast reader as a slow consumer.
+  size_t replay_step_frames = 256;
+  size_t replay_step_bytes = 256 * 1024;
 };
 
 /// How far ahead a running job that expects a worker is due to be looked
@@ -56,6 +63,9 @@ struct job_subscriber {
   std::string connection_id;
   /// The highest seq this connection has been sent.
   uint64_t last_sent = 0;
+  /// Stored events are being replayed to it a step at a time, each asked
+  /// for once its queue has room; live events wait in the store meanwhile.
+  bool replaying = false;
 };
 
 /// What a publish waits for: its seq (or error) and the snapshot after it.

@@ -347,6 +347,13 @@ int run(caf::actor_system& sys, const config& cfg) {
   jobs.idle = std::chrono::seconds(cfg.job_idle);
   jobs.worker_grace = std::chrono::seconds(cfg.worker_grace);
   jobs.abandon_ms = static_cast<int64_t>(cfg.job_abandon) * 1000;
+  // A step of a replay fills at most a quarter of a client's queue, and the
+  // next is asked for once it is under half: a reader keeping up never
+  // parks, nor sees progress updates coalesced.
+  jobs.replay_step_frames
+    = std::clamp<size_t>(cfg.max_queue_frames / 4, 1, jobs.replay_step_frames);
+  jobs.replay_step_bytes
+    = std::clamp<size_t>(cfg.max_queue_bytes / 4, 1, jobs.replay_step_bytes);
   // The registry blocks on fsync: it gets a thread of its own.
   auto registry = sys.spawn<caf::detached>(jobwire::registry_impl, db, reg);
   auto directory = sys.spawn(jobwire::directory_impl, db, registry, jobs);

@@ -61,5 +61,6 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using sent_atom = caf::atom_constant<caf::atom("sent")>;
 /// For the registry: what a taken-over connection's peer acknowledged.
 using acked_atom = caf::atom_constant<caf::atom("acked")>;
+using replay_atom = caf::atom_constant<caf::atom("replay")>;
 
 } // namespace jobwire

@@ -48,6 +48,15 @@ namespace jobwire {
 /// // after its session has told the registry what the peer acknowledged
 /// // (acked_atom).
 /// (resume_atom) -> void
+///
+/// // From a job actor (the sender) replaying stored events in steps: it
+/// // has more of `job_id`. The connection asks for the next step
+/// // (replay_atom, connection_actor) once its queue has room.
+/// (replay_atom, std::string job_id) -> void
+///
+/// // Timer: looks again whether the queue has room for the replays
+/// // waiting.
+/// (replay_atom) -> void
 /// ~~~
 using connection_actor = caf::typed_actor<
   caf::reacts_to<command_atom, client_command>,
@@ -55,7 +64,8 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<frame_atom, frame_batch>,
   caf::reacts_to<closed_atom, std::vector<followed_job>>,
   caf::reacts_to<tick_atom>, caf::reacts_to<sent_atom, uint64_t>,
-  caf::reacts_to<resume_atom>>;
+  caf::reacts_to<resume_atom>, caf::reacts_to<replay_atom, std::string>,
+  caf::reacts_to<replay_atom>>;
 
 /// What can be asked of one job, whether of its actor or of the directory
 /// that routes to it.
@@ -117,10 +127,16 @@ using job_protocol = caf::typed_actor<
 /// // for a worker if one was attached when the server stopped; otherwise
 /// // it stores a new time.
 /// (recheck_atom) -> void
+///
+/// // From a subscriber's connection whose replay was paused: the next
+/// // step of stored events.
+/// (replay_atom, connection_actor who) -> void
 /// ~~~
 using job_actor = job_protocol::extend<caf::reacts_to<tick_atom>,
                                        caf::reacts_to<grace_atom, uint64_t>,
-                                       caf::reacts_to<recheck_atom>>;
+                                       caf::reacts_to<recheck_atom>,
+                                       caf::reacts_to<replay_atom,
+                                                      connection_actor>>;
 
 /// Knows every job actor in memory and routes each job's messages to it,
 /// activating it on demand, so all messages of one job pass through one

@@ -152,14 +152,17 @@ void registry_store::put_event(lmdb_txn& txn, std::string_view job_id,
 
 void registry_store::events_after(
   const lmdb_txn& txn, std::string_view job_id, uint64_t after, size_t limit,
-  const std::function<void(uint64_t, std::string_view)>& f) const {
+  const std::function<void(uint64_t, std::string_view)>& f,
+  size_t max_bytes) const {
   std::string prefix{job_id};
   prefix += '\0';
   size_t n = 0;
+  size_t bytes = 0;
   txn.scan(events_, prefix, event_key(job_id, after + 1),
            [&](std::string_view k, std::string_view v) {
              f(read_be64(k.substr(prefix.size())), v);
-             return ++n < limit;
+             bytes += v.size();
+             return ++n < limit && bytes < max_bytes;
            });
 }
 

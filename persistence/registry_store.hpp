@@ -49,11 +49,12 @@ public:
                  std::string_view json, std::string_view event_id);
 
   /// Calls `f(seq, json)` for each stored event of the job after `after`,
-  /// in seq order, at most `limit` of them.
+  /// in seq order, at most `limit` of them, and none more once they came to
+  /// `max_bytes`.
   void events_after(const lmdb_txn& txn, std::string_view job_id,
                     uint64_t after, size_t limit,
-                    const std::function<void(uint64_t, std::string_view)>& f)
-    const;
+                    const std::function<void(uint64_t, std::string_view)>& f,
+                    size_t max_bytes = SIZE_MAX) const;
 
   /// The seq an event id was stored with.
   std::optional<uint64_t> event_seq(const lmdb_txn& txn,

@@ -485,6 +485,47 @@ BOOST_AUTO_TEST_CASE(stalled_client_holds_up_nobody_and_resumes_complete) {
              "the server grew by " << growth_kb << " kB");
 }
 
+BOOST_AUTO_TEST_CASE(a_long_history_replays_whole_to_readers_that_keep_up) {
+  // A subscribe with since_seq handed the whole history to the connection
+  // at once: past its queue (64 KiB here) progress updates were coalesced
+  // and the rest parked, and past four queues' worth even a reader that
+  // keeps up was closed with 1013. It now comes a step at a time, each
+  // asked for once the queue has room.
+  static constexpr int total = 3000; // ~2 KB each: 6 MB of history
+  static constexpr int stage_every = 500;
+  own_server srv{{"--max-queue-bytes=65536", "--durability=nosync"}};
+  auto port = srv.port();
+  auto job = unique_job_id("history");
+  auto problems = publish_big(port, job, 1, total, total, stage_every);
+  BOOST_REQUIRE_MESSAGE(problems.empty(), problems.front());
+  constexpr int reader_count = 3;
+  std::vector<ws_client> readers;
+  std::vector<event_stream> streams;
+  for (int i = 0; i < reader_count; ++i) {
+    readers.push_back(open_ws(port));
+    readers.back().send_text(subscribe_cmd(job, 0));
+    check_string(readers.back().read_json(), "type", "subscribed");
+    streams.emplace_back(job, 1, false); // no coalesced update allowed
+  }
+  auto deadline = clock_type::now() + 60s * time_scale();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < reader_count; ++i)
+    threads.emplace_back([&, i] {
+      read_stream(readers[i], streams[i], total, deadline,
+                  [](event_stream& s, const json_value& x) {
+                    check_big_content(s, x, total, stage_every);
+                  });
+    });
+  for (auto& t : threads)
+    t.join();
+  for (int i = 0; i < reader_count; ++i) {
+    report("reader " + std::to_string(i), streams[i]);
+    BOOST_TEST(streams[i].last_seq() == total, "reader " << i);
+  }
+  BOOST_TEST(read_metric(port, "jobwire_slow_consumer_closes_total").value_or(-1)
+             == 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_stalled_client_holds_no_more_than_its_send_buffer_in_the_kernel) {
   // The kernel's autotuning would let a client that stopped reading hold
   // megabytes of the server's kernel memory; --socket-send-buffer caps it

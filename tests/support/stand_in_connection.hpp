@@ -48,7 +48,7 @@ inline connection_hooks on_resumed(std::function<void()> f) {
 }
 
 inline connection_actor::behavior_type
-stand_in_connection(connection_actor::pointer, connection_hooks hooks) {
+stand_in_connection(connection_actor::pointer self, connection_hooks hooks) {
   return {
     [](command_atom, client_command&) {},
     [hooks](frame_atom, frame_ptr& f) {
@@ -70,6 +70,14 @@ stand_in_connection(connection_actor::pointer, connection_hooks hooks) {
       if (hooks.resumed)
         hooks.resumed();
     },
+    // A replay in steps: asks for the next at once, as a fast reader's
+    // connection does.
+    [self](replay_atom, const std::string&) {
+      if (auto job = caf::actor_cast<job_actor>(self->current_sender()))
+        self->send(job, replay_atom::value,
+                   caf::actor_cast<connection_actor>(self));
+    },
+    [](replay_atom) {},
   };
 }
 

@@ -100,14 +100,16 @@ BOOST_AUTO_TEST_CASE(events_in_seq_order_per_job) {
     db->store.put_event(t, "j10", 1, "other", "");
     db->store.put_event(t, "j", 1, "other", "");
   });
-  auto after = [&](uint64_t from, size_t limit) {
+  auto after = [&](uint64_t from, size_t limit,
+                   size_t max_bytes = SIZE_MAX) {
     std::vector<std::string> out;
     read([&](lmdb_txn& t) {
-      db->store.events_after(t, "j1", from, limit,
-                             [&](uint64_t s, std::string_view json) {
-                               out.push_back(std::to_string(s) + ":"
-                                             + std::string{json});
-                             });
+      db->store.events_after(
+        t, "j1", from, limit,
+        [&](uint64_t s, std::string_view json) {
+          out.push_back(std::to_string(s) + ":" + std::string{json});
+        },
+        max_bytes);
       return 0;
     });
     return out;
@@ -116,6 +118,10 @@ BOOST_AUTO_TEST_CASE(events_in_seq_order_per_job) {
               == std::vector<std::string>{"2:e2", "3:e3", "256:e256"}));
   BOOST_TEST((after(0, 2) == std::vector<std::string>{"1:e1", "2:e2"}));
   BOOST_TEST(after(256, 100).empty());
+  // A byte budget (a replay's step) ends the scan once reached: "e1" and
+  // "e2" are 4 bytes; at least one event comes however small the budget.
+  BOOST_TEST((after(0, 100, 4) == std::vector<std::string>{"1:e1", "2:e2"}));
+  BOOST_TEST((after(0, 100, 1) == std::vector<std::string>{"1:e1"}));
 }
 
 BOOST_AUTO_TEST_CASE(a_seq_is_never_overwritten) {
