@@ -17,8 +17,10 @@ using self_ptr = connection_actor::stateful_pointer<connection_state>;
 
 void keep_ticking(self_ptr self);
 
-/// How often a connection with replays waiting looks for room again.
-constexpr auto replay_poll_interval = std::chrono::milliseconds(10);
+/// How often a connection with replays waiting looks for room again: at
+/// first, and at most.
+constexpr auto replay_poll_first = std::chrono::milliseconds(10);
+constexpr auto replay_poll_most = std::chrono::milliseconds(320);
 void note_subscription_start(self_ptr self, const frame& f);
 
 /// Sends a frame to the session now if its queue has room, else hands it
@@ -80,7 +82,10 @@ void poll_replays(self_ptr self) {
   if (st.replay_polling)
     return;
   st.replay_polling = true;
-  self->delayed_send(self, replay_poll_interval, replay_atom::value);
+  st.replay_poll = st.replay_poll.count() == 0
+                     ? replay_poll_first
+                     : std::min(st.replay_poll * 2, replay_poll_most);
+  self->delayed_send(self, st.replay_poll, replay_atom::value);
 }
 
 /// A job has more stored events for this connection: asks for them now if
@@ -95,8 +100,11 @@ void ask_for_replay(self_ptr self, job_actor job) {
                caf::actor_cast<connection_actor>(self));
     return;
   }
-  if (!st.replay_waiting)
+  if (!st.replay_waiting) {
     st.replay_waiting = std::make_unique<std::vector<job_actor>>();
+    st.replay_waiting_since = std::chrono::steady_clock::now();
+    st.replay_poll = {};
+  }
   st.replay_waiting->push_back(std::move(job));
   poll_replays(self);
 }
@@ -112,6 +120,17 @@ void resume_replays(self_ptr self) {
     return;
   }
   if (!room_for_replay(st, *sink)) {
+    if (std::chrono::steady_clock::now() - st.replay_waiting_since
+        >= st.settings->slow_consumer) {
+      // It stopped reading: what the replay has not sent stays in the
+      // store for its resume.
+      ++metrics::global().slow_consumer_closes;
+      log::warn("slow consumer while replaying; closing",
+                {{"connection_id", st.connection_id}});
+      st.replay_waiting.reset();
+      sink->close(1013, "slow consumer");
+      return;
+    }
     poll_replays(self);
     return;
   }

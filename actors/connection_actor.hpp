@@ -36,6 +36,9 @@ struct connection_settings {
   /// actor.
   size_t max_queue_bytes = 1 << 20;
   size_t max_queue_frames = 4096;
+  /// A replay waiting this long for room in the queue closes the
+  /// connection with 1013, as parked frames do in the delivery actor.
+  std::chrono::milliseconds slow_consumer{10000};
   /// Null: access control is off.
   verifier_ptr verifier;
   /// Commands per second on average, and at once; past them a command is
@@ -81,6 +84,10 @@ struct connection_state {
   bool taken_over = false;
   /// A replay step is waiting for room (see replay_waiting).
   bool replay_polling = false;
+  /// Since when replays wait, and the wait before looking again (doubling
+  /// up to a limit: a client that stopped reading costs few timers).
+  std::chrono::steady_clock::time_point replay_waiting_since{};
+  std::chrono::milliseconds replay_poll{0};
   /// Jobs whose replay waits for room in the session's queue (a pointer:
   /// most connections never wait, and every one would carry a vector).
   std::unique_ptr<std::vector<job_actor>> replay_waiting;

@@ -336,6 +336,7 @@ int run(caf::actor_system& sys, const config& cfg) {
   delivery_cfg.backoff.base = std::chrono::milliseconds(cfg.retry_base_ms);
   delivery_cfg.backoff.cap = std::chrono::milliseconds(cfg.retry_cap_ms);
   delivery_cfg.slow_consumer = std::chrono::seconds(cfg.slow_consumer_seconds);
+  settings.connection.slow_consumer = delivery_cfg.slow_consumer;
   delivery_cfg.max_queue_bytes = cfg.max_queue_bytes;
   delivery_cfg.max_queue_frames = cfg.max_queue_frames;
   delivery_cfg.max_parked_bytes = 4 * cfg.max_queue_bytes;

@@ -526,6 +526,50 @@ BOOST_AUTO_TEST_CASE(a_long_history_replays_whole_to_readers_that_keep_up) {
              == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_replay_to_a_client_that_stopped_reading_ends_in_1013_and_resumes) {
+  // A paced replay waits for room rather than parking frames, so the
+  // delivery actor's slow-consumer close never sees it: the connection
+  // closes it itself after --slow-consumer-seconds, and a resume gets the
+  // rest from the store.
+  static constexpr int total = 3000;
+  static constexpr int stage_every = 500;
+  own_server srv{{"--max-queue-bytes=65536", "--durability=nosync",
+                  "--slow-consumer-seconds=" + std::to_string(time_scale())}};
+  auto port = srv.port();
+  auto job = unique_job_id("stalledreplay");
+  auto problems = publish_big(port, job, 1, total, total, stage_every);
+  BOOST_REQUIRE_MESSAGE(problems.empty(), problems.front());
+  raw_ws stalled;
+  stalled.open(port, 16 * 1024);
+  auto stalled_id = stalled.connection_id();
+  stalled.send_text(subscribe_cmd(job, 0));
+  BOOST_TEST(eventually([&] {
+    auto closes = read_metric(port, "jobwire_slow_consumer_closes_total");
+    return closes && *closes >= 1;
+  }, 20s * time_scale()), "the stalled replay was not closed");
+  // It reads again: what the kernel held, then the close.
+  event_stream old_stream{job, 1, false};
+  while (auto x = stalled.read_json(5s)) {
+    if (event_stream::is_event_type(type_of(*x)))
+      old_stream.on_event(*x);
+  }
+  if (stalled.close_seen())
+    BOOST_TEST(stalled.close_code() == 1013);
+  report("stalled client", old_stream);
+  BOOST_TEST(old_stream.last_seq() < total);
+  BOOST_TEST(wait_unlisted(port, job, stalled_id));
+  auto resumed = open_ws(port);
+  resumed.send_text(resume_cmd(stalled_id));
+  expect_resumed(resumed, stalled_id, job);
+  event_stream new_stream{job, old_stream.last_seq() + 1, false};
+  read_stream(resumed, new_stream, total, clock_type::now() + 60s * time_scale(),
+              [](event_stream& s, const json_value& x) {
+                check_big_content(s, x, total, stage_every);
+              });
+  report("resumed connection", new_stream);
+  BOOST_TEST(new_stream.last_seq() == total);
+}
+
 BOOST_AUTO_TEST_CASE(a_stalled_client_holds_no_more_than_its_send_buffer_in_the_kernel) {
   // The kernel's autotuning would let a client that stopped reading hold
   // megabytes of the server's kernel memory; --socket-send-buffer caps it
