@@ -82,10 +82,10 @@ void poll_replays(self_ptr self) {
   if (st.replay_polling)
     return;
   st.replay_polling = true;
-  st.replay_poll = st.replay_poll.count() == 0
-                     ? replay_poll_first
-                     : std::min(st.replay_poll * 2, replay_poll_most);
-  self->delayed_send(self, st.replay_poll, replay_atom::value);
+  auto& poll = st.replay_waiting->poll;
+  poll = poll.count() == 0 ? replay_poll_first
+                           : std::min(poll * 2, replay_poll_most);
+  self->delayed_send(self, poll, replay_atom::value);
 }
 
 /// A job has more stored events for this connection: asks for them now if
@@ -101,11 +101,10 @@ void ask_for_replay(self_ptr self, job_actor job) {
     return;
   }
   if (!st.replay_waiting) {
-    st.replay_waiting = std::make_unique<std::vector<job_actor>>();
-    st.replay_waiting_since = std::chrono::steady_clock::now();
-    st.replay_poll = {};
+    st.replay_waiting = std::make_unique<replay_wait>();
+    st.replay_waiting->since = std::chrono::steady_clock::now();
   }
-  st.replay_waiting->push_back(std::move(job));
+  st.replay_waiting->jobs.push_back(std::move(job));
   poll_replays(self);
 }
 
@@ -120,7 +119,7 @@ void resume_replays(self_ptr self) {
     return;
   }
   if (!room_for_replay(st, *sink)) {
-    if (std::chrono::steady_clock::now() - st.replay_waiting_since
+    if (std::chrono::steady_clock::now() - st.replay_waiting->since
         >= st.settings->slow_consumer) {
       // It stopped reading: what the replay has not sent stays in the
       // store for its resume.
@@ -135,7 +134,7 @@ void resume_replays(self_ptr self) {
     return;
   }
   auto waiting = std::move(st.replay_waiting);
-  for (auto& job : *waiting)
+  for (auto& job : waiting->jobs)
     self->send(job, replay_atom::value,
                caf::actor_cast<connection_actor>(self));
 }

@@ -51,6 +51,17 @@ struct connection_settings {
   unsigned max_errors = 0;
 };
 
+/// Replays of stored events waiting for room in the session's queue.
+struct replay_wait {
+  /// The jobs to ask for their next step.
+  std::vector<job_actor> jobs;
+  /// Since when they wait (a slow consumer past a limit).
+  std::chrono::steady_clock::time_point since;
+  /// The wait before looking again, doubling up to a limit: a client that
+  /// stopped reading costs few timers.
+  std::chrono::milliseconds poll{0};
+};
+
 /// The state of one connection actor.
 struct connection_state {
   std::weak_ptr<frame_sink> sink;
@@ -82,15 +93,11 @@ struct connection_state {
   bool error_budget_spent = false;
   /// Another connection resumed this one: the record is not ours to write.
   bool taken_over = false;
-  /// A replay step is waiting for room (see replay_waiting).
+  /// A look for room for the waiting replays is due.
   bool replay_polling = false;
-  /// Since when replays wait, and the wait before looking again (doubling
-  /// up to a limit: a client that stopped reading costs few timers).
-  std::chrono::steady_clock::time_point replay_waiting_since{};
-  std::chrono::milliseconds replay_poll{0};
-  /// Jobs whose replay waits for room in the session's queue (a pointer:
-  /// most connections never wait, and every one would carry a vector).
-  std::unique_ptr<std::vector<job_actor>> replay_waiting;
+  /// Replays waiting for room in the session's queue (a pointer: most
+  /// connections never wait, and every one would carry this).
+  std::unique_ptr<replay_wait> replay_waiting;
   /// The upgrade's grant, when access control is on (a pointer: most
   /// servers have none, and every connection would carry its size).
   std::unique_ptr<const access_grant> grant;
