@@ -254,15 +254,6 @@ long server_send_queue(uint16_t server_port, int client_fd) {
   return -1;
 }
 
-/// How many times slower than a Release build the server and this test
-/// run: sanitizer builds set it (scripts/sanitize.sh), so that a reader
-/// starved of CPU is not taken for a slow consumer.
-int time_scale() {
-  auto env = std::getenv("JOBWIRE_TIME_SCALE");
-  auto scale = env ? std::atoi(env) : 1;
-  return scale > 0 ? scale : 1;
-}
-
 } // namespace
 
 BOOST_TEST_GLOBAL_FIXTURE(ignore_sigpipe);

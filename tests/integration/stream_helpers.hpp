@@ -39,6 +39,16 @@ struct ignore_sigpipe {
 
 using clock_type = std::chrono::steady_clock;
 
+/// How many times slower than a Release build the server and this test
+/// run: sanitizer builds set it (scripts/sanitize.sh), so that a reader
+/// starved of CPU is not taken for a slow consumer, nor a slow fill for an
+/// expiry.
+inline int time_scale() {
+  auto env = std::getenv("JOBWIRE_TIME_SCALE");
+  auto scale = env ? std::atoi(env) : 1;
+  return scale > 0 ? scale : 1;
+}
+
 /// Waits until `connection_id` is (`listed`) or is no longer among the open
 /// connections of `job`, as the registry's stored job index says.
 inline bool wait_listing(uint16_t port, std::string_view job,
