@@ -85,7 +85,7 @@ void poll_replays(self_ptr self) {
   auto& poll = st.replay_waiting->poll;
   poll = poll.count() == 0 ? replay_poll_first
                            : std::min(poll * 2, replay_poll_most);
-  self->delayed_send(self, poll, replay_atom::value);
+  self->delayed_send(self, poll, replay_atom::value, std::string{});
 }
 
 /// A job has more stored events for this connection: asks for them now if
@@ -542,12 +542,16 @@ connection_impl(connection_actor::stateful_pointer<connection_state> self,
       if (passed == self->state.parked_total)
         self->state.parked = false;
     },
-    [self](replay_atom, const std::string&) {
+    // One handler for both (each costs every connection its bytes).
+    [self](replay_atom, const std::string& job_id) {
+      if (job_id.empty()) {
+        resume_replays(self); // the timer
+        return;
+      }
       // The job that replays is the sender.
       if (auto job = caf::actor_cast<job_actor>(self->current_sender()))
         ask_for_replay(self, std::move(job));
     },
-    [self](replay_atom) { resume_replays(self); },
     [self](tick_atom) {
       auto& st = self->state;
       st.ticking = false;

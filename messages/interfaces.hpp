@@ -51,12 +51,10 @@ namespace jobwire {
 ///
 /// // From a job actor (the sender) replaying stored events in steps: it
 /// // has more of `job_id`. The connection asks for the next step
-/// // (replay_atom, connection_actor) once its queue has room.
+/// // (replay_atom, connection_actor) once its queue has room. With an
+/// // empty `job_id`, its own timer: look again whether the queue has room
+/// // for the replays waiting.
 /// (replay_atom, std::string job_id) -> void
-///
-/// // Timer: looks again whether the queue has room for the replays
-/// // waiting.
-/// (replay_atom) -> void
 /// ~~~
 using connection_actor = caf::typed_actor<
   caf::reacts_to<command_atom, client_command>,
@@ -64,8 +62,7 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<frame_atom, frame_batch>,
   caf::reacts_to<closed_atom, std::vector<followed_job>>,
   caf::reacts_to<tick_atom>, caf::reacts_to<sent_atom, uint64_t>,
-  caf::reacts_to<resume_atom>, caf::reacts_to<replay_atom, std::string>,
-  caf::reacts_to<replay_atom>>;
+  caf::reacts_to<resume_atom>, caf::reacts_to<replay_atom, std::string>>;
 
 /// What can be asked of one job, whether of its actor or of the directory
 /// that routes to it.

@@ -77,7 +77,6 @@ stand_in_connection(connection_actor::pointer self, connection_hooks hooks) {
         self->send(job, replay_atom::value,
                    caf::actor_cast<connection_actor>(self));
     },
-    [](replay_atom) {},
   };
 }
 
