@@ -1026,6 +1026,21 @@ BOOST_AUTO_TEST_CASE(resume_right_after_close_of_a_long_open_connection) {
   srv.stop_clean();
 }
 
+/// Starts a server on `dir` (after a stop or a crash), publishes
+/// `first`..`last` to `job`, and checks that a resume of `old_id` gets
+/// exactly those.
+void restart_publish_and_resume(const temp_data_dir& dir,
+                                const std::string& job,
+                                const std::string& old_id, int first,
+                                int last) {
+  server_on b{dir};
+  http_client http{b.port()};
+  publish_range(http, job, first, last);
+  auto ws = resume_expecting(b.port(), old_id, job, first, last);
+  ws.close();
+  b.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(client_open_at_sigterm_gets_a_hint_and_resumes) {
   // PROTOCOL.md: resume_hint, then close 1012, before a restart; the
   // hinted id resumes on the restarted server.
@@ -1063,12 +1078,7 @@ BOOST_AUTO_TEST_CASE(client_open_at_sigterm_gets_a_hint_and_resumes) {
     { auto gone = std::move(ws); }
     a.stop_clean();
   }
-  server_on b{dir};
-  http_client http{b.port()};
-  publish_range(http, job, 3, 5);
-  auto ws = resume_expecting(b.port(), old_id, job, 3, 5);
-  ws.close();
-  b.stop_clean();
+  restart_publish_and_resume(dir, job, old_id, 3, 5);
 }
 
 BOOST_AUTO_TEST_CASE(resume_after_abrupt_drop_gets_exactly_the_missed_events) {
@@ -1259,19 +1269,6 @@ BOOST_AUTO_TEST_CASE(a_connection_that_never_subscribed_is_resumable_open_or_clo
   srv.stop_clean();
 }
 
-/// Restarts on `dir` after a crash, publishes 4 and 5 to `job`, and checks
-/// that a resume of `old_id` gets exactly those.
-void restart_publish_4_5_and_resume(const temp_data_dir& dir,
-                                    const std::string& job,
-                                    const std::string& old_id) {
-  server_on b{dir};
-  http_client http{b.port()};
-  publish_range(http, job, 4, 5);
-  auto ws = resume_expecting(b.port(), old_id, job, 4, 5);
-  ws.close();
-  b.stop_clean();
-}
-
 BOOST_AUTO_TEST_CASE(after_a_crash_resume_goes_on_from_the_last_progress_record) {
   // What a busy connection was sent reaches its record every
   // --progress-seconds (then within a second, with the others); after a
@@ -1292,7 +1289,7 @@ BOOST_AUTO_TEST_CASE(after_a_crash_resume_goes_on_from_the_last_progress_record)
     std::this_thread::sleep_for(5s);
     a.kill9();
   }
-  restart_publish_4_5_and_resume(dir, job, old_id);
+  restart_publish_and_resume(dir, job, old_id, 4, 5);
 }
 
 BOOST_AUTO_TEST_CASE(after_a_crash_a_subscribe_without_since_resumes_from_its_start) {
@@ -1314,7 +1311,7 @@ BOOST_AUTO_TEST_CASE(after_a_crash_a_subscribe_without_since_resumes_from_its_st
     std::this_thread::sleep_for(3s);
     a.kill9();
   }
-  restart_publish_4_5_and_resume(dir, job, old_id);
+  restart_publish_and_resume(dir, job, old_id, 4, 5);
 }
 
 BOOST_AUTO_TEST_CASE(after_a_crash_the_server_restarts_at_once_on_its_ports) {
