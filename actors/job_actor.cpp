@@ -214,7 +214,7 @@ void on_store_failed(self_ptr self, const std::shared_ptr<batch>& b,
   st.in_flight.reset();
   st.eta = eta_before;
   log::error("events not stored", {{"job_id", st.snapshot.job_id},
-                                   {"count", std::to_string(b->events.size())},
+                                   {"count", std::to_string(b->frames.size())},
                                    {"reason", error_message(err)}});
   for (auto& [reply, seq] : b->replies)
     reply(err, 0, st.snapshot);

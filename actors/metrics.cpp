@@ -40,7 +40,7 @@ void metrics::histogram::observe(std::chrono::steady_clock::duration d) {
   observe(one);
 }
 
-void metrics::map_use_source(std::function<std::pair<size_t, size_t>()> f) {
+void metrics::map_use_source(std::function<map_use()> f) {
   std::lock_guard<std::mutex> guard{source_mtx_};
   map_use_ = std::move(f);
 }
@@ -138,17 +138,31 @@ std::string metrics::render() const {
   counter("jobwire_commit_writes_total",
           "Records written by those commits (events, jobs, connections).",
           static_cast<double>(commit_writes.load()));
-  std::function<std::pair<size_t, size_t>()> source;
+  counter("jobwire_store_refused_writes_total",
+          "Records the store refused to write (full store, full or failing "
+          "disk); their publishers got storage_full or internal.",
+          static_cast<double>(refused_writes.load()));
+  gauge("jobwire_store_writable",
+        "0 while the registry's last commit refused writes, 1 once one takes "
+        "them again.",
+        store_refusing.load() == store_refusal::none ? 1.0 : 0.0);
+  std::function<map_use()> source;
   {
     std::lock_guard<std::mutex> guard{source_mtx_};
     source = map_use_;
   }
   if (source) {
-    auto [used, size] = source();
-    gauge("jobwire_lmdb_map_used_bytes", "Bytes of the LMDB map in use.",
-          static_cast<double>(used));
+    auto use = source();
+    gauge("jobwire_lmdb_map_used_bytes",
+          "Bytes of the LMDB map up to its last page written (a high-water "
+          "mark: freed pages stay in it).",
+          static_cast<double>(use.used));
+    gauge("jobwire_lmdb_free_bytes",
+          "Bytes of those pages free for reuse; used minus free is what the "
+          "data takes.",
+          static_cast<double>(use.free));
     gauge("jobwire_lmdb_map_size_bytes", "Size of the LMDB map.",
-          static_cast<double>(size));
+          static_cast<double>(use.size));
   }
   return out;
 }

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string>
 
+#include "messages/store_refusal.hpp"
+
 namespace jobwire {
 
 /// Counters and gauges for `GET /metrics`, updated lock-free from actors and
@@ -69,16 +71,28 @@ public:
   /// One LMDB commit of the registry, its syncs included.
   histogram commit;
   std::atomic<uint64_t> commit_writes{0};
+  /// Records the store refused to write, and why the registry's last commit
+  /// refused any (none: it took them all).
+  std::atomic<uint64_t> refused_writes{0};
+  std::atomic<store_refusal> store_refusing{store_refusal::none};
 
-  /// How `render` learns the LMDB map's use: (bytes used, map size).
-  void map_use_source(std::function<std::pair<size_t, size_t>()> f);
+  /// What `render` reports of the LMDB map, in bytes.
+  struct map_use {
+    /// Up to the last page written: LMDB's high-water mark.
+    size_t used = 0;
+    /// Of those, pages free for reuse.
+    size_t free = 0;
+    size_t size = 0;
+  };
+
+  void map_use_source(std::function<map_use()> f);
 
   /// The Prometheus text exposition of everything above.
   std::string render() const;
 
 private:
   mutable std::mutex source_mtx_;
-  std::function<std::pair<size_t, size_t>()> map_use_;
+  std::function<map_use()> map_use_;
 };
 
 /// Adds one to a gauge for as long as it lives.

@@ -9,6 +9,7 @@
 #include "actors/metrics.hpp"
 #include "messages/error_code.hpp"
 #include "messages/log.hpp"
+#include "messages/store_refusal.hpp"
 #include "messages/timestamp.hpp"
 
 namespace jobwire {
@@ -24,6 +25,10 @@ constexpr auto takeover_answer_timeout = std::chrono::seconds(2);
 
 int64_t now_ms(self_ptr self) {
   return self->state.settings.clock();
+}
+
+caf::error refusal_error(store_refusal why) {
+  return caf::make_error(to_error_code(why), std::string{message(why)});
 }
 
 /// Commits every pending write in one transaction, growing the map and
@@ -45,8 +50,9 @@ void flush(self_ptr self) {
     self->send(self, flush_atom::value);
   }
   std::vector<caf::error> results(batch.size());
-  // Refused for want of room, and not applied again.
+  // Refused (for want of room, or as the commit failed); not applied again.
   std::vector<bool> refused(batch.size(), false);
+  auto refusal = store_refusal::none;
   bool in_reserve = false;
   for (;;) {
     try {
@@ -59,6 +65,8 @@ void flush(self_ptr self) {
       auto& m = metrics::global();
       m.commit.observe(std::chrono::steady_clock::now() - began);
       m.commit_writes += batch.size();
+      if (std::find(refused.begin(), refused.end(), true) != refused.end())
+        refusal = store_refusal::full;
       break;
     } catch (const lmdb_error& e) {
       // The transaction is gone (unwound) before grow() needs it to be.
@@ -79,30 +87,33 @@ void flush(self_ptr self) {
         for (size_t i = 0; i < batch.size(); ++i) {
           if (!batch[i].frees_space) {
             refused[i] = true;
-            results[i] = caf::make_error(error_code::storage_full,
-                                         std::string{"the store is full"});
+            results[i] = refusal_error(store_refusal::full);
           }
         }
         continue;
       }
-      auto code = e.map_full() || e.disk_refused() ? error_code::storage_full
-                                                   : error_code::internal;
-      auto msg = e.map_full()       ? std::string{"the store is full"}
-                 : e.disk_refused() ? std::string{"the disk refused the write "
-                                                  "(full, or failing)"}
-                                    : std::string{"the store failed"};
+      refusal = e.map_full()       ? store_refusal::full
+                : e.disk_refused() ? store_refusal::disk
+                                   : store_refusal::failed;
       log::error("commit failed", {{"reason", e.what()},
                                    {"writes", std::to_string(batch.size())}});
-      for (auto& r : results)
-        r = caf::make_error(code, msg);
+      std::fill(refused.begin(), refused.end(), true);
       break;
     } catch (const std::exception& e) {
       log::error("commit failed", {{"reason", e.what()}});
-      for (auto& r : results)
-        r = caf::make_error(error_code::internal,
-                            std::string{"the store failed"});
+      refusal = store_refusal::failed;
+      std::fill(refused.begin(), refused.end(), true);
       break;
     }
+  }
+  auto& m = metrics::global();
+  m.store_refusing = refusal;
+  if (refusal != store_refusal::none) {
+    auto n = std::count(refused.begin(), refused.end(), true);
+    m.refused_writes += static_cast<uint64_t>(n);
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (refused[i])
+        results[i] = refusal_error(refusal);
   }
   if (in_reserve) {
     try {

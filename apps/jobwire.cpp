@@ -362,7 +362,15 @@ int run(caf::actor_system& sys, const config& cfg) {
                           cfg.max_ingest_pending, cfg.max_message_bytes);
   auto delivery = sys.spawn(jobwire::delivery_impl, delivery_cfg);
   jobwire::metrics::global().map_use_source([db] {
-    return std::pair<size_t, size_t>{db->env.used_bytes(), db->env.map_size()};
+    jobwire::metrics::map_use use;
+    use.used = db->env.used_bytes();
+    use.size = db->env.map_size();
+    try {
+      use.free = db->env.free_bytes();
+    } catch (const std::exception&) {
+      // A scrape reports what it can; the store's own errors show elsewhere.
+    }
+    return use;
   });
   int result = EXIT_SUCCESS;
   {

@@ -614,6 +614,20 @@ std::string encode_http_error(error_code code, std::string_view message) {
   return w.finish();
 }
 
+std::string encode_health(store_refusal store) {
+  json_writer w;
+  if (store == store_refusal::none) {
+    w.field("status", "ok");
+    return w.finish();
+  }
+  w.field("status", "degraded");
+  w.field("code", to_string(to_error_code(store)));
+  w.field("message",
+          "writes are refused (publishes, cancels): "
+            + std::string{message(store)});
+  return w.finish();
+}
+
 std::string encode_publish_ack(std::string_view job_id, uint64_t seq) {
   json_writer w;
   w.field("job_id", job_id);

@@ -11,6 +11,7 @@
 #include "messages/error_code.hpp"
 #include "messages/job_event.hpp"
 #include "messages/job_snapshot.hpp"
+#include "messages/store_refusal.hpp"
 
 namespace jobwire {
 
@@ -78,6 +79,10 @@ std::string encode_error(error_code code, std::string_view message,
 
 /// The HTTP error body `{"code":..,"message":..}`.
 std::string encode_http_error(error_code code, std::string_view message);
+
+/// The `/healthz` body of a server that serves: `{"status":"ok"}`, or while
+/// the store refuses writes `{"status":"degraded","code":..,"message":..}`.
+std::string encode_health(store_refusal store);
 
 /// The HTTP publish acknowledgement `{"job_id":..,"seq":..}`.
 std::string encode_publish_ack(std::string_view job_id, uint64_t seq);

@@ -344,7 +344,10 @@ void http_session::handle(request req) {
   if (route.target == endpoint::healthz) {
     if (ctx_.draining)
       return reply(503, R"({"status":"draining"})", version, false);
-    return reply(200, R"({"status":"ok"})", version, keep_alive);
+    // A store that refuses writes still serves reads and subscriptions:
+    // 200, saying so, rather than a 503 that takes it out of service.
+    return reply(200, encode_health(metrics::global().store_refusing.load()),
+                 version, keep_alive);
   }
   if (route.target == endpoint::watch_page)
     return reply(200, std::string{watch_page()}, version, keep_alive, {},

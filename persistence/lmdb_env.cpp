@@ -1,13 +1,46 @@
 #include "persistence/lmdb_env.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace jobwire {
+
+namespace {
+
+/// LMDB reports only "Permission denied"; the usual cause is a directory
+/// another user (root, an earlier service account) wrote, so name the file.
+void check_access(const std::filesystem::path& dir) {
+  for (const char* name : {"data.mdb", "lock.mdb"}) {
+    auto file = dir / name;
+    if (::faccessat(AT_FDCWD, file.c_str(), R_OK | W_OK, AT_EACCESS) == 0
+        || errno != EACCES)
+      continue;
+    struct stat st {};
+    std::string owner;
+    if (::stat(file.c_str(), &st) == 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof(mode), "%04o",
+                    static_cast<unsigned>(st.st_mode & 07777));
+      owner = " (owner uid " + std::to_string(st.st_uid) + ", mode " + mode
+              + ")";
+    }
+    throw std::runtime_error(
+      file.string() + owner + ": this process (uid "
+      + std::to_string(::geteuid())
+      + ") may not read and write it; run jobwire as its owner, or give "
+        "this user access");
+  }
+}
+
+} // namespace
 
 std::optional<durability> parse_durability(std::string_view x) {
   if (x == "sync")
@@ -51,6 +84,7 @@ lmdb_env::lmdb_env(const env_options& opts)
         data_file.string() + " holds " + std::to_string(found)
         + " bytes, less than LMDB's two meta pages (" + std::to_string(meta_bytes)
         + "): the file was cut short; restore it from a backup");
+    check_access(opts.path);
     check(mdb_env_open(env_, opts.path.c_str(), flags, 0640),
           "cannot open the LMDB environment");
     // LMDB trusts the file to hold every page its last commit uses; one cut
@@ -92,6 +126,31 @@ size_t lmdb_env::used_bytes() const {
   mdb_env_info(env_, &info);
   mdb_env_stat(env_, &stat);
   return (info.me_last_pgno + 1) * size_t{stat.ms_psize};
+}
+
+size_t lmdb_env::free_bytes() const {
+  MDB_stat stat;
+  mdb_env_stat(env_, &stat);
+  lmdb_txn txn{*this, lmdb_txn::read_only};
+  MDB_cursor* cursor = nullptr;
+  // Database 0 is LMDB's free list: each value is a list of page numbers
+  // led by its length.
+  check(mdb_cursor_open(txn.get(), 0, &cursor), "mdb_cursor_open");
+  size_t pages = 0;
+  MDB_val key{};
+  MDB_val value{};
+  int rc;
+  while ((rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) == 0) {
+    // Values sit on 2-byte boundaries only.
+    size_t n = 0;
+    if (value.mv_size >= sizeof(n))
+      std::memcpy(&n, value.mv_data, sizeof(n));
+    pages += n;
+  }
+  mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND)
+    check(rc, "mdb_cursor_get");
+  return pages * size_t{stat.ms_psize};
 }
 
 bool lmdb_env::grow() {

@@ -61,6 +61,10 @@ public:
   /// Bytes of the map in use (pages of the last transaction).
   size_t used_bytes() const;
 
+  /// Bytes of those pages free for reuse, from LMDB's free list (read in a
+  /// transaction of its own).
+  size_t free_bytes() const;
+
   /// Doubles the map, up to the maximum; false when already there. Waits
   /// until no transaction of this process is open.
   bool grow();

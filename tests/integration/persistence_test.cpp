@@ -403,6 +403,27 @@ int64_t publish_until_refused(http_client& http, const std::string& job,
   return stored;
 }
 
+/// `/healthz` still answers 200 and, with `jobwire_store_writable`, says
+/// whether the store takes writes; while it does not, the body has the
+/// publishers' code and, in its message, `why`.
+void check_store_health(uint16_t port, bool writable,
+                        const std::string& why = "") {
+  http_client http{port};
+  auto res = http.get("/healthz");
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  auto body = res.json();
+  if (writable) {
+    BOOST_TEST(body["status"].as_string() == "ok", res.body);
+  } else {
+    BOOST_TEST(body["status"].as_string() == "degraded", res.body);
+    BOOST_TEST(body["code"].as_string() == "storage_full", res.body);
+    BOOST_TEST(body["message"].as_string().find(why) != std::string::npos,
+               res.body);
+  }
+  BOOST_TEST(read_metric(port, "jobwire_store_writable").value_or(-1)
+             == (writable ? 1.0 : 0.0));
+}
+
 BOOST_AUTO_TEST_CASE(a_full_store_refuses_publishes_and_a_larger_one_recovers) {
   // Publishes past --max-map-size get 507 storage_full and the server stays
   // up with everything stored still readable. After a kill -9 and a restart
@@ -423,8 +444,16 @@ BOOST_AUTO_TEST_CASE(a_full_store_refuses_publishes_and_a_larger_one_recovers) {
     stored = publish_until_refused(http, job, 5000, res);
     check_http_error(res, 507, "storage_full");
     BOOST_TEST(stored > 100);
-    BOOST_TEST(http.get("/healthz").status == 200);
+    check_store_health(srv.port(), false, "the store is full");
     BOOST_TEST(get_snapshot(srv.port(), job)["last_seq"].as_int() == stored);
+    // The log counts the refused publish (it said 0).
+    auto log = srv->stderr_text();
+    auto at = log.rfind("events not stored");
+    BOOST_TEST_REQUIRE(at != std::string::npos, srv->stderr_tail(5));
+    auto line = log.substr(at);
+    BOOST_TEST(line.substr(0, line.find('\n')).find(R"("count":"1")")
+                 != std::string::npos,
+               line.substr(0, line.find('\n')));
     srv.kill9();
   }
   server_on srv{dir, {"--map-size=1048576", "--max-map-size=8388608"}};
@@ -466,9 +495,13 @@ BOOST_AUTO_TEST_CASE(a_full_store_forgets_expired_jobs_and_takes_publishes_again
                         "filling took longer than the retention: the test "
                         "cannot tell; raise JOBWIRE_TIME_SCALE");
   // The retention and the sweep (each second), with slack.
+  check_store_health(srv.port(), false, "the store is full");
   BOOST_TEST(eventually([&] {
     return http.get("/v1/jobs/" + finished.front()).status == 404;
   }, 30s), "an expired job is still there; stderr:\n" << srv->stderr_tail(5));
+  // Its ~150 KB of events went back to LMDB's free list.
+  BOOST_TEST(read_metric(srv.port(), "jobwire_lmdb_free_bytes").value_or(0)
+             >= 64 * 1024);
   // The sweep goes on a batch a second; the room comes as it frees pages.
   BOOST_TEST(eventually([&] {
     return http.post(events_path(filler),
@@ -476,6 +509,7 @@ BOOST_AUTO_TEST_CASE(a_full_store_forgets_expired_jobs_and_takes_publishes_again
              .status
            == 202;
   }, 30s), "publishes stay refused; stderr:\n" << srv->stderr_tail(5));
+  check_store_health(srv.port(), true);
   srv.stop_clean();
 }
 
@@ -505,7 +539,10 @@ BOOST_AUTO_TEST_CASE(a_full_disk_is_storage_full_and_keeps_what_was_stored) {
                != std::string::npos,
              res.body);
   BOOST_TEST(stored > 100);
-  BOOST_TEST(http.get("/healthz").status == 200);
+  check_store_health(srv->port(), false, "the disk refused the write");
+  BOOST_TEST(read_metric(srv->port(), "jobwire_store_refused_writes_total")
+               .value_or(0)
+             >= 1);
   BOOST_TEST(get_snapshot(srv->port(), job)["last_seq"].as_int() == stored);
   auto status = srv->stop(SIGTERM, 15s);
   BOOST_TEST((status.exited && status.code == 0 && !status.timed_out),

@@ -58,3 +58,25 @@ BOOST_AUTO_TEST_CASE(histograms_are_kept_apart) {
   BOOST_TEST(sample(text, "jobwire_publish_to_send_seconds_count") == "2");
   BOOST_TEST(sample(text, "jobwire_commit_seconds_count") == "0");
 }
+
+BOOST_AUTO_TEST_CASE(the_store_is_writable_until_a_commit_refuses) {
+  metrics m;
+  BOOST_TEST(sample(m.render(), "jobwire_store_writable") == "1");
+  m.store_refusing = store_refusal::disk;
+  m.refused_writes += 3;
+  auto text = m.render();
+  BOOST_TEST(sample(text, "jobwire_store_writable") == "0");
+  BOOST_TEST(sample(text, "jobwire_store_refused_writes_total") == "3");
+  m.store_refusing = store_refusal::none;
+  BOOST_TEST(sample(m.render(), "jobwire_store_writable") == "1");
+}
+
+BOOST_AUTO_TEST_CASE(map_use_reports_free_pages_apart_from_the_high_water_mark) {
+  metrics m;
+  BOOST_TEST(sample(m.render(), "jobwire_lmdb_free_bytes") == "(missing)");
+  m.map_use_source([] { return metrics::map_use{8192, 4096, 1 << 20}; });
+  auto text = m.render();
+  BOOST_TEST(sample(text, "jobwire_lmdb_map_used_bytes") == "8192");
+  BOOST_TEST(sample(text, "jobwire_lmdb_free_bytes") == "4096");
+  BOOST_TEST(sample(text, "jobwire_lmdb_map_size_bytes") == "1048576");
+}

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE registry_store
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <stdexcept>
@@ -11,6 +12,9 @@
 #include "persistence/record_codec.hpp"
 #include "persistence/storage.hpp"
 #include "support/temp_dir.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace jobwire;
 using test::temp_dir;
@@ -483,6 +487,75 @@ BOOST_AUTO_TEST_CASE(map_grows_then_reports_full) {
   tiny->store.events_after(txn, "j", 0, 1000,
                            [&](uint64_t, std::string_view) { ++n; });
   BOOST_TEST(n == 150u);
+}
+
+BOOST_AUTO_TEST_CASE(freed_pages_count_as_free_not_as_less_used) {
+  temp_dir d;
+  env_options opts;
+  opts.path = d.path;
+  lmdb_env env{opts};
+  MDB_dbi dbi;
+  auto each = [&](auto&& f) {
+    lmdb_txn txn{env, lmdb_txn::read_write};
+    check(mdb_dbi_open(txn.get(), nullptr, 0, &dbi), "mdb_dbi_open");
+    for (int i = 0; i < 200; ++i)
+      f(txn, "k" + std::to_string(i));
+    txn.commit();
+  };
+  std::string big(8000, 'x');
+  each([&](lmdb_txn& t, const std::string& k) { t.put(dbi, k, big); });
+  BOOST_TEST(env.free_bytes() < size_t{64} << 10);
+  auto used = env.used_bytes();
+  BOOST_TEST(used >= 200 * big.size());
+  each([&](lmdb_txn& t, const std::string& k) { BOOST_TEST(t.del(dbi, k)); });
+  BOOST_TEST(env.free_bytes() >= 200 * big.size());
+  // The high-water mark stays: LMDB never shrinks its file.
+  BOOST_TEST(env.used_bytes() >= used);
+}
+
+BOOST_AUTO_TEST_CASE(a_store_this_user_may_not_write_names_the_file) {
+  // LMDB said only "Permission denied". Root may write anything, so the
+  // open runs in a child as nobody then.
+  temp_dir d;
+  env_options opts;
+  opts.path = d.path;
+  { lmdb_env first{opts}; }
+  namespace fs = std::filesystem;
+  fs::permissions(d.path, fs::perms::all);
+  fs::permissions(d.path + "/lock.mdb",
+                  fs::perms::owner_read | fs::perms::owner_write
+                    | fs::perms::group_read | fs::perms::group_write
+                    | fs::perms::others_read | fs::perms::others_write);
+  fs::permissions(d.path + "/data.mdb", fs::perms::owner_read
+                                          | fs::perms::group_read
+                                          | fs::perms::others_read);
+  int out[2];
+  BOOST_REQUIRE(::pipe(out) == 0);
+  auto child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(out[0]);
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0))
+      ::_exit(2);
+    std::string error;
+    auto db = open_storage(opts, error);
+    auto said = db ? std::string{"opened"} : error;
+    auto n = ::write(out[1], said.data(), said.size());
+    ::_exit(n == static_cast<ssize_t>(said.size()) ? 0 : 3);
+  }
+  ::close(out[1]);
+  std::string said;
+  char buf[512];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof(buf))) > 0;)
+    said.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "child status "
+                                                                << status);
+  BOOST_TEST(said.find(d.path + "/data.mdb") != std::string::npos, said);
+  BOOST_TEST(said.find("may not read and write it") != std::string::npos,
+             said);
 }
 
 BOOST_AUTO_TEST_CASE(foreign_or_damaged_directories_are_refused) {
