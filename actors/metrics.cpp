@@ -143,8 +143,8 @@ std::string metrics::render() const {
           "disk); their publishers got storage_full or internal.",
           static_cast<double>(refused_writes.load()));
   gauge("jobwire_store_writable",
-        "0 while the registry's last commit refused writes, 1 once one takes "
-        "them again.",
+        "0 once the store refused a write, 1 again once it stores a "
+        "publish.",
         store_refusing.load() == store_refusal::none ? 1.0 : 0.0);
   std::function<map_use()> source;
   {

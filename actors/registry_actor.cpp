@@ -53,6 +53,7 @@ void flush(self_ptr self) {
   // Refused (for want of room, or as the commit failed); not applied again.
   std::vector<bool> refused(batch.size(), false);
   auto refusal = store_refusal::none;
+  bool took_events = false;
   bool in_reserve = false;
   for (;;) {
     try {
@@ -67,6 +68,8 @@ void flush(self_ptr self) {
       m.commit_writes += batch.size();
       if (std::find(refused.begin(), refused.end(), true) != refused.end())
         refusal = store_refusal::full;
+      for (size_t i = 0; i < batch.size() && !took_events; ++i)
+        took_events = batch[i].stores_events && !refused[i] && !results[i];
       break;
     } catch (const lmdb_error& e) {
       // The transaction is gone (unwound) before grow() needs it to be.
@@ -107,7 +110,9 @@ void flush(self_ptr self) {
     }
   }
   auto& m = metrics::global();
-  m.store_refusing = refusal;
+  // A refusal lasts until events are stored again.
+  if (refusal != store_refusal::none || took_events)
+    m.store_refusing = refusal;
   if (refusal != store_refusal::none) {
     auto n = std::count(refused.begin(), refused.end(), true);
     m.refused_writes += static_cast<uint64_t>(n);
@@ -261,6 +266,7 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
       }
       auto last = events.empty() ? rec.snapshot.last_seq : events.back().seq;
       auto db = self->state.db;
+      auto stores_events = !events.empty();
       enqueue(self,
               {[db, rec = std::move(rec),
                 events = std::move(events)](lmdb_txn& txn) {
@@ -275,7 +281,8 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                    rp.deliver(err);
                  else
                    rp.deliver(last);
-               }});
+               },
+               false, stores_events});
       return rp;
     },
     [self](conn_put_atom, connection_record& rec) {

@@ -46,6 +46,9 @@ struct pending_write {
   /// Removes more than it adds (the sweep): written even when the store is
   /// full, in the room the environment keeps for that.
   bool frees_space = false;
+  /// Stores a job's events: a store that took these takes publishes again
+  /// (smaller writes may fit where an event did not).
+  bool stores_events = false;
 };
 
 /// The state of the registry actor.

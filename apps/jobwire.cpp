@@ -30,7 +30,7 @@
 #include "messages/command_line_error.hpp"
 #include "messages/whole_number_options.hpp"
 #include "net/server.hpp"
-#include "pipeline/tls_files.hpp"
+#include "pipeline/tls_mirror.hpp"
 
 namespace {
 
@@ -420,6 +420,19 @@ int run(caf::actor_system& sys, const config& cfg) {
   return result;
 }
 
+/// How soon replaced --caf-tls-* files reach new pipeline connections.
+constexpr auto tls_watch_period = std::chrono::seconds(5);
+
+void log_tls_change(const jobwire::pipeline::tls_mirror::outcome& x) {
+  if (x.what == jobwire::pipeline::tls_mirror::outcome::taken)
+    jobwire::log::info("CAF TLS files reloaded; new pipeline connections "
+                       "get them");
+  else
+    jobwire::log::warn("CAF TLS files changed but not taken; pipelines still "
+                       "get the previous ones",
+                       {{"reason", x.reason}});
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -457,18 +470,21 @@ int main(int argc, char** argv) {
               << std::endl;
     return EXIT_FAILURE;
   }
+  // CAF loads the files only when a pipeline connects, and aborts the
+  // server if they do not load: it gets copies that always do.
+  std::unique_ptr<jobwire::pipeline::tls_mirror> tls;
   if (tls_parts == 3) {
-    // CAF loads the files only when a pipeline connects, and aborts the
-    // server if they do not load.
-    if (auto bad = jobwire::pipeline::check_tls_files(
-          cfg.caf_tls_cert, cfg.caf_tls_key, cfg.caf_tls_ca);
-        !bad.empty())
+    std::string bad;
+    tls = jobwire::pipeline::tls_mirror::open(cfg.caf_tls_cert, cfg.caf_tls_key,
+                                              cfg.caf_tls_ca, bad);
+    if (!tls)
       return fail(bad);
     // CAF's OpenSSL module verifies peers against the CA once one is set.
-    cfg.openssl_certificate = cfg.caf_tls_cert;
-    cfg.openssl_key = cfg.caf_tls_key;
-    cfg.openssl_cafile = cfg.caf_tls_ca;
+    cfg.openssl_certificate = tls->identity_path();
+    cfg.openssl_key = tls->identity_path();
+    cfg.openssl_cafile = tls->ca_path();
     cfg.load<caf::openssl::manager>();
+    tls->watch(tls_watch_period, log_tls_change);
   }
   int result = EXIT_SUCCESS;
   {

@@ -23,7 +23,7 @@
 #include "pipeline/error_text.hpp"
 #include "pipeline/event_id.hpp"
 #include "pipeline/job_handle.hpp"
-#include "pipeline/tls_files.hpp"
+#include "pipeline/tls_mirror.hpp"
 
 namespace {
 
@@ -385,20 +385,32 @@ int main(int argc, char** argv) {
     return usage_error("publish needs --job=ID and --type=TYPE");
   auto tls = !cfg.caf_tls_cert.empty() || !cfg.caf_tls_key.empty()
              || !cfg.caf_tls_ca.empty();
+  // Outlives the actor system, whose connections read its files.
+  std::unique_ptr<pl::tls_mirror> mirror;
   if (tls) {
     if (cfg.caf_tls_cert.empty() || cfg.caf_tls_key.empty()
         || cfg.caf_tls_ca.empty())
       return usage_error(
         "--caf-tls-cert, --caf-tls-key and --caf-tls-ca go together");
     // CAF would load them only once connected, and fail there with no word
-    // on stderr.
-    if (auto bad = pl::check_tls_files(cfg.caf_tls_cert, cfg.caf_tls_key,
-                                       cfg.caf_tls_ca);
-        !bad.empty()) {
+    // on stderr; later, at a reconnect, files replaced by ones that do not
+    // load would abort the process. It gets copies that always load.
+    std::string bad;
+    mirror = pl::tls_mirror::open(cfg.caf_tls_cert, cfg.caf_tls_key,
+                                  cfg.caf_tls_ca, bad);
+    if (!mirror) {
       std::cerr << "jobwire-pipeline: " << bad << std::endl;
       return usage_status;
     }
-    pl::configure_tls(cfg, cfg.caf_tls_cert, cfg.caf_tls_key, cfg.caf_tls_ca);
+    pl::configure_tls(cfg, mirror->identity_path(), mirror->identity_path(),
+                      mirror->ca_path());
+    mirror->watch(std::chrono::seconds(5), [](const pl::tls_mirror::outcome& x) {
+      if (x.what == pl::tls_mirror::outcome::taken)
+        jobwire::log::info("CAF TLS files reloaded");
+      else
+        jobwire::log::warn("CAF TLS files changed but not taken",
+                           {{"reason", x.reason}});
+    });
   }
   caf::actor_system sys{cfg};
   pl::client_settings settings;

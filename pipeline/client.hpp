@@ -58,7 +58,9 @@ struct client_settings {
 
 /// Loads CAF's OpenSSL module with this process's certificate, key and the
 /// CA the server's certificate must come from. Call after `configure` and
-/// before the `actor_system` is made; then set `client_settings::tls`.
+/// before the `actor_system` is made; then set `client_settings::tls`. CAF
+/// reads the files at every (re)connection and aborts on ones that do not
+/// load: give it a `tls_mirror`'s paths, as jobwire-pipeline does.
 void configure_tls(caf::actor_system_config& cfg, std::string certificate,
                    std::string key, std::string ca_file);
 

@@ -127,6 +127,54 @@ BOOST_AUTO_TEST_CASE(only_peers_with_a_certificate_from_the_ca_get_in) {
   BOOST_TEST(again.out == "2\n", again.err);
 }
 
+BOOST_AUTO_TEST_CASE(tls_files_replaced_while_the_server_runs_are_taken_once_they_load) {
+  // CAF reads the files for each pipeline connection: replaced by ones that
+  // do not load, they aborted the server at the next one.
+  certificates certs;
+  namespace fs = std::filesystem;
+  auto live_cert = certs.path("live.pem");
+  auto live_key = certs.path("live.key");
+  fs::copy_file(certs.path("server.pem"), live_cert);
+  fs::copy_file(certs.path("server.key"), live_key);
+  server_process server{{"--caf-tls-cert=" + live_cert,
+                         "--caf-tls-key=" + live_key,
+                         "--caf-tls-ca=" + certs.path("ca.pem")}};
+  auto caf_port = read_caf_port(server);
+  auto pipeline = pipeline_fixture::pipeline_binary();
+  auto publish_as_client = [&](int progress) {
+    return run_to_completion(
+      pipeline, publish_args(certs.tls_args("client"), caf_port, progress),
+      std::chrono::seconds{30});
+  };
+  BOOST_TEST(publish_as_client(10).out == "1\n");
+  std::ofstream{live_cert, std::ios::trunc} << "not a certificate\n";
+  BOOST_TEST(eventually([&] {
+    return server.stderr_text().find("CAF TLS files changed but not taken")
+           != std::string::npos;
+  }, std::chrono::seconds{20}), server.stderr_tail(5));
+  BOOST_TEST(server.stderr_text().find("--caf-tls-cert=" + live_cert
+                                       + " cannot be used as a PEM "
+                                         "certificate")
+               != std::string::npos,
+             server.stderr_tail(5));
+  auto during = publish_as_client(20);
+  BOOST_TEST(during.out == "2\n", during.err << server.stderr_tail(5));
+  // A certificate and key from the CA again (the key replaced first, so
+  // for a while they do not match): taken.
+  fs::copy_file(certs.path("client.key"), live_key,
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(certs.path("client.pem"), live_cert,
+                fs::copy_options::overwrite_existing);
+  BOOST_TEST(eventually([&] {
+    return server.stderr_text().find("CAF TLS files reloaded")
+           != std::string::npos;
+  }, std::chrono::seconds{20}), server.stderr_tail(5));
+  auto after = publish_as_client(30);
+  BOOST_TEST(after.out == "3\n", after.err << server.stderr_tail(5));
+  http_client http{server.port()};
+  check_int(http.get("/v1/jobs/tls_job").json(), "last_seq", 3);
+}
+
 BOOST_AUTO_TEST_CASE(a_server_with_tls_files_it_cannot_use_does_not_start) {
   // CAF loads them only when a pipeline connects; a file it could not use
   // then aborted the server, WebSocket clients and all.
