@@ -103,6 +103,13 @@ caf::expected<access_grant> token_verifier::verify(std::string_view token,
   // Only HS256: never `none`, never a key confusion.
   if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256)
     return denied("the token must be signed with HS256");
+  // RFC 7515, 4.1.11: a token whose critical extensions the verifier does
+  // not understand is invalid; jobwire understands none.
+  if (std::unique_ptr<char, str_deleter> crit{
+        jwt_get_headers_json(jwt.get(), "crit")};
+      crit)
+    return denied("the token has a 'crit' header: jobwire knows no "
+                  "extensions");
   access_grant out;
   if (auto sub = jwt_get_grant(jwt.get(), "sub"))
     out.subject = sub;

@@ -4,7 +4,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
+#include <filesystem>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -27,7 +27,9 @@
 #include "actors/registry_actor.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
+#include "messages/small_file.hpp"
 #include "messages/command_line_error.hpp"
+#include "messages/config_file_check.hpp"
 #include "messages/whole_number_options.hpp"
 #include "net/server.hpp"
 #include "pipeline/tls_mirror.hpp"
@@ -190,6 +192,12 @@ struct config : caf::actor_system_config {
   std::string check_whole_numbers(int argc, char** argv) const {
     return jobwire::check_whole_number_options(custom_options_, argc, argv);
   }
+
+  std::string check_config_file(int argc, char** argv) const {
+    bool named = false;
+    auto path = jobwire::config_file_argument(argc, argv, named);
+    return jobwire::check_config_file(custom_options_, path, named);
+  }
 };
 
 /// Reports a startup problem the way a person can act on.
@@ -232,8 +240,12 @@ int run(caf::actor_system& sys, const config& cfg) {
     {"max-message-bytes", cfg.max_message_bytes, 1, gib},
     {"max-fragments", cfg.max_fragments, 1, gib},
     {"max-header-bytes", cfg.max_header_bytes, 1024, gib},
-    {"max-queue-bytes", cfg.max_queue_bytes, 1, gib},
-    {"max-queue-frames", cfg.max_queue_frames, 1, gib},
+    // A queue must take the largest event, and a replay step (a quarter of
+    // the queue) at least one frame; smaller, a reader got nothing of a
+    // job's history but a 1013.
+    {"max-queue-bytes", cfg.max_queue_bytes, cfg.max_message_bytes, gib,
+     "max-message-bytes"},
+    {"max-queue-frames", cfg.max_queue_frames, 4, gib},
     {"socket-send-buffer", cfg.socket_send_buffer, 0, gib},
     {"max-ingest-pending", cfg.max_ingest_pending, 1, gib},
     {"max-subscriptions", cfg.max_subscriptions, 1, gib},
@@ -271,14 +283,24 @@ int run(caf::actor_system& sys, const config& cfg) {
                   + " to " + std::to_string(r.max));
   jobwire::verifier_ptr verifier;
   if (!cfg.auth_secret_file.empty()) {
-    std::ifstream in{cfg.auth_secret_file};
-    std::string secret{std::istreambuf_iterator<char>{in}, {}};
+    // A secret is a few dozen bytes: a directory, or /dev/zero, is a slip.
+    constexpr size_t max_secret_bytes = 1 << 20;
+    std::error_code ec;
+    if (std::filesystem::is_directory(cfg.auth_secret_file, ec))
+      return fail("--auth-secret-file '" + cfg.auth_secret_file
+                  + "' is a directory; give the file that holds the secret");
+    std::string secret;
+    auto read = jobwire::read_small_file(cfg.auth_secret_file,
+                                         max_secret_bytes, secret);
+    if (read == jobwire::small_file_read::unreadable)
+      return fail("cannot read --auth-secret-file '" + cfg.auth_secret_file
+                  + "'");
+    if (read == jobwire::small_file_read::too_large)
+      return fail("--auth-secret-file '" + cfg.auth_secret_file
+                  + "' holds more than 1 MiB; a secret is a few dozen bytes");
     while (!secret.empty() && std::isspace(static_cast<unsigned char>(
                                 secret.back())))
       secret.pop_back();
-    if (!in && secret.empty())
-      return fail("cannot read --auth-secret-file '" + cfg.auth_secret_file
-                  + "'");
     if (secret.size() < 32)
       return fail("the secret in --auth-secret-file must be at least 32 "
                   "bytes");
@@ -402,7 +424,11 @@ int run(caf::actor_system& sys, const config& cfg) {
                             {"port", std::to_string(srv.port())}});
         jobwire::log::info("ingest published",
                            {{"caf_port", std::to_string(*caf_port)}});
-        std::printf("jobwire listening on http://%s:%u\n", cfg.bind.c_str(),
+        // An IPv6 address takes brackets in a URL.
+        auto host = cfg.bind.find(':') == std::string::npos
+                      ? cfg.bind
+                      : "[" + cfg.bind + "]";
+        std::printf("jobwire listening on http://%s:%u\n", host.c_str(),
                     static_cast<unsigned>(srv.port()));
         std::printf("jobwire caf port %u\n",
                     static_cast<unsigned>(*caf_port));
@@ -448,6 +474,10 @@ int main(int argc, char** argv) {
     std::cerr << "jobwire: " << bad << " (see --help)" << std::endl;
     return EXIT_FAILURE;
   }
+  if (auto bad = cfg.check_config_file(argc, argv); !bad.empty()) {
+    std::cerr << "jobwire: " << bad << std::endl;
+    return EXIT_FAILURE;
+  }
   if (auto err = cfg.parse(argc, argv)) {
     std::cerr << "jobwire: " << jobwire::describe_command_line_error(err)
               << " (see --help)" << std::endl;
@@ -486,6 +516,11 @@ int main(int argc, char** argv) {
     cfg.load<caf::openssl::manager>();
     tls->watch(tls_watch_period, log_tls_change);
   }
+  // CAF divides by it (0: SIGFPE) and starts that many threads at once.
+  auto threads = caf::get_or(cfg, "scheduler.max-threads", size_t{1});
+  if (threads < 1 || threads > 256)
+    return fail("--scheduler.max-threads=" + std::to_string(threads)
+                + " is out of range: it must be from 1 to 256");
   int result = EXIT_SUCCESS;
   {
     caf::actor_system sys{cfg};

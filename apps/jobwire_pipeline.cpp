@@ -285,8 +285,9 @@ struct run_context {
 };
 
 int run_command(const config& cfg, pl::client& cli) {
-  if (cfg.jobs == 0)
-    return usage_error("--jobs must be at least 1");
+  // A thread each.
+  if (cfg.jobs == 0 || cfg.jobs > 1000)
+    return usage_error("--jobs must be from 1 to 1000");
   bool with_eta = true;
   if (cfg.eta == "false" || cfg.eta == "no" || cfg.eta == "0")
     with_eta = false;

@@ -47,6 +47,9 @@ std::string check_whole_number_options(const caf::config_option_set& options,
     auto [end, ec] = std::from_chars(text.data(), last, value);
     if (text.empty() || ec == std::errc::invalid_argument || end != last)
       return std::string{arg} + " is not a whole number (digits only)";
+    if (text.size() > 1 && text.front() == '0')
+      return std::string{arg} + " has a leading 0, which CAF would read as "
+             "octal: write it without";
     if (ec == std::errc::result_out_of_range || value > max)
       return std::string{arg} + " is out of range: it must be at most "
              + std::to_string(max);

@@ -4,6 +4,8 @@
 #include <system_error>
 #include <vector>
 
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -44,6 +46,17 @@ std::string refusal(const std::string& option, const char* what,
          + (reason ? reason : "unknown OpenSSL error");
 }
 
+// "Jan  2 00:00:00 2020 GMT".
+std::string asn1_time(const ASN1_TIME* t) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> out{BIO_new(BIO_s_mem()),
+                                                &BIO_free};
+  if (!out || ASN1_TIME_print(out.get(), t) != 1)
+    return "(a date OpenSSL cannot print)";
+  char* text = nullptr;
+  auto n = BIO_get_mem_data(out.get(), &text);
+  return std::string{text, static_cast<size_t>(n)};
+}
+
 // A key with a passphrase fails here rather than asking for it on the
 // terminal: neither program takes a passphrase.
 int no_passphrase(char*, int, int, void*) {
@@ -66,6 +79,15 @@ std::string check_tls_files(const std::string& certificate,
   auto ca_option = "--caf-tls-ca=" + ca_file;
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), certificate.c_str()) != 1)
     return refusal(cert_option, "a PEM certificate", take_errors());
+  // Loaded, an expired certificate still failed every handshake, with no
+  // word on the server's side.
+  if (auto cert = SSL_CTX_get0_certificate(ctx.get()); cert != nullptr) {
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+      return cert_option + " expired on " + asn1_time(X509_get0_notAfter(cert));
+    if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
+      return cert_option + " is not valid before "
+             + asn1_time(X509_get0_notBefore(cert));
+  }
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM)
       != 1) {
     auto xs = take_errors();

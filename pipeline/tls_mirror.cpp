@@ -2,13 +2,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <optional>
 
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "messages/small_file.hpp"
 #include "pipeline/tls_files.hpp"
 
 namespace jobwire::pipeline {
@@ -16,19 +15,12 @@ namespace jobwire::pipeline {
 namespace {
 
 /// PEM files this large are not certificates; a bound on what is read.
-constexpr std::streamsize max_file_bytes = 1 << 20;
+constexpr size_t max_file_bytes = 1 << 20;
 
 std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return std::nullopt;
   std::string text;
-  char buf[4096];
-  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (static_cast<std::streamsize>(text.size()) > max_file_bytes)
-      return std::nullopt;
-  }
+  if (read_small_file(path, max_file_bytes, text) != small_file_read::ok)
+    return std::nullopt;
   return text;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sstream>
@@ -866,6 +867,23 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
      "jobwire: --allowed-origins needs a value (--allowed-origins=...)"},
     {{"--allow-anonymous=maybe"},
      "jobwire: --allow-anonymous=maybe is not a valid value for its option"},
+    // CAF read these as octal: 045120 listened on port 19024.
+    {{"--port=045120"}, "--port=045120 has a leading 0"},
+    // SIGFPE inside CAF.
+    {{"--scheduler.max-threads=0"},
+     "--scheduler.max-threads=0 is out of range: it must be from 1 to 256"},
+    // Started, and then every replay ended in 1013 with nothing sent.
+    {{"--max-queue-bytes=1"},
+     "--max-queue-bytes=1 is out of range: it must be from 65536 "
+     "(--max-message-bytes)"},
+    {{"--max-queue-frames=2"}, "--max-queue-frames=2 is out of range"},
+    // Aborted (an uncaught exception), and read /dev/zero without end.
+    {{"--auth-secret-file=/tmp"}, "--auth-secret-file '/tmp' is a directory"},
+    {{"--auth-secret-file=/dev/zero"},
+     "--auth-secret-file '/dev/zero' holds more than 1 MiB"},
+    {{"--config-file=/dev/zero"}, "the config file '/dev/zero' holds more"},
+    {{"--config-file=/nonexistent.ini"},
+     "cannot read the config file '/nonexistent.ini': no such file"},
   };
   for (auto& c : cases) {
     auto args = c.args;
@@ -876,6 +894,63 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
     BOOST_TEST(result.err.find(c.says) != std::string::npos,
                c.args.front() << " stderr: " << result.err);
   }
+}
+
+BOOST_AUTO_TEST_CASE(an_ipv6_bind_is_announced_as_a_url) {
+  // It said http://::1:PORT, which no client takes.
+  temp_data_dir dir;
+  auto result = run_to_completion(
+    jobwire_binary(),
+    {"--bind=::1", "--port=0", "--caf-port=0", "--data-dir=" + dir.data()},
+    3s);
+  if (result.err.find("cannot") != std::string::npos
+      && result.out.find("listening") == std::string::npos) {
+    BOOST_TEST_MESSAGE("no IPv6 loopback here: " << result.err);
+    return;
+  }
+  BOOST_TEST(result.out.starts_with("jobwire listening on http://[::1]:"),
+             "stdout: " << result.out << " stderr: " << result.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_config_file_with_a_mistake_is_refused_naming_it) {
+  // CAF dropped a key it did not know and a value of the wrong type, and
+  // ran on the default: a list for auth-secret-file ran without auth.
+  temp_data_dir dir;
+  auto file = dir.path() + "/jobwire.ini";
+  struct bad_file {
+    std::string text;
+    std::string says;
+  };
+  std::vector<bad_file> cases{
+    {"auth-secret-file=[\"/etc/secret\"]\n",
+     "sets 'auth-secret-file' to [\"/etc/secret\"], which is not a string"},
+    {"[global]\nport=70000\n", "sets 'port' to 70000, which is not a uint16"},
+    {"heartbeat=-1\n", "sets 'heartbeat' to -1, which is not a uint64"},
+    {"hartbeat=5\n", "sets 'hartbeat', which is not an option"},
+    {"[bogus]\nx=1\n", "sets 'bogus.x', which is not an option"},
+    {"heartbeat=010\n", "line 1: 'heartbeat=010': a number with a leading 0"},
+    {"bind=0.0.0.0\n",
+     "is not in CAF's INI format (line 1, column 9: trailing character)"},
+  };
+  for (auto& c : cases) {
+    std::ofstream{file, std::ios::trunc} << c.text;
+    auto result = run_to_completion(
+      jobwire_binary(),
+      {"--config-file=" + file, "--data-dir=" + dir.path(), "--port=0"}, 10s);
+    BOOST_TEST((result.status.exited && result.status.code == 1),
+               c.text << ": " << result.status.to_string());
+    BOOST_TEST(result.err.find("jobwire: the config file '" + file)
+                 != std::string::npos,
+               c.text << ": stderr: " << result.err);
+    BOOST_TEST(result.err.find(c.says) != std::string::npos,
+               c.text << ": stderr: " << result.err);
+  }
+  // A good one is taken, CAF's own sections included.
+  std::ofstream{file, std::ios::trunc}
+    << "; jobwire\n[global]\nheartbeat=7\n[scheduler]\nmax-threads=2\n";
+  auto dump = dumped_config({"--config-file=" + file});
+  BOOST_TEST(dump.find("heartbeat = 7\n") != std::string::npos, dump);
+  BOOST_TEST(dump.find("max-threads = 2\n") != std::string::npos, dump);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

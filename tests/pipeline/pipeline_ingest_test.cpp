@@ -206,6 +206,11 @@ BOOST_AUTO_TEST_CASE(bad_events_are_refused_with_a_clear_message) {
     BOOST_TEST(res.status.code == 2, arg);
     BOOST_TEST(res.err.find(says) != std::string::npos, res.err);
   }
+  // A thread per job: reserving 2^63 of them aborted (length_error).
+  res = run_pipeline("run", {"--jobs=9223372036854775807"});
+  BOOST_TEST(res.status.code == 2, res.status.to_string());
+  BOOST_TEST(res.err.find("--jobs must be from 1 to 1000") != std::string::npos,
+             res.err);
   // Nothing was stored.
   http_client http{port()};
   BOOST_TEST(http.get(job_path(job)).status == 404);

@@ -46,6 +46,24 @@ struct certificates {
     cert("server", "ca");
     cert("client", "ca");
     cert("rogue", "other_ca");
+    // `openssl x509` cannot date a certificate in the past; `openssl ca`
+    // can.
+    std::ofstream{dir + "/ca.cnf"}
+      << "[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nserial=serial\n"
+         "new_certs_dir=.\ndefault_md=sha256\npolicy=p\n"
+         "[p]\ncommonName=supplied\n";
+    std::ofstream{dir + "/index.txt"};
+    std::ofstream{dir + "/serial"} << "1000\n";
+    auto dated = [&](const std::string& name, const std::string& from,
+                     const std::string& to) {
+      sh("openssl req -newkey rsa:2048 -nodes -keyout " + name + ".key -out "
+         + name + ".csr -subj /CN=" + name);
+      sh("openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in "
+         + name + ".csr -out " + name + ".pem -startdate " + from
+         + " -enddate " + to);
+    };
+    dated("expired", "20200101000000Z", "20200102000000Z");
+    dated("future", "20900101000000Z", "20900102000000Z");
   }
 
   ~certificates() {
@@ -193,6 +211,13 @@ BOOST_AUTO_TEST_CASE(a_server_with_tls_files_it_cannot_use_does_not_start) {
      "--caf-tls-key=" + certs.path("client.key") + " does not match "
        + "--caf-tls-cert=" + cert},
     {cert, key, missing, "cannot read --caf-tls-ca=" + missing},
+    // Loaded, and then failed every handshake without a word.
+    {certs.path("expired.pem"), certs.path("expired.key"), ca,
+     "--caf-tls-cert=" + certs.path("expired.pem")
+       + " expired on Jan  2 00:00:00 2020 GMT"},
+    {certs.path("future.pem"), certs.path("future.key"), ca,
+     "--caf-tls-cert=" + certs.path("future.pem")
+       + " is not valid before Jan  1 00:00:00 2090 GMT"},
   };
   for (auto& c : cases) {
     std::vector<std::string> args{"--port=0", "--caf-port=0",

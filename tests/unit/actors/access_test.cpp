@@ -65,3 +65,18 @@ BOOST_AUTO_TEST_CASE(a_token_is_void_before_its_nbf) {
   BOOST_TEST(refusal(R"({"exp":1795703600,"nbf":"soon"})").find("'nbf'")
              != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(a_token_with_critical_extensions_is_void) {
+  // RFC 7515, 4.1.11: extensions listed in `crit` must be understood, and
+  // jobwire understands none; such a token was taken as if plain.
+  auto with_crit = test::signed_token(
+    R"({"jobs":["job_a"],"scope":"view","exp":1795703600})", secret,
+    R"({"crit":["x-extension"],"x-extension":1})");
+  token_verifier v{secret};
+  auto grant = v.verify(with_crit, now_ms);
+  BOOST_REQUIRE(!grant);
+  BOOST_TEST(error_message(grant.error()).find("'crit'") != std::string::npos,
+             error_message(grant.error()));
+  BOOST_TEST(static_cast<bool>(
+    v.verify(token(R"({"exp":1795703600})"), now_ms)));
+}
