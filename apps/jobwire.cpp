@@ -315,6 +315,12 @@ int run(caf::actor_system& sys, const config& cfg) {
   if (!*loopback && !verifier && !cfg.allow_anonymous)
     return fail("--bind=" + cfg.bind + " is not loopback: give "
                 "--auth-secret-file, or --allow-anonymous to serve anyone");
+  // Chosen, but worth a line in the log of whoever inherits the setup.
+  if (!*loopback && !verifier)
+    jobwire::log::warn("serving anyone who can reach the port: every job "
+                       "may be watched, published to and cancelled without "
+                       "a token (--allow-anonymous)",
+                       {{"bind", cfg.bind}});
   auto durability = jobwire::parse_durability(cfg.durability);
   if (!durability)
     return fail("--durability must be sync, nometasync or nosync");
@@ -348,6 +354,9 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.max_connections = cfg.max_connections;
   settings.max_connections_per_address = cfg.max_connections_per_address;
   settings.max_pending_handshakes = cfg.max_pending_handshakes;
+  if (auto bad = jobwire::origin_policy::check(cfg.allowed_origins);
+      !bad.empty())
+    return fail(bad);
   settings.origins = jobwire::origin_policy::parse(cfg.allowed_origins);
   settings.connection.heartbeat_seconds = static_cast<unsigned>(cfg.heartbeat);
   settings.connection.progress_interval

@@ -175,6 +175,11 @@ int unreachable(const config& cfg, const caf::error& err) {
                  "with TLS, does it take certificates from the CA of "
                  "--caf-tls-cert, and is its own certificate from "
                  "--caf-tls-ca?)";
+  else if (cfg.caf_tls_cert.empty()
+           && err == caf::sec::disconnect_during_handshake)
+    std::cerr << ": the server hung up in CAF's handshake (does its CAF port "
+                 "take TLS? then give --caf-tls-cert, --caf-tls-key and "
+                 "--caf-tls-ca)";
   std::cerr << std::endl;
   return EXIT_FAILURE;
 }

@@ -17,8 +17,13 @@ public:
   origin_policy() = default;
 
   /// From `--allowed-origins`: comma-separated origins (`*`: any page),
-  /// spaces around each ignored.
+  /// spaces around each ignored. A trailing `/` and a scheme's default port
+  /// are dropped, as browsers send neither.
   static origin_policy parse(std::string_view list);
+
+  /// What is wrong with the first entry of `list` that no browser's Origin
+  /// could match (no `scheme://`, a path, a wildcard host), or "".
+  static std::string check(std::string_view list);
 
   /// Whether a request with `origin` (empty: none sent) to `host` (its
   /// Host header) may go on: no Origin, a page of this server (same host and

@@ -16,6 +16,7 @@
 
 #include "raw_socket.hpp"
 #include "server_process.hpp"
+#include "stream_helpers.hpp"
 #include "support/signed_token.hpp"
 #include "wire_checks.hpp"
 
@@ -287,4 +288,15 @@ BOOST_AUTO_TEST_CASE(non_loopback_bind_without_a_secret_refuses_to_start) {
     refused = std::string{e.what()}.find("allow-anonymous") != std::string::npos;
   }
   BOOST_TEST(refused);
+  // Allowed, it starts, and the log says what it means.
+  temp_data_dir dir;
+  auto open = run_to_completion(jobwire_binary(),
+                                {"--bind=0.0.0.0", "--allow-anonymous",
+                                 "--port=0", "--caf-port=0",
+                                 "--data-dir=" + dir.data()},
+                                3s);
+  BOOST_TEST(open.out.find("listening") != std::string::npos, open.err);
+  BOOST_TEST(open.err.find("serving anyone who can reach the port")
+               != std::string::npos,
+             open.err);
 }

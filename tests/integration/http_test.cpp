@@ -882,6 +882,9 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
     {{"--auth-secret-file=/dev/zero"},
      "--auth-secret-file '/dev/zero' holds more than 1 MiB"},
     {{"--config-file=/dev/zero"}, "the config file '/dev/zero' holds more"},
+    // Taken, and matched no page a browser could send.
+    {{"--allowed-origins=https://*.example"},
+     "--allowed-origins entry 'https://*.example' has a wildcard"},
     {{"--config-file=/nonexistent.ini"},
      "cannot read the config file '/nonexistent.ini': no such file"},
   };
