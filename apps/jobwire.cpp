@@ -32,6 +32,7 @@
 #include "messages/config_file_check.hpp"
 #include "messages/whole_number_options.hpp"
 #include "net/server.hpp"
+#include "persistence/store_check.hpp"
 #include "pipeline/tls_mirror.hpp"
 
 namespace {
@@ -78,6 +79,7 @@ struct config : caf::actor_system_config {
   std::string caf_tls_key;
   std::string caf_tls_ca;
   std::string allowed_origins;
+  size_t store_check_seconds = 60;
   bool allow_anonymous = false;
   std::string durability = "sync";
   size_t connection_ttl = 3600;
@@ -145,6 +147,10 @@ struct config : caf::actor_system_config {
            "PEM CA file that pipeline certificates must come from")
       .add(auth_secret_file, "auth-secret-file",
            "file holding the HS256 secret: every request then needs a JWT")
+      .add(store_check_seconds, "store-check-seconds",
+           "at start, time given to reading every stored record, so that "
+           "a damaged data.mdb stops the server; past it, the server starts "
+           "unchecked (0: no check)")
       .add(allowed_origins, "allowed-origins",
            "comma-separated Origins browsers may connect and POST from, "
            "besides this server's own pages (*: any)")
@@ -508,6 +514,24 @@ int main(int argc, char** argv) {
                  "together"
               << std::endl;
     return EXIT_FAILURE;
+  }
+  // Before any thread: the check forks.
+  if (cfg.store_check_seconds > 0) {
+    auto took = std::chrono::steady_clock::now();
+    auto check = jobwire::check_store_reads(
+      cfg.data_dir, std::chrono::seconds(std::min<size_t>(
+                      cfg.store_check_seconds, 100 * 365 * 86400)));
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - took)
+                .count();
+    if (check.what == jobwire::store_check::damaged)
+      return fail(check.message
+                  + " (or start with --store-check-seconds=0 to serve what "
+                    "can be read, at the risk of a crash)");
+    if (check.what == jobwire::store_check::unfinished)
+      jobwire::log::warn(check.message + "; starting without the check");
+    else
+      jobwire::log::info("store read whole", {{"ms", std::to_string(ms)}});
   }
   // CAF loads the files only when a pipeline connects, and aborts the
   // server if they do not load: it gets copies that always do.

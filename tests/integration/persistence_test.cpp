@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <lmdb.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -353,21 +355,22 @@ BOOST_AUTO_TEST_CASE(of_two_servers_started_at_once_the_refused_one_names_the_ot
   }
 }
 
+/// Stores 200 progress events of 1 KB for `job` in `dir`, then stops.
+void store_200_events(const temp_data_dir& dir, const std::string& job) {
+  server_on srv{dir};
+  http_client http{srv.port()};
+  for (int i = 1; i <= 200; ++i)
+    BOOST_TEST_REQUIRE(
+      publish(http, job, progress_event("s", i % 100, std::string(1000, 'x')))
+      == i);
+  srv.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(a_data_file_cut_short_is_refused_with_a_reason) {
   // Cut short, data.mdb made LMDB fault (SIGBUS) at start; empty, LMDB
   // started an empty store over it and reused seqs.
   temp_data_dir dir;
-  {
-    server_on srv{dir};
-    http_client http{srv.port()};
-    auto job = unique_job_id("cut");
-    for (int i = 1; i <= 200; ++i)
-      BOOST_TEST_REQUIRE(publish(http, job,
-                                 progress_event("s", i % 100,
-                                                std::string(1000, 'x')))
-                         == i);
-    srv.stop_clean();
-  }
+  store_200_events(dir, unique_job_id("cut"));
   auto file = std::filesystem::path{dir.data()} / "data.mdb";
   BOOST_REQUIRE(std::filesystem::file_size(file) > 200000u);
   std::filesystem::resize_file(file, 16384);
@@ -386,6 +389,58 @@ BOOST_AUTO_TEST_CASE(a_data_file_cut_short_is_refused_with_a_reason) {
   why = refusal_on(dir);
   BOOST_TEST(why.find("is empty: the file was cut short") != std::string::npos,
              "emptied: " << (why.empty() ? "started" : why));
+}
+
+/// Overwrites the root page of the events' B-tree, as a bad disk would;
+/// LMDB keeps no checksum to notice. The page number is in the database's
+/// record in LMDB's main database (`md_root`, after 40 bytes of counts).
+void damage_the_events_root(const std::string& data_dir) {
+  MDB_env* env = nullptr;
+  BOOST_REQUIRE(mdb_env_create(&env) == 0);
+  BOOST_REQUIRE(mdb_env_open(env, data_dir.c_str(), MDB_RDONLY, 0640) == 0);
+  MDB_stat env_stat;
+  mdb_env_stat(env, &env_stat);
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0);
+  MDB_dbi main_db;
+  BOOST_REQUIRE(mdb_dbi_open(txn, nullptr, 0, &main_db) == 0);
+  std::string name = "events";
+  MDB_val key{name.size(), name.data()};
+  MDB_val record{};
+  BOOST_REQUIRE(mdb_get(txn, main_db, &key, &record) == 0);
+  BOOST_REQUIRE(record.mv_size >= 48u);
+  uint64_t root = 0;
+  std::memcpy(&root, static_cast<const char*>(record.mv_data) + 40,
+              sizeof(root));
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  auto path = data_dir + "/data.mdb";
+  BOOST_REQUIRE(root >= 2); // never a meta page
+  BOOST_REQUIRE((root + 1) * env_stat.ms_psize
+                <= std::filesystem::file_size(path));
+  std::fstream file{path, std::ios::in | std::ios::out | std::ios::binary};
+  file.seekp(static_cast<std::streamoff>(root * env_stat.ms_psize));
+  std::string garbage(env_stat.ms_psize, '\xab');
+  file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  file.flush();
+  BOOST_REQUIRE(file.good());
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_data_file_is_refused_at_start) {
+  // Damage inside data.mdb let the server start, and crashed it (SIGSEGV,
+  // SIGBUS) at the first read of the damaged page, mid-service.
+  temp_data_dir dir;
+  auto job = unique_job_id("damaged");
+  store_200_events(dir, job);
+  damage_the_events_root(dir.data());
+  auto why = refusal_on(dir);
+  BOOST_TEST(why.find("data.mdb is damaged") != std::string::npos,
+             (why.empty() ? "started" : why));
+  BOOST_TEST(why.find("restore it from a backup") != std::string::npos, why);
+  // Asked to, it serves what can be read: the job, not its events.
+  server_on unchecked{dir, {"--store-check-seconds=0"}};
+  BOOST_TEST(get_snapshot(unchecked.port(), job)["last_seq"].as_int() == 200);
+  unchecked.stop_clean();
 }
 
 /// Publishes 1 KB progress events to `job` until one is refused (at most
