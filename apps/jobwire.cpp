@@ -286,7 +286,11 @@ int run(caf::actor_system& sys, const config& cfg) {
       return fail("--" + std::string{r.name} + "=" + std::to_string(r.value)
                   + " is out of range: it must be from " + std::to_string(r.min)
                   + (r.min_of ? " (--" + std::string{r.min_of} + ")" : "")
-                  + " to " + std::to_string(r.max));
+                  + " to " + std::to_string(r.max)
+                  // Its value may be the default, set by no one.
+                  + (r.min_of ? "; raise --" + std::string{r.name}
+                                  + " or lower --" + r.min_of
+                              : std::string{}));
   jobwire::verifier_ptr verifier;
   if (!cfg.auth_secret_file.empty()) {
     // A secret is a few dozen bytes: a directory, or /dev/zero, is a slip.

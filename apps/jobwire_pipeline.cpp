@@ -16,6 +16,7 @@
 #include "caf/io/all.hpp"
 
 #include "messages/command_line_error.hpp"
+#include "messages/config_file_check.hpp"
 #include "messages/job_event.hpp"
 #include "messages/log.hpp"
 #include "messages/whole_number_options.hpp"
@@ -142,6 +143,10 @@ struct config : caf::actor_system_config {
 
   std::string check_whole_numbers(int argc, char** argv) const {
     return jobwire::check_whole_number_options(custom_options_, argc, argv);
+  }
+
+  std::string check_config_file(const std::string& path) const {
+    return jobwire::check_config_file(custom_options_, path, true);
   }
 };
 
@@ -372,6 +377,15 @@ int main(int argc, char** argv) {
                                          args.data());
       !bad.empty())
     return usage_error(bad);
+  // Only a file named here: the default one in the working directory may
+  // be a server's, whose options are not the pipeline's.
+  bool named = false;
+  auto file = jobwire::config_file_argument(static_cast<int>(args.size()),
+                                            args.data(), named);
+  if (named) {
+    if (auto bad = cfg.check_config_file(file); !bad.empty())
+      return usage_error(bad);
+  }
   if (auto err = cfg.parse(static_cast<int>(args.size()), args.data()))
     return usage_error(jobwire::describe_command_line_error(err));
   // 0 would time every request out before it could be answered.

@@ -877,6 +877,11 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
      "--max-queue-bytes=1 is out of range: it must be from 65536 "
      "(--max-message-bytes)"},
     {{"--max-queue-frames=2"}, "--max-queue-frames=2 is out of range"},
+    // Named only the default it clashed with, which no one had typed.
+    {{"--retry-base-ms=6000"},
+     "--retry-cap-ms=5000 is out of range: it must be from 6000 "
+     "(--retry-base-ms) to 3153600000; raise --retry-cap-ms or lower "
+     "--retry-base-ms"},
     // Aborted (an uncaught exception), and read /dev/zero without end.
     {{"--auth-secret-file=/tmp"}, "--auth-secret-file '/tmp' is a directory"},
     {{"--auth-secret-file=/dev/zero"},

@@ -201,7 +201,11 @@ BOOST_AUTO_TEST_CASE(bad_events_are_refused_with_a_clear_message) {
   for (auto [arg, says] : std::vector<std::pair<std::string, std::string>>{
          {"--nope", "unknown option --nope"},
          {"--request-timeout-ms=0", "--request-timeout-ms=0 is out of range"},
-         {"--connect-attempts=0", "--connect-attempts=0 is out of range"}}) {
+         {"--connect-attempts=0", "--connect-attempts=0 is out of range"},
+         // A file it was given is checked as the server's is.
+         {"--config-file=/nonexistent.ini",
+          "cannot read the config file '/nonexistent.ini'"},
+         {"--config-file=/dev/zero", "the config file '/dev/zero' holds more"}}) {
     res = run_pipeline("publish", {"--job=" + job, "--type=job_complete", arg});
     BOOST_TEST(res.status.code == 2, arg);
     BOOST_TEST(res.err.find(says) != std::string::npos, res.err);
