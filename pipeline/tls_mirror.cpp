@@ -127,17 +127,17 @@ tls_mirror::outcome tls_mirror::refresh() {
     auto why = std::string{"cannot copy the --caf-tls-* files: "}
                + std::strerror(errno);
     drop();
-    seen_.clear();
     return {outcome::refused, why};
   }
-  // A file replaced between the check and the read: look again later.
+  // Most likely a file replaced between the check and the read; the next
+  // look reads it again, since what it reads then differs from `seen_`.
   if (auto bad = check_tls_files(fd_path(new_identity), fd_path(new_identity),
                                  fd_path(new_ca));
       !bad.empty()) {
     drop();
-    seen_.clear();
     return {outcome::refused,
-            "the --caf-tls-* files changed while being read"};
+            "the copies of the --caf-tls-* files do not load (were they "
+            "replaced while being read?): " + bad};
   }
   if (identity_fd_ < 0) {
     identity_fd_ = new_identity;
