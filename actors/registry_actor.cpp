@@ -53,7 +53,6 @@ void flush(self_ptr self) {
   // Refused (for want of room, or as the commit failed); not applied again.
   std::vector<bool> refused(batch.size(), false);
   auto refusal = store_refusal::none;
-  bool took_events = false;
   bool in_reserve = false;
   for (;;) {
     try {
@@ -66,10 +65,9 @@ void flush(self_ptr self) {
       auto& m = metrics::global();
       m.commit.observe(std::chrono::steady_clock::now() - began);
       m.commit_writes += batch.size();
+      // In the reserve, what does not free space was refused.
       if (std::find(refused.begin(), refused.end(), true) != refused.end())
         refusal = store_refusal::full;
-      for (size_t i = 0; i < batch.size() && !took_events; ++i)
-        took_events = batch[i].stores_events && !refused[i] && !results[i];
       break;
     } catch (const lmdb_error& e) {
       // The transaction is gone (unwound) before grow() needs it to be.
@@ -87,12 +85,8 @@ void flush(self_ptr self) {
         in_reserve = true;
         log::warn("LMDB map full; freeing space in the reserve",
                   {{"map_size", std::to_string(st.db->env.map_size())}});
-        for (size_t i = 0; i < batch.size(); ++i) {
-          if (!batch[i].frees_space) {
-            refused[i] = true;
-            results[i] = refusal_error(store_refusal::full);
-          }
-        }
+        for (size_t i = 0; i < batch.size(); ++i)
+          refused[i] = !batch[i].frees_space;
         continue;
       }
       refusal = e.map_full()       ? store_refusal::full
@@ -110,8 +104,12 @@ void flush(self_ptr self) {
     }
   }
   auto& m = metrics::global();
-  // A refusal lasts until events are stored again.
-  if (refusal != store_refusal::none || took_events)
+  // A refusal lasts until events are stored again (a smaller write may fit
+  // where an event did not).
+  auto stored_events = false;
+  for (size_t i = 0; i < batch.size() && !stored_events; ++i)
+    stored_events = batch[i].stores_events && !refused[i] && !results[i];
+  if (refusal != store_refusal::none || stored_events)
     m.store_refusing = refusal;
   if (refusal != store_refusal::none) {
     auto n = std::count(refused.begin(), refused.end(), true);

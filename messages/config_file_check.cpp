@@ -13,18 +13,11 @@
 #include "caf/deep_to_string.hpp"
 
 #include "messages/small_file.hpp"
+#include "messages/trim.hpp"
 
 namespace jobwire {
 
 namespace {
-
-std::string_view trim(std::string_view x) {
-  while (!x.empty() && std::isspace(static_cast<unsigned char>(x.front())))
-    x.remove_prefix(1);
-  while (!x.empty() && std::isspace(static_cast<unsigned char>(x.back())))
-    x.remove_suffix(1);
-  return x;
-}
 
 /// The first `key=0<digit>...` line of `text`: CAF reads such a number as
 /// octal (`heartbeat=010` is 8).
@@ -33,13 +26,13 @@ std::string octal_line(const std::string& text) {
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     auto eq = line.find('=');
-    if (eq == std::string::npos || trim(line).starts_with(';'))
+    if (eq == std::string::npos || trim_spaces(line).starts_with(';'))
       continue;
-    auto value = trim(std::string_view{line}.substr(eq + 1));
+    auto value = trim_spaces(std::string_view{line}.substr(eq + 1));
     if (value.size() > 1 && value[0] == '0'
         && std::isdigit(static_cast<unsigned char>(value[1])))
       return "line " + std::to_string(n) + ": '"
-             + std::string{trim(line)} + "'";
+             + std::string{trim_spaces(line)} + "'";
   }
   return {};
 }

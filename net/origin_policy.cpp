@@ -4,6 +4,8 @@
 #include <cctype>
 #include <utility>
 
+#include "messages/trim.hpp"
+
 namespace jobwire {
 
 namespace {
@@ -13,14 +15,6 @@ std::string lower(std::string_view x) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   return out;
-}
-
-std::string_view trimmed(std::string_view x) {
-  while (!x.empty() && std::isspace(static_cast<unsigned char>(x.front())))
-    x.remove_prefix(1);
-  while (!x.empty() && std::isspace(static_cast<unsigned char>(x.back())))
-    x.remove_suffix(1);
-  return x;
 }
 
 /// An origin as a browser writes it: lower case, no trailing `/`, no
@@ -42,7 +36,7 @@ template <class F>
 void for_each_entry(std::string_view list, F f) {
   while (!list.empty()) {
     auto comma = list.find(',');
-    auto entry = trimmed(list.substr(0, comma));
+    auto entry = trim_spaces(list.substr(0, comma));
     if (!entry.empty())
       f(entry);
     list = comma == std::string_view::npos ? std::string_view{}
