@@ -54,6 +54,20 @@ caf::expected<std::optional<int64_t>> numeric_date(jwt_t* jwt,
   return std::optional<int64_t>{static_cast<int64_t>(seconds * 1000)};
 }
 
+/// A claim RFC 7519 makes a string (`sub`, `scope`): nothing when it is
+/// absent, an error naming it when it is there as another JSON type. A
+/// numeric `sub` was read as none, and a `scope` list as "no 'scope' claim".
+caf::expected<std::optional<std::string>> string_claim(jwt_t* jwt,
+                                                       const char* name) {
+  if (auto text = jwt_get_grant(jwt, name))
+    return std::optional<std::string>{text};
+  std::unique_ptr<char, str_deleter> json{jwt_get_grants_json(jwt, name)};
+  if (!json)
+    return std::optional<std::string>{};
+  return denied("the token's '" + std::string{name}
+                + "' claim must be a string");
+}
+
 } // namespace
 
 std::string_view to_string(scope x) {
@@ -111,8 +125,11 @@ caf::expected<access_grant> token_verifier::verify(std::string_view token,
     return denied("the token has a 'crit' header: jobwire knows no "
                   "extensions");
   access_grant out;
-  if (auto sub = jwt_get_grant(jwt.get(), "sub"))
-    out.subject = sub;
+  auto sub = string_claim(jwt.get(), "sub");
+  if (!sub)
+    return std::move(sub.error());
+  if (*sub)
+    out.subject = std::move(**sub);
   auto exp = numeric_date(jwt.get(), "exp");
   if (!exp)
     return std::move(exp.error());
@@ -126,10 +143,12 @@ caf::expected<access_grant> token_verifier::verify(std::string_view token,
     return std::move(nbf.error());
   if (*nbf && **nbf > now_ms)
     return denied("the token is not valid yet (its 'nbf' is in the future)");
-  auto scopes = jwt_get_grant(jwt.get(), "scope");
-  if (scopes == nullptr)
+  auto scopes = string_claim(jwt.get(), "scope");
+  if (!scopes)
+    return std::move(scopes.error());
+  if (!*scopes)
     return denied("the token has no 'scope' claim");
-  std::string_view rest{scopes};
+  std::string_view rest{**scopes};
   while (!rest.empty()) {
     auto sp = rest.find(' ');
     auto word = rest.substr(0, sp);

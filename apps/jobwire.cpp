@@ -225,7 +225,9 @@ std::optional<bool> loopback_address(const std::string& address) {
   return std::nullopt;
 }
 
-int run(caf::actor_system& sys, const config& cfg) {
+/// The first option out of its range, as a message naming its value; ""
+/// when all are in range. Checked before anything is opened or forked.
+std::string out_of_range(const config& cfg) {
   // Each option's range, checked one by one so that the message names the
   // value at fault. Byte limits stop at 1 GiB (a message or queue larger
   // than that is a typo, and the arithmetic on them must not overflow);
@@ -280,17 +282,22 @@ int run(caf::actor_system& sys, const config& cfg) {
     // a map past the address space fails only once it grows there.
     {"map-size", cfg.map_size, mib, max_map},
     {"max-map-size", cfg.max_map_size, cfg.map_size, max_map, "map-size"},
+    {"store-check-seconds", cfg.store_check_seconds, 0, max_seconds},
   };
   for (const auto& r : ranges)
     if (r.value < r.min || r.value > r.max)
-      return fail("--" + std::string{r.name} + "=" + std::to_string(r.value)
-                  + " is out of range: it must be from " + std::to_string(r.min)
-                  + (r.min_of ? " (--" + std::string{r.min_of} + ")" : "")
-                  + " to " + std::to_string(r.max)
-                  // Its value may be the default, set by no one.
-                  + (r.min_of ? "; raise --" + std::string{r.name}
-                                  + " or lower --" + r.min_of
-                              : std::string{}));
+      return "--" + std::string{r.name} + "=" + std::to_string(r.value)
+             + " is out of range: it must be from " + std::to_string(r.min)
+             + (r.min_of ? " (--" + std::string{r.min_of} + ")" : "") + " to "
+             + std::to_string(r.max)
+             // Its value may be the default, set by no one.
+             + (r.min_of ? "; raise --" + std::string{r.name} + " or lower --"
+                             + r.min_of
+                         : std::string{});
+  return {};
+}
+
+int run(caf::actor_system& sys, const config& cfg) {
   jobwire::verifier_ptr verifier;
   if (!cfg.auth_secret_file.empty()) {
     // A secret is a few dozen bytes: a directory, or /dev/zero, is a slip.
@@ -504,6 +511,15 @@ int main(int argc, char** argv) {
   }
   if (cfg.cli_helptext_printed)
     return EXIT_SUCCESS;
+  // CAF stops reading options at the first plain word, so the options after
+  // it were ignored: `jobwire serve --port=9000` listened on 8080.
+  if (!cfg.remainder.empty()) {
+    std::cerr << "jobwire: unexpected argument '" << cfg.remainder.front()
+              << "': jobwire takes only options, written --name=value (see "
+                 "--help)"
+              << std::endl;
+    return EXIT_FAILURE;
+  }
   if (!jobwire::log::init(cfg.log_level)) {
     std::cerr << "jobwire: unknown --log-level '" << cfg.log_level
               << "' (trace, debug, info, warn, error, critical, off)"
@@ -519,12 +535,18 @@ int main(int argc, char** argv) {
               << std::endl;
     return EXIT_FAILURE;
   }
+  if (auto bad = out_of_range(cfg); !bad.empty())
+    return fail(bad);
+  // CAF divides by it (0: SIGFPE) and starts that many threads at once.
+  auto threads = caf::get_or(cfg, "scheduler.max-threads", size_t{1});
+  if (threads < 1 || threads > 256)
+    return fail("--scheduler.max-threads=" + std::to_string(threads)
+                + " is out of range: it must be from 1 to 256");
   // Before any thread: the check forks.
   if (cfg.store_check_seconds > 0) {
     auto took = std::chrono::steady_clock::now();
     auto check = jobwire::check_store_reads(
-      cfg.data_dir, std::chrono::seconds(std::min<size_t>(
-                      cfg.store_check_seconds, 100 * 365 * 86400)));
+      cfg.data_dir, std::chrono::seconds(cfg.store_check_seconds));
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - took)
                 .count();
@@ -534,7 +556,7 @@ int main(int argc, char** argv) {
                     "can be read, at the risk of a crash)");
     if (check.what == jobwire::store_check::unfinished)
       jobwire::log::warn(check.message + "; starting without the check");
-    else
+    else if (check.what == jobwire::store_check::whole)
       jobwire::log::info("store read whole", {{"ms", std::to_string(ms)}});
   }
   // CAF loads the files only when a pipeline connects, and aborts the
@@ -553,11 +575,6 @@ int main(int argc, char** argv) {
     cfg.load<caf::openssl::manager>();
     tls->watch(tls_watch_period, log_tls_change);
   }
-  // CAF divides by it (0: SIGFPE) and starts that many threads at once.
-  auto threads = caf::get_or(cfg, "scheduler.max-threads", size_t{1});
-  if (threads < 1 || threads > 256)
-    return fail("--scheduler.max-threads=" + std::to_string(threads)
-                + " is out of range: it must be from 1 to 256");
   int result = EXIT_SUCCESS;
   {
     caf::actor_system sys{cfg};

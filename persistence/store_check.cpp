@@ -103,18 +103,28 @@ store_check check_store_reads(const std::string& dir,
   // own open refuses with its reason.
   auto size = std::filesystem::file_size(file, ec);
   if (ec || size < 2 * static_cast<uintmax_t>(::sysconf(_SC_PAGESIZE)))
-    return {};
+    return {store_check::nothing_stored, {}};
+  auto cannot_start = [](const char* call) {
+    return store_check{store_check::unfinished,
+                       std::string{"the store check could not start ("} + call
+                         + ": " + std::strerror(errno) + ")"};
+  };
   int out[2];
   if (::pipe(out) != 0)
-    return {}; // cannot check; the server's own open reports what it finds
+    return cannot_start("pipe");
   auto child = ::fork();
   if (child < 0) {
+    auto failed = cannot_start("fork");
     ::close(out[0]);
     ::close(out[1]);
-    return {};
+    return failed;
   }
   if (child == 0) {
     ::close(out[0]);
+    // A damaged page crashes the read: let it end the child by its signal,
+    // which names it, rather than in a handler the parent installed.
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+      std::signal(sig, SIG_DFL);
     auto said = walk(dir);
     auto n = ::write(out[1], said.data(), said.size());
     ::_exit(n == static_cast<ssize_t>(said.size()) ? 0 : 3);

@@ -12,10 +12,13 @@ namespace jobwire {
 /// Fork-based: call before any thread starts.
 struct store_check {
   enum outcome {
-    /// Every record read, or there is no store yet.
+    /// Every record read.
     whole,
+    /// No store yet: nothing to read.
+    nothing_stored,
     damaged,
-    /// Stopped after the timeout: a large store on a slow disk, not damage.
+    /// Stopped after the timeout (a large store on a slow disk, not
+    /// damage), or could not start.
     unfinished,
   } what = whole;
   /// What went wrong, naming the file.

@@ -892,6 +892,14 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
      "--allowed-origins entry 'https://*.example' has a wildcard"},
     {{"--config-file=/nonexistent.ini"},
      "cannot read the config file '/nonexistent.ini': no such file"},
+    // The check's timeout overflowed into the past and was not checked.
+    {{"--store-check-seconds=4000000000"},
+     "--store-check-seconds=4000000000 is out of range: it must be "
+     "from 0 to 3153600000"},
+    // CAF stopped at the word and ignored the options after it: this
+    // listened on 8080.
+    {{"serve", "--port=9000"},
+     "jobwire: unexpected argument 'serve': jobwire takes only options"},
   };
   for (auto& c : cases) {
     auto args = c.args;

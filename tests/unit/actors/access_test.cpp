@@ -80,3 +80,23 @@ BOOST_AUTO_TEST_CASE(a_token_with_critical_extensions_is_void) {
   BOOST_TEST(static_cast<bool>(
     v.verify(token(R"({"exp":1795703600})"), now_ms)));
 }
+
+BOOST_AUTO_TEST_CASE(sub_and_scope_must_be_strings) {
+  // RFC 7519 makes both strings. A numeric `sub` was taken as no subject,
+  // so audit lines named no one; a `scope` list was "no 'scope' claim".
+  token_verifier v{secret};
+  auto named = v.verify(token(R"({"exp":1795703600,"sub":"alice"})"), now_ms);
+  BOOST_REQUIRE(static_cast<bool>(named));
+  BOOST_TEST(named->subject == "alice");
+  for (auto bad : {R"({"exp":1795703600,"sub":42})",
+                   R"({"exp":1795703600,"sub":null})",
+                   R"({"exp":1795703600,"sub":["alice"]})"})
+    BOOST_TEST(refusal(bad) == "the token's 'sub' claim must be a string",
+               bad);
+  auto scope_list = test::signed_token(
+    R"({"jobs":["job_a"],"scope":["view"],"exp":1795703600})", secret);
+  auto grant = v.verify(scope_list, now_ms);
+  BOOST_REQUIRE(!grant);
+  BOOST_TEST(error_message(grant.error())
+             == "the token's 'scope' claim must be a string");
+}
