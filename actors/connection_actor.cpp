@@ -182,7 +182,7 @@ void reply_error(self_ptr self, const client_command& cmd, error_code code,
   }
   log::debug("command refused", {{"connection_id", self->state.connection_id},
                                  {"job_id", cmd.job_id},
-                                 {"request_id", cmd.request_id},
+                                 {"request_id", cmd.request_id.text},
                                  {"code", to_string(code)},
                                  {"reason", message}});
   send_text(self, encode_error(code, message, cmd.request_id, cmd.job_id,

@@ -343,7 +343,7 @@ void enqueue(self_ptr self, queued_publish item) {
 /// next step once its queue has room. The batch in flight, if any, reaches
 /// it when stored, once the replay has caught up.
 void replay_step(self_ptr self, job_subscriber& sub,
-                 const std::string& request_id) {
+                 const request_tag& request_id) {
   auto& st = self->state;
   auto last = st.snapshot.last_seq;
   auto from = sub.last_sent;

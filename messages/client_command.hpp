@@ -6,6 +6,7 @@
 #include "caf/meta/type_name.hpp"
 
 #include "messages/error_code.hpp"
+#include "messages/request_tag.hpp"
 
 namespace jobwire {
 
@@ -25,7 +26,7 @@ enum class command_type : uint8_t {
 struct client_command {
   command_type type = command_type::invalid;
   std::string job_id;
-  std::string request_id;
+  request_tag request_id;
   bool has_since_seq = false;
   uint64_t since_seq = 0;
   std::string reason;

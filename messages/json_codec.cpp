@@ -142,8 +142,12 @@ maybe_fault parse_command_fields(std::string_view text, client_command& cmd) {
   if (root.get_object().get(obj) != simdjson::SUCCESS)
     return invalid("the message must be a JSON object");
   // Read request_id first, so that every later error can echo it.
-  if (auto f = optional_id(obj, "request_id", cmd.request_id))
-    return f;
+  if (member(obj, "request_id")) {
+    std::string id;
+    if (auto f = optional_id(obj, "request_id", id))
+      return f;
+    cmd.request_id = request_tag{std::move(id)};
+  }
   std::string type;
   if (auto f = required_string(obj, "type", type))
     return f;
@@ -343,10 +347,10 @@ void put_snapshot(json_writer& w, const job_snapshot& x) {
 }
 
 /// Adds the trailing `request_id` (when given) and `timestamp`.
-std::string finish_reply(json_writer& w, std::string_view request_id,
+std::string finish_reply(json_writer& w, const request_tag& request_id,
                          int64_t now_ms) {
-  if (!request_id.empty())
-    w.field("request_id", request_id);
+  if (request_id.given)
+    w.field("request_id", request_id.text);
   w.field("timestamp", format_timestamp(now_ms));
   return w.finish();
 }
@@ -529,7 +533,7 @@ std::string encode_connected(std::string_view connection_id,
 }
 
 std::string encode_subscribed(const job_snapshot& x,
-                              std::string_view request_id, int64_t now_ms) {
+                              const request_tag& request_id, int64_t now_ms) {
   json_writer w;
   w.field("type", "subscribed");
   w.field("job_id", x.job_id);
@@ -538,7 +542,7 @@ std::string encode_subscribed(const job_snapshot& x,
 }
 
 std::string encode_unsubscribed(std::string_view job_id,
-                                std::string_view request_id, int64_t now_ms) {
+                                const request_tag& request_id, int64_t now_ms) {
   json_writer w;
   w.field("type", "unsubscribed");
   w.field("job_id", job_id);
@@ -546,7 +550,7 @@ std::string encode_unsubscribed(std::string_view job_id,
 }
 
 std::string encode_job_status(const job_snapshot& x,
-                              std::string_view request_id, int64_t now_ms) {
+                              const request_tag& request_id, int64_t now_ms) {
   json_writer w;
   w.field("type", "job_status");
   put_snapshot(w, x);
@@ -554,7 +558,7 @@ std::string encode_job_status(const job_snapshot& x,
 }
 
 std::string encode_cancel_requested(std::string_view job_id,
-                                    std::string_view request_id,
+                                    const request_tag& request_id,
                                     int64_t now_ms) {
   json_writer w;
   w.field("type", "cancel_requested");
@@ -589,14 +593,14 @@ std::string encode_resume_hint(std::string_view connection_id,
   return finish_reply(w, {}, now_ms);
 }
 
-std::string encode_pong(std::string_view request_id, int64_t now_ms) {
+std::string encode_pong(const request_tag& request_id, int64_t now_ms) {
   json_writer w;
   w.field("type", "pong");
   return finish_reply(w, request_id, now_ms);
 }
 
 std::string encode_error(error_code code, std::string_view message,
-                         std::string_view request_id, std::string_view job_id,
+                         const request_tag& request_id, std::string_view job_id,
                          int64_t now_ms) {
   json_writer w;
   w.field("type", "error");
@@ -645,7 +649,7 @@ std::string encode_connections(std::string_view job_id,
 
 std::string encode_resumed(std::string_view connection_id,
                            const std::vector<std::string>& job_ids,
-                           std::string_view request_id, int64_t now_ms) {
+                           const request_tag& request_id, int64_t now_ms) {
   json_writer w;
   w.field("type", "resumed");
   w.field("connection_id", connection_id);

@@ -48,33 +48,33 @@ std::string encode_connected(std::string_view connection_id,
                              unsigned heartbeat_seconds, int64_t now_ms);
 
 std::string encode_subscribed(const job_snapshot& x,
-                              std::string_view request_id, int64_t now_ms);
+                              const request_tag& request_id, int64_t now_ms);
 
 std::string encode_unsubscribed(std::string_view job_id,
-                                std::string_view request_id, int64_t now_ms);
+                                const request_tag& request_id, int64_t now_ms);
 
 std::string encode_job_status(const job_snapshot& x,
-                              std::string_view request_id, int64_t now_ms);
+                              const request_tag& request_id, int64_t now_ms);
 
 std::string encode_cancel_requested(std::string_view job_id,
-                                    std::string_view request_id,
+                                    const request_tag& request_id,
                                     int64_t now_ms);
 
 /// The reply to `resume`: the connection taken over and its jobs.
 std::string encode_resumed(std::string_view connection_id,
                            const std::vector<std::string>& job_ids,
-                           std::string_view request_id, int64_t now_ms);
+                           const request_tag& request_id, int64_t now_ms);
 
 /// Sent before a close 1012 (service restart): resume with
 /// `connection_id` after `retry_after_ms`.
 std::string encode_resume_hint(std::string_view connection_id,
                                unsigned retry_after_ms, int64_t now_ms);
 
-std::string encode_pong(std::string_view request_id, int64_t now_ms);
+std::string encode_pong(const request_tag& request_id, int64_t now_ms);
 
 /// An `error` frame; `job_id` is added when known.
 std::string encode_error(error_code code, std::string_view message,
-                         std::string_view request_id, std::string_view job_id,
+                         const request_tag& request_id, std::string_view job_id,
                          int64_t now_ms);
 
 /// The HTTP error body `{"code":..,"message":..}`.

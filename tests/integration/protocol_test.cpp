@@ -235,6 +235,15 @@ BOOST_AUTO_TEST_CASE(replies_echo_request_id_and_omit_it_otherwise) {
   pong = ws.read_json();
   check_string(pong, "type", "pong");
   check_string(pong, "request_id", long_id);
+  // "" is a request_id the command had: echoed, not dropped as absent.
+  ws.send_text(R"({"type":"ping","request_id":""})");
+  pong = ws.read_json();
+  check_keys(pong, {"type", "timestamp", "request_id"});
+  check_string(pong, "request_id", "");
+  ws.send_text(R"({"type":"subscribe","job_id":"bad id","request_id":""})");
+  auto refused = ws.read_json();
+  check_string(refused, "type", "error");
+  check_string(refused, "request_id", "");
 }
 
 BOOST_AUTO_TEST_CASE(server_estimates_eta_when_publisher_leaves_it_out) {

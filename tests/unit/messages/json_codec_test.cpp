@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(subscribe) {
     R"({"type":"subscribe","job_id":"job_20240115_abc123"})");
   BOOST_TEST(cmd.type == command_type::subscribe);
   BOOST_TEST(cmd.job_id == "job_20240115_abc123");
-  BOOST_TEST(cmd.request_id == "");
+  BOOST_TEST(!cmd.request_id.given);
   BOOST_TEST(!cmd.has_since_seq);
   BOOST_TEST(cmd.since_seq == 0u);
 }
@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(subscribe_with_since_seq_and_request_id) {
     R"({"type":"subscribe","job_id":"job_1","since_seq":0,"request_id":"r1"})");
   BOOST_TEST(cmd.type == command_type::subscribe);
   BOOST_TEST(cmd.job_id == "job_1");
-  BOOST_TEST(cmd.request_id == "r1");
+  BOOST_TEST(cmd.request_id.text == "r1");
   BOOST_TEST(cmd.has_since_seq);
   BOOST_TEST(cmd.since_seq == 0u);
   cmd = accepted_command(
@@ -166,7 +166,7 @@ BOOST_AUTO_TEST_CASE(unsubscribe) {
     R"({"type":"unsubscribe","job_id":"a.B-9:z_","request_id":"u"})");
   BOOST_TEST(cmd.type == command_type::unsubscribe);
   BOOST_TEST(cmd.job_id == "a.B-9:z_");
-  BOOST_TEST(cmd.request_id == "u");
+  BOOST_TEST(cmd.request_id.text == "u");
 }
 
 BOOST_AUTO_TEST_CASE(cancel_job) {
@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(request_status) {
     R"({"type":"request_status","job_id":"job_1","request_id":"s1"})");
   BOOST_TEST(cmd.type == command_type::request_status);
   BOOST_TEST(cmd.job_id == "job_1");
-  BOOST_TEST(cmd.request_id == "s1");
+  BOOST_TEST(cmd.request_id.text == "s1");
 }
 
 BOOST_AUTO_TEST_CASE(resume) {
@@ -201,10 +201,10 @@ BOOST_AUTO_TEST_CASE(resume) {
 BOOST_AUTO_TEST_CASE(ping) {
   auto cmd = accepted_command(R"({"type":"ping"})");
   BOOST_TEST(cmd.type == command_type::ping);
-  BOOST_TEST(cmd.request_id == "");
+  BOOST_TEST(!cmd.request_id.given);
   cmd = accepted_command(R"({"request_id":"p-1","type":"ping"})");
   BOOST_TEST(cmd.type == command_type::ping);
-  BOOST_TEST(cmd.request_id == "p-1");
+  BOOST_TEST(cmd.request_id.text == "p-1");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_fields_and_whitespace) {
@@ -220,14 +220,26 @@ BOOST_AUTO_TEST_CASE(escaped_keys_and_values) {
   auto cmd = accepted_command(
     R"({"typ\u0065":"ping","request_id":"caf\u00e9 \ud83d\ude00"})");
   BOOST_TEST(cmd.type == command_type::ping);
-  BOOST_TEST(cmd.request_id == "caf\xc3\xa9 \xf0\x9f\x98\x80");
+  BOOST_TEST(cmd.request_id.text == "caf\xc3\xa9 \xf0\x9f\x98\x80");
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_request_id_is_one_and_is_echoed) {
+  // PROTOCOL.md echoes request_id "when the command had one".
+  auto cmd = accepted_command(R"({"type":"ping","request_id":""})");
+  BOOST_TEST(cmd.request_id.given);
+  BOOST_TEST(cmd.request_id.text == "");
+  BOOST_TEST(encode_pong(cmd.request_id, 0)
+             == R"({"type":"pong","request_id":"",)"
+                R"("timestamp":"1970-01-01T00:00:00.000Z"})");
+  auto bad = parse_command(R"({"request_id":"","type":"nope"})");
+  BOOST_TEST(bad.request_id.given);
 }
 
 BOOST_AUTO_TEST_CASE(request_id_of_128_characters) {
   auto id = std::string(128, 'r');
   auto cmd = accepted_command(R"({"type":"ping","request_id":)"
                               + json_string(id) + "}");
-  BOOST_TEST(cmd.request_id == id);
+  BOOST_TEST(cmd.request_id.text == id);
 }
 
 BOOST_AUTO_TEST_CASE(request_id_counts_characters_not_bytes) {
@@ -239,10 +251,10 @@ BOOST_AUTO_TEST_CASE(request_id_counts_characters_not_bytes) {
   for (int i = 0; i < 128; ++i)
     utf8 += "\xc3\xa9";
   auto cmd = accepted_command(R"({"type":"ping","request_id":")" + id + "\"}");
-  BOOST_TEST(cmd.request_id == utf8);
+  BOOST_TEST(cmd.request_id.text == utf8);
   auto raw = accepted_command(R"({"type":"ping","request_id":")" + utf8
                               + "\"}");
-  BOOST_TEST(raw.request_id == utf8);
+  BOOST_TEST(raw.request_id.text == utf8);
   auto over = parse_command(R"({"type":"ping","request_id":")" + utf8
                             + "\xc3\xa9\"}");
   BOOST_TEST(over.type == command_type::invalid);
@@ -412,7 +424,7 @@ BOOST_AUTO_TEST_CASE(parse_command_rejects) {
       BOOST_TEST(cmd.type == command_type::invalid);
       BOOST_TEST(cmd.error == c.code);
       BOOST_TEST(cmd.error_message == c.message);
-      BOOST_TEST(cmd.request_id == c.request_id);
+      BOOST_TEST(cmd.request_id.text == c.request_id);
     }
   }
 }
@@ -1077,7 +1089,7 @@ BOOST_AUTO_TEST_CASE(encode_connected_frame) {
 }
 
 BOOST_AUTO_TEST_CASE(encode_subscribed_frame) {
-  BOOST_TEST(encode_subscribed(pending_snapshot(), "", t0)
+  BOOST_TEST(encode_subscribed(pending_snapshot(), {}, t0)
              == R"({"type":"subscribed","job_id":"job_1","status":{)"
                   + pending_fields
                   + R"(},"timestamp":"2024-01-15T10:30:15.000Z"})");
@@ -1089,7 +1101,7 @@ BOOST_AUTO_TEST_CASE(encode_subscribed_frame) {
 }
 
 BOOST_AUTO_TEST_CASE(encode_job_status_frame) {
-  BOOST_TEST(encode_job_status(running_snapshot(), "", t0)
+  BOOST_TEST(encode_job_status(running_snapshot(), {}, t0)
              == R"({"type":"job_status",)" + running_fields
                   + R"(,"timestamp":"2024-01-15T10:30:15.000Z"})");
   BOOST_TEST(encode_job_status(pending_snapshot(), "q\"1", t0)
@@ -1099,7 +1111,7 @@ BOOST_AUTO_TEST_CASE(encode_job_status_frame) {
 }
 
 BOOST_AUTO_TEST_CASE(encode_unsubscribed_frame) {
-  BOOST_TEST(encode_unsubscribed("job_1", "", t0)
+  BOOST_TEST(encode_unsubscribed("job_1", {}, t0)
              == R"({"type":"unsubscribed","job_id":"job_1",)"
                 R"("timestamp":"2024-01-15T10:30:15.000Z"})");
   BOOST_TEST(encode_unsubscribed("job_1", "u1", t0)
@@ -1108,7 +1120,7 @@ BOOST_AUTO_TEST_CASE(encode_unsubscribed_frame) {
 }
 
 BOOST_AUTO_TEST_CASE(encode_cancel_requested_frame) {
-  BOOST_TEST(encode_cancel_requested("job_1", "", t0)
+  BOOST_TEST(encode_cancel_requested("job_1", {}, t0)
              == R"({"type":"cancel_requested","job_id":"job_1",)"
                 R"("timestamp":"2024-01-15T10:30:15.000Z"})");
   BOOST_TEST(encode_cancel_requested("job_1", "c1", t0)
@@ -1117,7 +1129,7 @@ BOOST_AUTO_TEST_CASE(encode_cancel_requested_frame) {
 }
 
 BOOST_AUTO_TEST_CASE(encode_pong_frame) {
-  BOOST_TEST(encode_pong("", t0)
+  BOOST_TEST(encode_pong({}, t0)
              == R"({"type":"pong","timestamp":"2024-01-15T10:30:15.000Z"})");
   BOOST_TEST(encode_pong("p1", t0)
              == R"({"type":"pong","request_id":"p1",)"
@@ -1126,7 +1138,7 @@ BOOST_AUTO_TEST_CASE(encode_pong_frame) {
 
 BOOST_AUTO_TEST_CASE(encode_error_frame) {
   BOOST_TEST(encode_error(error_code::job_not_found, "job 'job_1' not found",
-                          "", "", t0)
+                          {}, "", t0)
              == R"({"type":"error","code":"job_not_found",)"
                 R"("message":"job 'job_1' not found",)"
                 R"("timestamp":"2024-01-15T10:30:15.000Z"})");
@@ -1138,7 +1150,7 @@ BOOST_AUTO_TEST_CASE(encode_error_frame) {
                 R"("job_id":"job_1","request_id":"r9",)"
                 R"("timestamp":"2024-01-15T10:30:15.000Z"})");
   BOOST_TEST(encode_error(error_code::invalid_json, "a \"quoted\"\nline\\",
-                          "", "", t0)
+                          {}, "", t0)
              == R"({"type":"error","code":"invalid_json",)"
                 R"("message":"a \"quoted\"\nline\\",)"
                 R"("timestamp":"2024-01-15T10:30:15.000Z"})");
@@ -1161,7 +1173,7 @@ BOOST_AUTO_TEST_CASE(encode_error_frame_for_every_code) {
     {error_code::internal, "internal"},
   };
   for (auto& [code, name] : codes) {
-    BOOST_TEST(encode_error(code, "m", "", "", 0)
+    BOOST_TEST(encode_error(code, "m", {}, "", 0)
                == R"({"type":"error","code":")" + name
                     + R"(","message":"m",)"
                       R"("timestamp":"1970-01-01T00:00:00.000Z"})");
