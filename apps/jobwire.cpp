@@ -25,6 +25,7 @@
 #include "actors/ingest_actor.hpp"
 #include "actors/metrics.hpp"
 #include "actors/registry_actor.hpp"
+#include "actors/stealing_policy.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
 #include "messages/small_file.hpp"
@@ -423,10 +424,14 @@ int run(caf::actor_system& sys, const config& cfg) {
   int result = EXIT_SUCCESS;
   {
     jobwire::server srv{sys, directory, registry, delivery, settings};
-    // Without TLS the CAF port stays on loopback whatever --bind says;
-    // with it, only peers with a certificate from --caf-tls-ca get in.
+    // Without TLS the CAF port stays on loopback whatever --bind says (a
+    // loopback --bind itself, or the loopback of its family: --bind=::1
+    // had the pipelines' port on 127.0.0.1 only); with TLS, only peers
+    // with a certificate from --caf-tls-ca get in.
     auto tls = !cfg.caf_tls_cert.empty();
-    auto caf_host = tls ? cfg.bind : std::string{"127.0.0.1"};
+    auto caf_host = cfg.bind;
+    if (!tls && !loopback_address(cfg.bind).value_or(false))
+      caf_host = cfg.bind.find(':') != std::string::npos ? "::1" : "127.0.0.1";
     // SO_REUSEADDR, as for the HTTP port: a server restarted after a crash
     // binds although the dead one's connections linger in TIME_WAIT.
     constexpr bool reuse_addr = true;
@@ -527,6 +532,7 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   cfg.load<caf::io::middleman>();
+  jobwire::use_stealing_policy(cfg);
   auto tls_parts = !cfg.caf_tls_cert.empty() + !cfg.caf_tls_key.empty()
                    + !cfg.caf_tls_ca.empty();
   if (tls_parts != 0 && tls_parts != 3) {

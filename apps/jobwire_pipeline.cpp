@@ -159,7 +159,10 @@ int usage_error(const std::string& what) {
 }
 
 std::string endpoint(const config& cfg) {
-  return cfg.host + ":" + std::to_string(cfg.caf_port);
+  // An IPv6 address in brackets, so that the port stands apart.
+  auto host = cfg.host.find(':') != std::string::npos ? "[" + cfg.host + "]"
+                                                      : cfg.host;
+  return host + ":" + std::to_string(cfg.caf_port);
 }
 
 /// Whether a connection over TLS broke off in the TLS handshake. CAF says

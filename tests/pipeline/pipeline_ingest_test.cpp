@@ -271,6 +271,32 @@ BOOST_AUTO_TEST_CASE(a_peer_that_speaks_no_caf_does_no_harm) {
   BOOST_TEST(publish_ok(*this, {"--job=" + job, "--type=job_complete"}) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(an_ipv6_loopback_bind_serves_pipelines_on_it_too) {
+  // The CAF port stayed on 127.0.0.1 whatever --bind said: a pipeline
+  // given the server's own address, ::1, could not reach it.
+  // Its data directory goes inside the fixture server's temp dir.
+  child_process server{jobwire_binary(),
+                       {"--bind=::1", "--port=0", "--caf-port=0",
+                        "--data-dir=" + this->server().temp_dir() + "/v6"}};
+  std::optional<uint16_t> caf_port;
+  while (auto line = server.read_line(15s)) {
+    constexpr std::string_view prefix = "jobwire caf port ";
+    if (line->starts_with(prefix)) {
+      caf_port = static_cast<uint16_t>(std::stoi(line->substr(prefix.size())));
+      break;
+    }
+  }
+  BOOST_REQUIRE_MESSAGE(caf_port, server.stderr_text());
+  auto job = unique_job_id("v6");
+  auto res = run_to_completion(pipeline_binary(),
+                               {"publish", "--host=::1", "--job=" + job,
+                                "--type=job_complete",
+                                "--caf-port=" + std::to_string(*caf_port)},
+                               20s);
+  BOOST_TEST(res.status.code == 0, res.err);
+  BOOST_TEST(res.out == "1\n");
+}
+
 BOOST_AUTO_TEST_CASE(without_a_server_both_commands_fail_clearly) {
   auto port = unused_port();
   // It says it tried more than once (three by default).
