@@ -142,6 +142,13 @@ std::string metrics::render() const {
           "Records the store refused to write (full store, full or failing "
           "disk); their publishers got storage_full or internal.",
           static_cast<double>(refused_writes.load()));
+  counter("jobwire_expired_records_total",
+          "Expired jobs and connections removed from the store.",
+          static_cast<double>(expired_records.load()));
+  counter("jobwire_expiry_refused_total",
+          "Removals of expired records the store refused (full): expiry "
+          "retries with fewer at a time, and later.",
+          static_cast<double>(expiry_refusals.load()));
   gauge("jobwire_store_writable",
         "0 once the store refused a write, 1 again once it stores a "
         "publish.",

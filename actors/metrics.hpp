@@ -75,6 +75,10 @@ public:
   /// refused any (none: it took them all).
   std::atomic<uint64_t> refused_writes{0};
   std::atomic<store_refusal> store_refusing{store_refusal::none};
+  /// Expired records removed, and removals the store refused (a full
+  /// store: expiry then retries with fewer records at a time).
+  std::atomic<uint64_t> expired_records{0};
+  std::atomic<uint64_t> expiry_refusals{0};
 
   /// What `render` reports of the LMDB map, in bytes.
   struct map_use {

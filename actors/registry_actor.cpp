@@ -109,15 +109,18 @@ void flush(self_ptr self) {
   auto stored_events = false;
   for (size_t i = 0; i < batch.size() && !stored_events; ++i)
     stored_events = batch[i].stores_events && !refused[i] && !results[i];
-  if (refusal != store_refusal::none || stored_events)
-    m.store_refusing = refusal;
-  if (refusal != store_refusal::none) {
-    auto n = std::count(refused.begin(), refused.end(), true);
-    m.refused_writes += static_cast<uint64_t>(n);
-    for (size_t i = 0; i < batch.size(); ++i)
-      if (refused[i])
-        results[i] = refusal_error(refusal);
-  }
+  // Only what a client asked for counts: a sweep that does not fit says
+  // the store is full, but refuses no one (it is retried, smaller).
+  uint64_t refused_for_clients = 0;
+  for (size_t i = 0; i < batch.size(); ++i)
+    if (refused[i]) {
+      results[i] = refusal_error(refusal);
+      if (!batch[i].frees_space)
+        ++refused_for_clients;
+    }
+  if (refused_for_clients > 0 || stored_events)
+    m.store_refusing = refused_for_clients > 0 ? refusal : store_refusal::none;
+  m.refused_writes += refused_for_clients;
   if (in_reserve) {
     try {
       st.db->env.close_reserve();
@@ -217,6 +220,45 @@ void schedule_sweep(self_ptr self) {
                      sweep_atom::value);
 }
 
+/// After a sweep of at most `limit` records: on at once while records are
+/// due; when the store refused it, again with half as many, and after
+/// refusals of a single record, at growing intervals (at most 64 sweep
+/// intervals) rather than every second.
+void on_swept(self_ptr self, const caf::error& err, size_t removed,
+              size_t limit) {
+  auto& st = self->state;
+  auto& m = metrics::global();
+  if (err) {
+    ++m.expiry_refusals;
+    if (limit > 1) {
+      st.sweep_limit = limit / 2;
+      self->send(self, sweep_atom::value);
+      return;
+    }
+    st.sweep_refusals = std::min(st.sweep_refusals + 1, 6u);
+    if (st.sweep_refusals == 1)
+      log::warn("expired records cannot be removed: the store refuses even "
+                "one removal; retrying at growing intervals",
+                {{"reason", error_message(err)}});
+    self->delayed_send(self,
+                       st.settings.sweep_interval * (1 << st.sweep_refusals),
+                       sweep_atom::value);
+    return;
+  }
+  st.sweep_refusals = 0;
+  m.expired_records += removed;
+  if (removed > 0)
+    log::debug("expired records removed", {{"count", std::to_string(removed)}});
+  // A full batch means more are due: go on at once, behind whatever else
+  // is waiting, with more at a time again.
+  if (removed >= limit) {
+    st.sweep_limit = std::min(limit * 2, st.settings.sweep_batch);
+    self->send(self, sweep_atom::value);
+  } else {
+    schedule_sweep(self);
+  }
+}
+
 } // namespace
 
 registry_actor::behavior_type
@@ -227,6 +269,8 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
   st.settings = std::move(settings);
   if (!st.settings.clock)
     st.settings.clock = unix_now_ms;
+  st.settings.sweep_batch = std::max<size_t>(st.settings.sweep_batch, 1);
+  st.sweep_limit = st.settings.sweep_batch;
   // After a crash no connection is open any more. The first write, so it
   // comes before any other and, like them, grows a full map and retries.
   auto closed = std::make_shared<size_t>(0);
@@ -413,22 +457,14 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
     [self](sweep_atom) {
       auto db = self->state.db;
       auto now = now_ms(self);
-      auto limit = self->state.settings.sweep_batch;
+      auto limit = self->state.sweep_limit;
       auto removed = std::make_shared<size_t>(0);
       enqueue(self, {[db, now, limit, removed](lmdb_txn& txn) {
                        *removed = db->store.sweep(txn, now, limit);
                        return caf::error{};
                      },
-                     [self, removed, limit](const caf::error&) {
-                       if (*removed > 0)
-                         log::debug("expired records removed",
-                                    {{"count", std::to_string(*removed)}});
-                       // A full batch means more are due: go on at once,
-                       // behind whatever else is waiting.
-                       if (*removed >= limit)
-                         self->send(self, sweep_atom::value);
-                       else
-                         schedule_sweep(self);
+                     [self, removed, limit](const caf::error& err) {
+                       on_swept(self, err, *removed, limit);
                      },
                      true});
     },

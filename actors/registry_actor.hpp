@@ -44,7 +44,8 @@ struct pending_write {
   /// Runs after the commit (or its failure) with this write's outcome.
   std::function<void(const caf::error&)> done;
   /// Removes more than it adds (the sweep): written even when the store is
-  /// full, in the room the environment keeps for that.
+  /// full, in the room the environment keeps for that. Its refusal refuses
+  /// no client: it leaves the store's health and refused writes alone.
   bool frees_space = false;
   /// Stores a job's events: a store that took these takes publishes again
   /// (smaller writes may fit where an event did not).
@@ -76,6 +77,12 @@ struct registry_state {
     connection_record record;
   };
   std::unordered_map<std::string, pending_takeover> takeovers;
+  /// Records one sweep removes: halved when the store refuses a sweep (in
+  /// a full store a smaller one may fit where 1,000 jobs did not), grown
+  /// back to the setting as sweeps succeed.
+  size_t sweep_limit = 0;
+  /// Sweeps refused in a row, which space the next one out.
+  unsigned sweep_refusals = 0;
 
   static inline const char* name = "jobwire.registry";
 };

@@ -568,6 +568,56 @@ BOOST_AUTO_TEST_CASE(a_full_store_forgets_expired_jobs_and_takes_publishes_again
   srv.stop_clean();
 }
 
+BOOST_AUTO_TEST_CASE(many_small_expired_jobs_leave_a_full_store_a_few_at_a_time) {
+  // A sweep removes 1,000 jobs in one commit. With thousands of small jobs
+  // in a full store, that commit did not fit even in the reserve: it was
+  // refused every second for good, the jobs never expired, and each refusal
+  // counted as a refused write and kept /healthz degraded.
+  auto retention = std::chrono::seconds(4 * time_scale());
+  temp_data_dir dir;
+  server_on srv{dir, {"--map-size=1048576", "--max-map-size=2097152",
+                      "--durability=nosync",
+                      "--job-retention=" + std::to_string(retention.count())}};
+  http_client http{srv.port()};
+  auto prefix = unique_job_id("small");
+  auto started = clock_type::now();
+  int jobs = 0;
+  http_response res;
+  for (; jobs < 20000; ++jobs) {
+    res = http.post(events_path(prefix + "_" + std::to_string(jobs)),
+                    job_complete_event(R"({"n":1})"));
+    if (res.status != 202)
+      break;
+  }
+  check_http_error(res, 507, "storage_full");
+  BOOST_TEST_REQUIRE(jobs > 2000, "only " << jobs << " jobs fit");
+  BOOST_REQUIRE_MESSAGE(clock_type::now() - started < retention,
+                        "filling took longer than the retention: the test "
+                        "cannot tell; raise JOBWIRE_TIME_SCALE");
+  for (auto n : {0, jobs / 2, jobs - 1}) {
+    auto job = prefix + "_" + std::to_string(n);
+    BOOST_TEST(eventually([&] {
+      return http.get("/v1/jobs/" + job).status == 404;
+    }, 60s), job << " never expired; stderr:\n" << srv->stderr_tail(5));
+  }
+  // The refusals were the sweep's own, split until it fit; no client was
+  // refused but the one publish above.
+  BOOST_TEST(read_metric(srv.port(), "jobwire_expiry_refused_total")
+               .value_or(0)
+             >= 1);
+  BOOST_TEST(read_metric(srv.port(), "jobwire_expired_records_total")
+               .value_or(0)
+             >= jobs);
+  BOOST_TEST(read_metric(srv.port(), "jobwire_store_refused_writes_total")
+               .value_or(-1)
+             == 1);
+  auto again = http.post(events_path(prefix + "_after"),
+                         job_complete_event(R"({"n":1})"));
+  BOOST_TEST(again.status == 202, again.to_string());
+  check_store_health(srv.port(), true);
+  srv.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(a_full_disk_is_storage_full_and_keeps_what_was_stored) {
   // A file size limit (the child inherits it) stands in for a full disk:
   // the store's writes fail as on one. They were answered 500 `internal`
