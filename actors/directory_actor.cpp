@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <malloc.h>
+
 #include "caf/all.hpp"
 
 #include "messages/error_code.hpp"
@@ -12,6 +14,9 @@
 namespace jobwire {
 
 namespace {
+
+/// Job actors stopped before freed memory is handed back to the system.
+constexpr size_t trim_after_stopped = 10'000;
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;
 
@@ -79,11 +84,6 @@ void hand_over_due_running_jobs(self_ptr self, int64_t until_ms) {
   }
 }
 
-caf::error not_found(const std::string& job_id) {
-  return caf::make_error(error_code::job_not_found,
-                         "job '" + job_id + "' has no events yet");
-}
-
 } // namespace
 
 directory_actor::behavior_type
@@ -143,7 +143,7 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
       if (cmd.type == command_type::unsubscribe) {
         text = encode_unsubscribed(cmd.job_id, cmd.request_id, now);
       } else {
-        auto err = not_found(cmd.job_id);
+        auto err = job_not_found(cmd.job_id);
         text = encode_error(error_code::job_not_found, error_message(err),
                             cmd.request_id, cmd.job_id, now);
       }
@@ -152,7 +152,7 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
     [self](status_atom, std::string& job_id) -> caf::result<job_snapshot> {
       auto* job = find(self, job_id, false);
       if (job == nullptr)
-        return not_found(job_id);
+        return job_not_found(job_id);
       ++job->routed;
       return self->delegate(job->handle, status_atom::value,
                             std::move(job_id));
@@ -161,7 +161,7 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
            std::string& reason) -> caf::result<job_snapshot> {
       auto* job = find(self, job_id, false);
       if (job == nullptr)
-        return not_found(job_id);
+        return job_not_found(job_id);
       ++job->routed;
       return self->delegate(job->handle, cancel_atom::value, std::move(job_id),
                             std::move(reason));
@@ -194,6 +194,13 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
       }
     },
     [self, tick_every](tick_atom) {
+      // After a burst of jobs has left, glibc keeps their memory for the
+      // next burst, inside the process: an audit saw 467 MB resident with
+      // one job left of 150,000. The jobs stopped a tick ago are gone now.
+      if (self->state.stopped_since_trim >= trim_after_stopped) {
+        self->state.stopped_since_trim = 0;
+        ::malloc_trim(0);
+      }
       for (auto& [id, entry] : self->state.jobs) {
         ++entry.routed;
         self->send(entry.handle, tick_atom::value);
@@ -211,6 +218,7 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
         self->demonitor(i->second.handle.address());
         self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
         self->state.jobs.erase(i);
+        ++self->state.stopped_since_trim;
       }
     },
   };

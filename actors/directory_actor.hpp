@@ -32,6 +32,8 @@ struct directory_state {
   /// Running jobs due to be looked at whose records cannot be read: logged
   /// once and passed over, so that they do not take every look's places.
   std::unordered_set<std::string> unreadable;
+  /// Job actors stopped since freed memory was last handed back.
+  size_t stopped_since_trim = 0;
 
   static inline const char* name = "jobwire.directory";
 };

@@ -78,9 +78,7 @@ caf::error finished_error(const job_snapshot& snap) {
 }
 
 caf::error not_found_error(const job_state& st) {
-  return caf::make_error(error_code::job_not_found,
-                         "job '" + st.snapshot.job_id
-                           + "' has no events yet");
+  return job_not_found(st.snapshot.job_id);
 }
 
 bool is_progress_frame(std::string_view json) {
@@ -613,6 +611,13 @@ void load(self_ptr self) {
 }
 
 } // namespace
+
+caf::error job_not_found(const std::string& job_id) {
+  // An expired job answers as one never published to: say both.
+  return caf::make_error(error_code::job_not_found,
+                         "job '" + job_id
+                           + "' has no events (none yet, or they expired)");
+}
 
 job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
                                   std::string job_id,

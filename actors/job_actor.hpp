@@ -122,6 +122,9 @@ struct job_state {
   static inline const char* name = "jobwire.job";
 };
 
+/// `job_not_found` for a job with no events: none yet, or they expired.
+caf::error job_not_found(const std::string& job_id);
+
 /// Runs the job `job_id`, starting from its stored record if it has one.
 job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
                                   std::string job_id,
