@@ -77,10 +77,6 @@ caf::error finished_error(const job_snapshot& snap) {
                            + std::string{to_string(snap.status)} + ")");
 }
 
-caf::error not_found_error(const job_state& st) {
-  return job_not_found(st.snapshot.job_id);
-}
-
 bool is_progress_frame(std::string_view json) {
   return json.starts_with(R"({"type":"progress_update")");
 }
@@ -554,14 +550,14 @@ void handle_command(self_ptr self, const client_command& cmd,
       break;
     case command_type::request_status:
       if (st.snapshot.last_seq == 0)
-        reply_error(not_found_error(st));
+        reply_error(job_not_found(st.snapshot.job_id));
       else
         send_frame(self, who,
                    encode_job_status(st.snapshot, cmd.request_id, now));
       break;
     case command_type::cancel_job:
       if (projected(st).last_seq == 0) {
-        reply_error(not_found_error(st));
+        reply_error(job_not_found(st.snapshot.job_id));
       } else if (is_finished(projected(st).status)) {
         reply_error(finished_error(projected(st)));
       } else {
@@ -666,7 +662,7 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       ++st.handled;
       note_activity(self);
       if (st.snapshot.last_seq == 0)
-        return not_found_error(st);
+        return job_not_found(st.snapshot.job_id);
       return st.snapshot;
     },
     [self](cancel_atom, const std::string&,
@@ -675,7 +671,7 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       ++st.handled;
       auto rp = self->make_response_promise<job_snapshot>();
       if (projected(st).last_seq == 0)
-        rp.deliver(not_found_error(st));
+        rp.deliver(job_not_found(st.snapshot.job_id));
       else if (is_finished(projected(st).status))
         rp.deliver(finished_error(projected(st)));
       else

@@ -26,6 +26,7 @@
 #include "actors/metrics.hpp"
 #include "actors/registry_actor.hpp"
 #include "actors/stealing_policy.hpp"
+#include "messages/host_port.hpp"
 #include "messages/log.hpp"
 #include "messages/register_types.hpp"
 #include "messages/small_file.hpp"
@@ -455,12 +456,8 @@ int run(caf::actor_system& sys, const config& cfg) {
                             {"port", std::to_string(srv.port())}});
         jobwire::log::info("ingest published",
                            {{"caf_port", std::to_string(*caf_port)}});
-        // An IPv6 address takes brackets in a URL.
-        auto host = cfg.bind.find(':') == std::string::npos
-                      ? cfg.bind
-                      : "[" + cfg.bind + "]";
-        std::printf("jobwire listening on http://%s:%u\n", host.c_str(),
-                    static_cast<unsigned>(srv.port()));
+        std::printf("jobwire listening on http://%s\n",
+                    jobwire::host_port(cfg.bind, srv.port()).c_str());
         std::printf("jobwire caf port %u\n",
                     static_cast<unsigned>(*caf_port));
         std::fflush(stdout);

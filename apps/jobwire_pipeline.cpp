@@ -17,6 +17,7 @@
 
 #include "messages/command_line_error.hpp"
 #include "messages/config_file_check.hpp"
+#include "messages/host_port.hpp"
 #include "messages/job_event.hpp"
 #include "messages/log.hpp"
 #include "messages/whole_number_options.hpp"
@@ -159,10 +160,7 @@ int usage_error(const std::string& what) {
 }
 
 std::string endpoint(const config& cfg) {
-  // An IPv6 address in brackets, so that the port stands apart.
-  auto host = cfg.host.find(':') != std::string::npos ? "[" + cfg.host + "]"
-                                                      : cfg.host;
-  return host + ":" + std::to_string(cfg.caf_port);
+  return jobwire::host_port(cfg.host, cfg.caf_port);
 }
 
 /// Whether a connection over TLS broke off in the TLS handshake. CAF says

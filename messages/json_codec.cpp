@@ -98,17 +98,33 @@ maybe_fault optional_string(dom::object obj, std::string_view key,
   return read_string(*x, name, out);
 }
 
-/// Reads an optional id (request_id, event_id, correlation_id).
-maybe_fault optional_id(dom::object obj, std::string_view key,
-                        std::string& out) {
-  auto x = member(obj, key);
-  if (!x)
-    return std::nullopt;
+/// Reads the id in member `key`, `x`.
+maybe_fault read_id(dom::element x, std::string_view key, std::string& out) {
   std::string_view str;
-  if (x->get_string().get(str) != simdjson::SUCCESS
+  if (x.get_string().get(str) != simdjson::SUCCESS
       || utf8_length(str) > max_id_length)
     return must_be(key, "a string of at most 128 characters");
   out.assign(str.data(), str.size());
+  return std::nullopt;
+}
+
+/// Reads an optional id (event_id, correlation_id).
+maybe_fault optional_id(dom::object obj, std::string_view key,
+                        std::string& out) {
+  auto x = member(obj, key);
+  return x ? read_id(*x, key, out) : std::nullopt;
+}
+
+/// Reads `request_id`: given, even as "", when the member is there.
+maybe_fault optional_id(dom::object obj, std::string_view key,
+                        request_tag& out) {
+  auto x = member(obj, key);
+  if (!x)
+    return std::nullopt;
+  std::string id;
+  if (auto f = read_id(*x, key, id))
+    return f;
+  out = request_tag{std::move(id)};
   return std::nullopt;
 }
 
@@ -142,12 +158,8 @@ maybe_fault parse_command_fields(std::string_view text, client_command& cmd) {
   if (root.get_object().get(obj) != simdjson::SUCCESS)
     return invalid("the message must be a JSON object");
   // Read request_id first, so that every later error can echo it.
-  if (member(obj, "request_id")) {
-    std::string id;
-    if (auto f = optional_id(obj, "request_id", id))
-      return f;
-    cmd.request_id = request_tag{std::move(id)};
-  }
+  if (auto f = optional_id(obj, "request_id", cmd.request_id))
+    return f;
   std::string type;
   if (auto f = required_string(obj, "type", type))
     return f;
