@@ -221,9 +221,9 @@ void schedule_sweep(self_ptr self) {
 }
 
 /// After a sweep of at most `limit` records: on at once while records are
-/// due; when the store refused it, again with half as many, and after
-/// refusals of a single record, at growing intervals (at most 64 sweep
-/// intervals) rather than every second.
+/// due; when the store refused it, again at once with half as many, and
+/// after a refusal of a single record, at the next sweep interval (room
+/// comes back as readers release old pages), warning once.
 void on_swept(self_ptr self, const caf::error& err, size_t removed,
               size_t limit) {
   auto& st = self->state;
@@ -235,14 +235,11 @@ void on_swept(self_ptr self, const caf::error& err, size_t removed,
       self->send(self, sweep_atom::value);
       return;
     }
-    st.sweep_refusals = std::min(st.sweep_refusals + 1, 6u);
-    if (st.sweep_refusals == 1)
+    if (st.sweep_refusals++ == 0)
       log::warn("expired records cannot be removed: the store refuses even "
-                "one removal; retrying at growing intervals",
+                "one removal; retrying every sweep",
                 {{"reason", error_message(err)}});
-    self->delayed_send(self,
-                       st.settings.sweep_interval * (1 << st.sweep_refusals),
-                       sweep_atom::value);
+    schedule_sweep(self);
     return;
   }
   st.sweep_refusals = 0;

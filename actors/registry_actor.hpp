@@ -81,7 +81,7 @@ struct registry_state {
   /// a full store a smaller one may fit where 1,000 jobs did not), grown
   /// back to the setting as sweeps succeed.
   size_t sweep_limit = 0;
-  /// Sweeps refused in a row, which space the next one out.
+  /// Sweeps of a single record refused in a row (warned of once).
   unsigned sweep_refusals = 0;
 
   static inline const char* name = "jobwire.registry";
