@@ -4,11 +4,11 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "caf/actor_system.hpp"
 #include "caf/exit_reason.hpp"
-#include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
@@ -18,7 +18,8 @@ namespace jobwire::pipeline {
 
 namespace {
 
-/// What the worker actor and the handle share: the cancel request.
+/// What the worker actor, the handle and its callback thread share: the
+/// cancel request.
 struct cancel_box {
   explicit cancel_box(std::string job_id, job_handle::cancel_handler f)
     : job_id(std::move(job_id)), handler(std::move(f)) {
@@ -31,8 +32,9 @@ struct cancel_box {
   mutable std::mutex mtx;
   mutable std::condition_variable cv;
   std::string reason;
+  bool stopping = false; // the handle is going: no callback starts
 
-  // Runs on the worker's thread.
+  // Runs in the worker actor: records the first request, never blocks.
   void on_cancel(const std::string& why) {
     {
       std::lock_guard guard{mtx};
@@ -42,8 +44,26 @@ struct cancel_box {
       requested = true;
     }
     cv.notify_all();
-    if (!handler)
-      return;
+  }
+
+  void stop() {
+    {
+      std::lock_guard guard{mtx};
+      stopping = true;
+    }
+    cv.notify_all();
+  }
+
+  // The callback thread: waits for the request, then calls the handler.
+  void run_handler() {
+    std::string why;
+    {
+      std::unique_lock guard{mtx};
+      cv.wait(guard, [this] { return requested.load() || stopping; });
+      if (stopping)
+        return;
+      why = reason;
+    }
     try {
       handler(why);
     } catch (std::exception& e) {
@@ -85,15 +105,22 @@ struct job_handle::state {
   std::mutex mtx;
   std::string correlation_id;
 
+  std::thread handler_thread; // only with a cancel handler
+
   void stop_worker() {
-    if (!worker)
+    if (worker) {
+      cli.detach(job_id, worker);
+      caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+      worker = worker_actor{};
+    }
+    if (!handler_thread.joinable())
       return;
-    cli.detach(job_id, worker);
-    // Wait for a running cancel handler to return.
-    caf::scoped_actor self{cli.system(), true};
-    self->send_exit(worker, caf::exit_reason::user_shutdown);
-    self->wait_for(worker);
-    worker = worker_actor{};
+    box->stop();
+    // Waits for a running callback, unless this is the callback itself.
+    if (handler_thread.get_id() == std::this_thread::get_id())
+      handler_thread.detach();
+    else
+      handler_thread.join();
   }
 };
 
@@ -121,7 +148,11 @@ caf::expected<job_handle> job_handle::open(client c, std::string job_id,
                                            cancel_handler on_cancel) {
   auto box = std::make_shared<cancel_box>(job_id, std::move(on_cancel));
   auto st = std::make_unique<state>(std::move(c), std::move(job_id), box);
-  st->worker = st->cli.system().spawn<caf::detached>(worker_impl, box);
+  // Not detached: CAF 0.17's network layer can stop with a worker's down
+  // message still queued, keeping the worker alive, and an actor system
+  // waits for every detached actor's thread when it shuts down (for ever,
+  // then). The callback, which may block, gets a thread of its own instead.
+  st->worker = st->cli.system().spawn(worker_impl, box);
   auto snapshot = st->cli.attach(st->job_id, st->worker);
   if (!snapshot) {
     caf::anon_send_exit(st->worker, caf::exit_reason::user_shutdown);
@@ -129,6 +160,8 @@ caf::expected<job_handle> job_handle::open(client c, std::string job_id,
     return std::move(snapshot.error());
   }
   st->snapshot = std::move(*snapshot);
+  if (box->handler)
+    st->handler_thread = std::thread{[box] { box->run_handler(); }};
   return job_handle{std::move(st)};
 }
 

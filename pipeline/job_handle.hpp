@@ -18,11 +18,10 @@ namespace jobwire::pipeline {
 /// One job that this process works on: publishes the job's events and, as
 /// the job's attached worker, receives its cancel requests.
 ///
-/// `open` spawns a worker actor (`worker_actor`, detached: it has a thread
-/// of its own) and attaches it to the job, so that jobwire forwards cancel
-/// requests to it and notices when this process dies (the job then fails
-/// with `worker_lost` after the server's `--worker-grace`). The destructor
-/// detaches the worker and stops it.
+/// `open` spawns a worker actor (`worker_actor`) and attaches it to the
+/// job, so that jobwire forwards cancel requests to it and notices when this
+/// process dies (the job then fails with `worker_lost` after the server's
+/// `--worker-grace`). The destructor detaches the worker and stops it.
 ///
 /// Every publishing call blocks until the server has stored the event and
 /// returns its seq; each event gets a fresh `event_id`, and a retry after a
@@ -35,12 +34,13 @@ public:
 
   // -- constructors, destructors ---------------------------------------------
 
-  /// Attaches a new worker for `job_id` through `c`. `on_cancel` runs on the
-  /// worker's own thread, at most once per handle (for the first cancel
-  /// request; later ones are ignored), one call at a time; exceptions it
-  /// throws are logged and dropped. It may call this handle's methods (e.g.
-  /// `cancelled()`), which block only the worker's thread; the handle must
-  /// outlive the call (the destructor waits for a running callback).
+  /// Attaches a new worker for `job_id` through `c`. `on_cancel` runs on a
+  /// thread of the handle's own, at most once per handle (for the first
+  /// cancel request; later ones are ignored); exceptions it throws are
+  /// logged and dropped. It may call this handle's methods (e.g.
+  /// `cancelled()`), which block only that thread; the handle must outlive
+  /// the call (the destructor waits for a running callback, and starts
+  /// none).
   /// Errors: those of `client::attach` (e.g. `invalid_job_id`).
   static caf::expected<job_handle> open(client c, std::string job_id,
                                         cancel_handler on_cancel = {});

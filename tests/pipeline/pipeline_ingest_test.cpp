@@ -16,6 +16,7 @@
 #include "messages/log.hpp"
 #include "pipeline/client.hpp"
 #include "pipeline/error_text.hpp"
+#include "local_pipeline.hpp"
 #include "pipeline_fixture.hpp"
 #include "raw_socket.hpp"
 
@@ -26,13 +27,6 @@ namespace pl = jobwire::pipeline;
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-struct pipeline_config : caf::actor_system_config {
-  pipeline_config() {
-    set("scheduler.max-threads", 2);
-    pl::configure(*this);
-  }
-};
 
 /// Not jobwire's interface.
 using other_actor
@@ -146,29 +140,24 @@ BOOST_AUTO_TEST_CASE(a_duplicate_event_id_is_stored_once_with_the_first_seq) {
 }
 
 BOOST_AUTO_TEST_CASE(a_library_retry_with_the_same_event_id_gets_the_first_seq) {
-  jobwire::log::init("off");
-  pipeline_config cfg;
-  caf::actor_system sys{cfg};
-  pl::client_settings settings;
-  settings.port = caf_port();
-  auto cli = pl::client::connect(sys, settings);
-  BOOST_REQUIRE_MESSAGE(cli, pl::error_text(cli));
+  local_pipeline here{caf_port()};
+  auto& cli = here.client();
   jobwire::job_event ev;
   ev.job_id = unique_job_id("libdedup");
   ev.type = jobwire::event_type::progress_update;
   ev.stage = "s";
   ev.progress = 1;
-  ev.event_id = cli->next_event_id();
-  auto a = cli->publish(ev);
-  auto b = cli->publish(ev);
+  ev.event_id = cli.next_event_id();
+  auto a = cli.publish(ev);
+  auto b = cli.publish(ev);
   BOOST_REQUIRE(a && b);
   BOOST_TEST(*a == 1u);
   BOOST_TEST(*b == 1u);
   ev.event_id.clear(); // a fresh id
-  auto c = cli->publish(ev);
+  auto c = cli.publish(ev);
   BOOST_REQUIRE(c);
   BOOST_TEST(*c == 2u);
-  auto snap = cli->status(ev.job_id);
+  auto snap = cli.status(ev.job_id);
   BOOST_REQUIRE_MESSAGE(snap, pl::error_text(snap));
   BOOST_TEST(snap->last_seq == 2u);
 }

@@ -5,9 +5,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "caf/all.hpp"
@@ -17,6 +22,7 @@
 #include "pipeline/client.hpp"
 #include "pipeline/error_text.hpp"
 #include "pipeline/job_handle.hpp"
+#include "local_pipeline.hpp"
 #include "pipeline_fixture.hpp"
 #include "stream_helpers.hpp"
 
@@ -63,11 +69,36 @@ struct restartable_server {
   }
 };
 
-struct pipeline_config : caf::actor_system_config {
-  pipeline_config() {
-    set("scheduler.max-threads", 2);
-    pl::configure(*this);
+/// Aborts the test process, naming `what`, unless disarmed within
+/// `limit`: a teardown that hangs would otherwise stall the suite silently.
+class watchdog {
+public:
+  watchdog(std::string what, std::chrono::seconds limit)
+    : thread_([this, what = std::move(what), limit] {
+        std::unique_lock guard{mtx_};
+        if (!cv_.wait_for(guard, limit, [this] { return done_; })) {
+          std::fprintf(stderr, "%s: still waiting after %lld s\n",
+                       what.c_str(), static_cast<long long>(limit.count()));
+          std::abort();
+        }
+      }) {
+    // nop
   }
+
+  ~watchdog() {
+    {
+      std::lock_guard guard{mtx_};
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
 };
 
 } // namespace
@@ -283,14 +314,8 @@ BOOST_AUTO_TEST_CASE(a_cancel_reaches_every_attached_worker) {
   auto job_id = read_job_id(*proc);
   auto ws = watch(job_id, 0);
   await_first_progress(ws, *proc);
-  jobwire::log::init("off");
-  pipeline_config cfg;
-  caf::actor_system sys{cfg};
-  pl::client_settings settings;
-  settings.port = caf_port();
-  auto cli = pl::client::connect(sys, settings);
-  BOOST_REQUIRE_MESSAGE(cli, pl::error_text(cli));
-  auto second = pl::job_handle::open(*cli, job_id);
+  local_pipeline here{caf_port()};
+  auto second = pl::job_handle::open(here.client(), job_id);
   BOOST_REQUIRE_MESSAGE(second, pl::error_text(second));
   ws.send_text(R"({"type":"cancel_job","job_id":)" + q(job_id)
                + R"(,"reason":"for both"})");
@@ -314,17 +339,11 @@ BOOST_AUTO_TEST_CASE(a_worker_that_attaches_within_the_grace_saves_the_job) {
   auto job_id = read_job_id(*proc);
   auto ws = watch(job_id, 0);
   await_first_progress(ws, *proc);
-  jobwire::log::init("off");
-  pipeline_config cfg;
-  caf::actor_system sys{cfg};
-  pl::client_settings settings;
-  settings.port = caf_port();
-  auto cli = pl::client::connect(sys, settings);
-  BOOST_REQUIRE_MESSAGE(cli, pl::error_text(cli));
+  local_pipeline here{caf_port()};
   // The pipeline dies; another worker takes over at once.
   proc->signal(SIGKILL);
   proc->wait(5s);
-  auto hdl = pl::job_handle::open(*cli, job_id);
+  auto hdl = pl::job_handle::open(here.client(), job_id);
   BOOST_REQUIRE_MESSAGE(hdl, pl::error_text(hdl));
   BOOST_TEST(jobwire::to_string(hdl->attached_snapshot().status) == "running");
   // Twice the grace passes without job_failed.
@@ -369,16 +388,11 @@ BOOST_AUTO_TEST_CASE(a_cancel_outlives_a_crash_of_the_server) {
   auto caf_port = own.caf_port;
   auto server = own.start();
   auto job_id = unique_job_id("cancelcrash");
-  jobwire::log::init("off");
-  pipeline_config cfg;
-  caf::actor_system sys{cfg};
-  pl::client_settings settings;
-  settings.port = caf_port;
+  auto settings = local_pipeline::settings_for(caf_port);
   settings.request_attempts = 20;
-  auto cli = pl::client::connect(sys, settings);
-  BOOST_REQUIRE_MESSAGE(cli, pl::error_text(cli));
+  local_pipeline here{settings};
   {
-    auto first = pl::job_handle::open(*cli, job_id);
+    auto first = pl::job_handle::open(here.client(), job_id);
     BOOST_REQUIRE_MESSAGE(first, pl::error_text(first));
     auto seq = first->progress("work", 10, "started");
     BOOST_REQUIRE_MESSAGE(seq, pl::error_text(seq));
@@ -396,7 +410,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_outlives_a_crash_of_the_server) {
     check_bool(snap.json(), "cancel_requested", true);
   } // the first worker goes
   {
-    auto second = pl::job_handle::open(*cli, job_id);
+    auto second = pl::job_handle::open(here.client(), job_id);
     BOOST_REQUIRE_MESSAGE(second, pl::error_text(second));
     BOOST_TEST(second->attached_snapshot().cancel_requested);
     BOOST_TEST(second->wait_for_cancel(5s));
@@ -476,6 +490,32 @@ BOOST_AUTO_TEST_CASE(a_worker_gone_with_the_server_is_lost_once_it_is_back) {
   for (auto& y : ys)
     BOOST_TEST(type_of(y) != "job_failed");
   BOOST_TEST(living->wait(10s).code == 0, living->stderr_text());
+}
+
+// A pipeline process stops its worker, then its actor system, at once (as
+// jobwire-pipeline does after a cancel). The worker's down message to CAF's
+// network layer could still be queued there when that layer stopped; it
+// kept the worker alive, and the actor system waited for a detached worker
+// for ever. Many rounds, as the timing decides.
+BOOST_AUTO_TEST_CASE(a_process_shuts_down_right_after_its_worker_stops) {
+  for (int round = 1; round <= 100; ++round) {
+    auto job_id = "shutdown_" + std::to_string(round);
+    auto ws = watch(job_id, 0);
+    watchdog guard{"round " + std::to_string(round)
+                     + ": the pipeline's actor system did not shut down",
+                   std::chrono::seconds{20}};
+    local_pipeline here{caf_port()};
+    auto hdl = pl::job_handle::open(here.client(), job_id);
+    BOOST_REQUIRE_MESSAGE(hdl, pl::error_text(hdl));
+    auto started = hdl->progress("only", 0, "started");
+    BOOST_REQUIRE_MESSAGE(started, pl::error_text(started));
+    ws.send_text(R"({"type":"cancel_job","job_id":)" + q(job_id) + "}");
+    BOOST_REQUIRE(hdl->wait_for_cancel(5s));
+    auto seq = hdl->cancelled();
+    BOOST_REQUIRE_MESSAGE(seq, pl::error_text(seq));
+    // The handle goes, then the client and the actor system, as in a
+    // process that ends.
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
