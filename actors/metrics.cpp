@@ -40,9 +40,9 @@ void metrics::histogram::observe(std::chrono::steady_clock::duration d) {
   observe(one);
 }
 
-void metrics::map_use_source(std::function<map_use()> f) {
+void metrics::store_use_source(std::function<store_use()> f) {
   std::lock_guard<std::mutex> guard{source_mtx_};
-  map_use_ = std::move(f);
+  store_use_ = std::move(f);
 }
 
 namespace {
@@ -153,10 +153,10 @@ std::string metrics::render() const {
         "0 once the store refused a write, 1 again once it stores a "
         "publish.",
         store_refusing.load() == store_refusal::none ? 1.0 : 0.0);
-  std::function<map_use()> source;
+  std::function<store_use()> source;
   {
     std::lock_guard<std::mutex> guard{source_mtx_};
-    source = map_use_;
+    source = store_use_;
   }
   if (source) {
     auto use = source();
@@ -170,6 +170,19 @@ std::string metrics::render() const {
           static_cast<double>(use.free));
     gauge("jobwire_lmdb_map_size_bytes", "Size of the LMDB map.",
           static_cast<double>(use.size));
+    auto count = [&](const char* name, const char* help,
+                     const std::optional<size_t>& x) {
+      if (x)
+        gauge(name, help, static_cast<double>(*x));
+    };
+    count("jobwire_stored_jobs",
+          "Jobs in the store, running or finished (until they expire).",
+          use.jobs);
+    count("jobwire_stored_events", "Events in the store, of all jobs.",
+          use.events);
+    count("jobwire_stored_connections",
+          "Connection records in the store, open or resumable.",
+          use.connections);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "messages/store_refusal.hpp"
@@ -80,23 +81,28 @@ public:
   std::atomic<uint64_t> expired_records{0};
   std::atomic<uint64_t> expiry_refusals{0};
 
-  /// What `render` reports of the LMDB map, in bytes.
-  struct map_use {
-    /// Up to the last page written: LMDB's high-water mark.
+  /// What `render` reports of the store.
+  struct store_use {
+    /// Bytes up to the last page written: LMDB's high-water mark.
     size_t used = 0;
-    /// Of those, pages free for reuse.
+    /// Of those, bytes of pages free for reuse.
     size_t free = 0;
+    /// Bytes of the map.
     size_t size = 0;
+    /// Records stored; left out of `render` when they could not be read.
+    std::optional<size_t> jobs;
+    std::optional<size_t> events;
+    std::optional<size_t> connections;
   };
 
-  void map_use_source(std::function<map_use()> f);
+  void store_use_source(std::function<store_use()> f);
 
   /// The Prometheus text exposition of everything above.
   std::string render() const;
 
 private:
   mutable std::mutex source_mtx_;
-  std::function<map_use()> map_use_;
+  std::function<store_use()> store_use_;
 };
 
 /// Adds one to a gauge for as long as it lives.

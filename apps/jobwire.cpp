@@ -411,12 +411,17 @@ int run(caf::actor_system& sys, const config& cfg) {
   auto ingest = sys.spawn(jobwire::ingest_impl, directory,
                           cfg.max_ingest_pending, cfg.max_message_bytes);
   auto delivery = sys.spawn(jobwire::delivery_impl, delivery_cfg);
-  jobwire::metrics::global().map_use_source([db] {
-    jobwire::metrics::map_use use;
+  jobwire::metrics::global().store_use_source([db] {
+    jobwire::metrics::store_use use;
     use.used = db->env.used_bytes();
     use.size = db->env.map_size();
     try {
       use.free = db->env.free_bytes();
+      jobwire::lmdb_txn txn{db->env, jobwire::lmdb_txn::read_only};
+      auto stored = db->store.stored(txn);
+      use.jobs = stored.jobs;
+      use.events = stored.events;
+      use.connections = stored.connections;
     } catch (const std::exception&) {
       // A scrape reports what it can; the store's own errors show elsewhere.
     }

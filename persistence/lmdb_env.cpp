@@ -226,6 +226,12 @@ void lmdb_txn::put(MDB_dbi dbi, std::string_view key, std::string_view value,
   check(rc, "mdb_put");
 }
 
+size_t lmdb_txn::entries(MDB_dbi dbi) const {
+  MDB_stat stat;
+  check(mdb_stat(txn_, dbi, &stat), "mdb_stat");
+  return stat.ms_entries;
+}
+
 bool lmdb_txn::del(MDB_dbi dbi, std::string_view key,
                    std::optional<std::string_view> value) {
   auto k = to_val(key);

@@ -124,6 +124,9 @@ public:
   bool del(MDB_dbi dbi, std::string_view key,
            std::optional<std::string_view> value = std::nullopt);
 
+  /// How many entries `dbi` holds (LMDB keeps the count: no scan).
+  size_t entries(MDB_dbi dbi) const;
+
   /// Calls `f(key, value)` for every entry whose key starts with `prefix`,
   /// in key order, starting at `from` (>= prefix); stops when f returns false.
   template <class F>

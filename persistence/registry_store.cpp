@@ -244,6 +244,14 @@ registry_store::followers(const lmdb_txn& txn, std::string_view job_id) const {
   return out;
 }
 
+registry_store::counts registry_store::stored(const lmdb_txn& txn) const {
+  counts result;
+  result.jobs = txn.entries(jobs_);
+  result.events = txn.entries(events_);
+  result.connections = txn.entries(connections_);
+  return result;
+}
+
 // -- expiry ---------------------------------------------------------------------
 
 void registry_store::move_expiry(lmdb_txn& txn, std::string_view id,

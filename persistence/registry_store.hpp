@@ -80,6 +80,17 @@ public:
   std::vector<std::string> followers(const lmdb_txn& txn,
                                      std::string_view job_id) const;
 
+  // -- counts -----------------------------------------------------------------
+
+  struct counts {
+    size_t jobs = 0;
+    size_t events = 0;
+    size_t connections = 0;
+  };
+
+  /// What the store holds, from LMDB's own counts (no scan).
+  counts stored(const lmdb_txn& txn) const;
+
   // -- expiry -----------------------------------------------------------------
 
   /// Removes up to `limit` records that expired at or before `now_ms`, with

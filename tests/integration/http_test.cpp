@@ -105,6 +105,15 @@ void check_clean_exit(int sig) {
   BOOST_TEST((closed.close_frame || !closed.error.empty()), closed.to_string());
 }
 
+/// Metric `name` from /metrics; the test stops when it is missing.
+double metric(http_client& http, std::string_view name) {
+  auto res = http.get("/metrics");
+  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
+  auto v = metric_in(res.body, name);
+  BOOST_TEST_REQUIRE(v.has_value(), name << " missing: " << res.body);
+  return *v;
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(http_api, fixture)
@@ -500,13 +509,7 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
 }
 
 BOOST_AUTO_TEST_CASE(metrics_time_every_commit) {
-  auto count = [&](std::string_view name) {
-    auto res = http.get("/metrics");
-    BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
-    auto v = metric_in(res.body, name);
-    BOOST_TEST_REQUIRE(v.has_value(), name << " missing: " << res.body);
-    return *v;
-  };
+  auto count = [&](std::string_view name) { return metric(http, name); };
   auto commits = count("jobwire_commit_seconds_count");
   auto writes = count("jobwire_commit_writes_total");
   auto job = unique_job_id("commits");
@@ -517,6 +520,21 @@ BOOST_AUTO_TEST_CASE(metrics_time_every_commit) {
   BOOST_TEST(count("jobwire_commit_writes_total") >= writes + 3);
   BOOST_TEST(count("jobwire_commit_seconds_bucket{le=\"+Inf\"}")
              == count("jobwire_commit_seconds_count"));
+}
+
+BOOST_AUTO_TEST_CASE(metrics_count_what_the_store_holds) {
+  auto count = [&](std::string_view name) { return metric(http, name); };
+  auto jobs = count("jobwire_stored_jobs");
+  auto events = count("jobwire_stored_events");
+  BOOST_TEST(count("jobwire_stored_connections") >= 0);
+  auto first = unique_job_id("stored");
+  auto second = unique_job_id("stored");
+  publish(http, first, progress_event("s", 1, "m"));
+  publish(http, first, progress_event("s", 2, "m"));
+  publish(http, second, progress_event("s", 1, "m"));
+  // Each 202 comes after its commit: the counts have them.
+  BOOST_TEST(count("jobwire_stored_jobs") == jobs + 2);
+  BOOST_TEST(count("jobwire_stored_events") == events + 3);
 }
 
 BOOST_AUTO_TEST_CASE(healthz_is_200) {

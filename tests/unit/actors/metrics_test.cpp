@@ -71,12 +71,35 @@ BOOST_AUTO_TEST_CASE(the_store_is_writable_until_a_commit_refuses) {
   BOOST_TEST(sample(m.render(), "jobwire_store_writable") == "1");
 }
 
-BOOST_AUTO_TEST_CASE(map_use_reports_free_pages_apart_from_the_high_water_mark) {
+BOOST_AUTO_TEST_CASE(store_use_reports_free_pages_apart_from_the_high_water_mark) {
   metrics m;
   BOOST_TEST(sample(m.render(), "jobwire_lmdb_free_bytes") == "(missing)");
-  m.map_use_source([] { return metrics::map_use{8192, 4096, 1 << 20}; });
+  m.store_use_source([] {
+    metrics::store_use use;
+    use.used = 8192;
+    use.free = 4096;
+    use.size = 1 << 20;
+    return use;
+  });
   auto text = m.render();
   BOOST_TEST(sample(text, "jobwire_lmdb_map_used_bytes") == "8192");
   BOOST_TEST(sample(text, "jobwire_lmdb_free_bytes") == "4096");
   BOOST_TEST(sample(text, "jobwire_lmdb_map_size_bytes") == "1048576");
+  // Counts that could not be read are left out, not reported as 0.
+  BOOST_TEST(sample(text, "jobwire_stored_jobs") == "(missing)");
+}
+
+BOOST_AUTO_TEST_CASE(store_use_reports_the_stored_records) {
+  metrics m;
+  m.store_use_source([] {
+    metrics::store_use use;
+    use.jobs = 3;
+    use.events = 41;
+    use.connections = 0;
+    return use;
+  });
+  auto text = m.render();
+  BOOST_TEST(sample(text, "jobwire_stored_jobs") == "3");
+  BOOST_TEST(sample(text, "jobwire_stored_events") == "41");
+  BOOST_TEST(sample(text, "jobwire_stored_connections") == "0");
 }

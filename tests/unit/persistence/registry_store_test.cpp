@@ -195,6 +195,31 @@ BOOST_AUTO_TEST_CASE(sweep_removes_what_expired_with_what_it_owns) {
   BOOST_TEST(removed == 1u); // young; running jobs and open connections stay
 }
 
+BOOST_AUTO_TEST_CASE(stored_counts_jobs_events_and_connections) {
+  auto stored = [&] {
+    return read([&](lmdb_txn& t) { return db->store.stored(t); });
+  };
+  BOOST_TEST(stored().jobs == 0u);
+  write([&](lmdb_txn& t) {
+    db->store.put_job(t, job("a", 2, 1000));
+    db->store.put_event(t, "a", 1, "{}", "x");
+    db->store.put_event(t, "a", 2, "{}", "");
+    db->store.put_job(t, job("b", 1));
+    db->store.put_event(t, "b", 1, "{}", "");
+    db->store.put_connection(t, conn("c", {"a", "b"}));
+  });
+  auto n = stored();
+  BOOST_TEST(n.jobs == 2u);
+  BOOST_TEST(n.events == 3u);
+  BOOST_TEST(n.connections == 1u);
+  // A job that expired leaves with its events.
+  write([&](lmdb_txn& t) { db->store.sweep(t, 1000, 100); });
+  n = stored();
+  BOOST_TEST(n.jobs == 1u);
+  BOOST_TEST(n.events == 1u);
+  BOOST_TEST(n.connections == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(sweep_works_in_bounded_batches) {
   write([&](lmdb_txn& t) {
     for (int i = 0; i < 25; ++i)
