@@ -7,6 +7,7 @@
 #include "messages/error_code.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/log.hpp"
+#include "messages/log_throttle.hpp"
 #include "messages/timestamp.hpp"
 
 namespace jobwire {
@@ -207,9 +208,15 @@ void on_store_failed(self_ptr self, const std::shared_ptr<batch>& b,
   auto& st = self->state;
   st.in_flight.reset();
   st.eta = eta_before;
-  log::error("events not stored", {{"job_id", st.snapshot.job_id},
-                                   {"count", std::to_string(b->frames.size())},
-                                   {"reason", error_message(err)}});
+  // A full store refuses every publish: a line per ten seconds, with how
+  // many were held back, for all jobs together.
+  static log::throttle throttle{std::chrono::seconds{10}};
+  if (auto held_back = throttle.admit())
+    log::error("events not stored",
+               {{"job_id", st.snapshot.job_id},
+                {"count", std::to_string(b->frames.size())},
+                {"reason", error_message(err)},
+                {"held_back", std::to_string(*held_back)}});
   for (auto& [reply, seq] : b->replies)
     reply(err, 0, st.snapshot);
   send_batch(self);

@@ -92,12 +92,17 @@ void flush(self_ptr self) {
       refusal = e.map_full()       ? store_refusal::full
                 : e.disk_refused() ? store_refusal::disk
                                    : store_refusal::failed;
-      log::error("commit failed", {{"reason", e.what()},
-                                   {"writes", std::to_string(batch.size())}});
+      if (auto held_back = st.failure_log.admit())
+        log::error("commit failed",
+                   {{"reason", e.what()},
+                    {"writes", std::to_string(batch.size())},
+                    {"held_back", std::to_string(*held_back)}});
       std::fill(refused.begin(), refused.end(), true);
       break;
     } catch (const std::exception& e) {
-      log::error("commit failed", {{"reason", e.what()}});
+      if (auto held_back = st.failure_log.admit())
+        log::error("commit failed", {{"reason", e.what()},
+                                     {"held_back", std::to_string(*held_back)}});
       refusal = store_refusal::failed;
       std::fill(refused.begin(), refused.end(), true);
       break;

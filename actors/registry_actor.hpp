@@ -14,6 +14,7 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include "messages/interfaces.hpp"
+#include "messages/log_throttle.hpp"
 #include "persistence/storage.hpp"
 
 namespace jobwire {
@@ -83,6 +84,8 @@ struct registry_state {
   size_t sweep_limit = 0;
   /// Sweeps of a single record refused in a row (warned of once).
   unsigned sweep_refusals = 0;
+  /// A failing store fails every commit: one line per ten seconds.
+  log::throttle failure_log{std::chrono::seconds{10}};
 
   static inline const char* name = "jobwire.registry";
 };

@@ -443,6 +443,15 @@ BOOST_AUTO_TEST_CASE(a_damaged_data_file_is_refused_at_start) {
   unchecked.stop_clean();
 }
 
+/// How often `what` occurs in `text`.
+size_t occurrences(const std::string& text, std::string_view what) {
+  size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + what.size()))
+    ++n;
+  return n;
+}
+
 /// Publishes 1 KB progress events to `job` until one is refused (at most
 /// `most`); `last` is the last answer. Returns how many were stored.
 int64_t publish_until_refused(http_client& http, const std::string& job,
@@ -509,6 +518,24 @@ BOOST_AUTO_TEST_CASE(a_full_store_refuses_publishes_and_a_larger_one_recovers) {
     BOOST_TEST(line.substr(0, line.find('\n')).find(R"("count":"1")")
                  != std::string::npos,
                line.substr(0, line.find('\n')));
+    // Each later publish is refused as clearly, but the log does not take a
+    // line (two, with the registry's) for each: one per ten seconds.
+    auto began = std::chrono::steady_clock::now();
+    constexpr int more = 30;
+    for (int i = 0; i < more; ++i)
+      check_http_error(http.post(events_path(job),
+                                 progress_event("s", 1, std::string(1000, 'x'))),
+                       507, "storage_full");
+    auto periods = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::steady_clock::now() - began)
+                     .count()
+                   / 10;
+    log = srv->stderr_text();
+    for (auto what : {"events not stored", "commit failed"}) {
+      auto lines = occurrences(log, what);
+      BOOST_TEST(lines <= 2 + periods, what << ": " << lines << " lines for "
+                                             << more + 1 << " refusals");
+    }
     srv.kill9();
   }
   server_on srv{dir, {"--map-size=1048576", "--max-map-size=8388608"}};
