@@ -15,7 +15,10 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 listener::listener(asio::io_context& ioc, server_context& ctx)
-  : ioc_(ioc), acceptor_(asio::make_strand(ioc)), ctx_(ctx) {
+  : ioc_(ioc),
+    acceptor_(asio::make_strand(ioc)),
+    ctx_(ctx),
+    pause_(acceptor_.get_executor()) {
   // nop
 }
 
@@ -60,28 +63,43 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted || !acceptor_.is_open())
     return;
   if (ec) {
-    // Out of descriptors and the like: log and keep accepting.
-    log::warn("accept failed", {{"reason", ec.message()}});
+    // Out of descriptors and the like. The connection stays queued, so an
+    // accept at once fails at once: the loop spun a core and wrote 300,000
+    // lines a second. Wait a moment (a descriptor may come free).
+    if (auto held_back = accept_failures_.admit())
+      log::warn("accept failed; accepting again in 50 ms",
+                {{"reason", ec.message()},
+                 {"held_back", std::to_string(*held_back)}});
+    pause_.expires_after(std::chrono::milliseconds{50});
+    pause_.async_wait(
+      [self = shared_from_this()](boost::system::error_code wait_ec) {
+        if (!wait_ec && self->acceptor_.is_open())
+          self->do_accept();
+      });
+    return;
+  }
+  boost::system::error_code ignored;
+  auto peer = client_address(socket.remote_endpoint(ignored).address());
+  auto per_address
+    = std::max<size_t>(1, ctx_.settings.max_pending_handshakes / 2);
+  if (ctx_.http_sessions >= ctx_.settings.max_pending_handshakes) {
+    // Many idle or half-sent requests at once: someone is holding
+    // sockets open. Turn newcomers away rather than run out of fds.
+    if (auto held_back = too_many_sessions_.admit())
+      log::warn("too many pending HTTP sessions; refusing a connection",
+                {{"held_back", std::to_string(*held_back)}});
+    socket.close(ignored);
+  } else if (!ctx_.http_sessions_by_address.try_add(peer, per_address)) {
+    if (auto held_back = too_many_from_address_.admit())
+      log::warn("too many pending HTTP sessions from one address; "
+                "refusing a connection",
+                {{"address", peer},
+                 {"held_back", std::to_string(*held_back)}});
+    socket.close(ignored);
   } else {
-    boost::system::error_code ignored;
-    auto peer = client_address(socket.remote_endpoint(ignored).address());
-    auto per_address
-      = std::max<size_t>(1, ctx_.settings.max_pending_handshakes / 2);
-    if (ctx_.http_sessions >= ctx_.settings.max_pending_handshakes) {
-      // Many idle or half-sent requests at once: someone is holding
-      // sockets open. Turn newcomers away rather than run out of fds.
-      log::warn("too many pending HTTP sessions; refusing a connection");
-      socket.close(ignored);
-    } else if (!ctx_.http_sessions_by_address.try_add(peer, per_address)) {
-      log::warn("too many pending HTTP sessions from one address; refusing "
-                "a connection",
-                {{"address", peer}});
-      socket.close(ignored);
-    } else {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<http_session>(std::move(socket), ctx_, std::move(peer))
-        ->run();
-    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<http_session>(std::move(socket), ctx_, std::move(peer))
+      ->run();
   }
   do_accept();
 }

@@ -4,7 +4,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include "messages/log_throttle.hpp"
 #include "net/server_context.hpp"
 
 namespace jobwire {
@@ -33,6 +35,12 @@ private:
   boost::asio::io_context& ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   server_context& ctx_;
+  /// Waits before accepting again after a failed accept.
+  boost::asio::steady_timer pause_;
+  /// Refusals come in floods: a log line per ten seconds of each kind.
+  log::throttle accept_failures_{std::chrono::seconds{10}};
+  log::throttle too_many_sessions_{std::chrono::seconds{10}};
+  log::throttle too_many_from_address_{std::chrono::seconds{10}};
 };
 
 } // namespace jobwire

@@ -4,11 +4,16 @@
 // Each limit from outside, against the real server: answered with the
 // protocol's error or close code, and nobody else is slowed down.
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "raw_socket.hpp"
 #include "server_process.hpp"
@@ -174,4 +179,44 @@ BOOST_AUTO_TEST_CASE(one_address_cannot_take_the_whole_handshake_pool) {
   auto reply = other.read_http_reply();
   BOOST_REQUIRE(reply.has_value());
   BOOST_TEST(reply->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(running_out_of_descriptors_pauses_accepting_then_recovers) {
+  // Out of descriptors, every accept failed at once and was tried again at
+  // once: a core spun and the log took 300,000 lines a second.
+  server_process server{{}};
+  auto fd_dir = "/proc/" + std::to_string(server.pid()) + "/fd";
+  auto in_use = static_cast<rlim_t>(std::distance(
+    std::filesystem::directory_iterator{fd_dir},
+    std::filesystem::directory_iterator{}));
+  // The soft limit only: raising it again needs no privilege.
+  rlimit before{};
+  BOOST_REQUIRE(::prlimit(server.pid(), RLIMIT_NOFILE, nullptr, &before) == 0);
+  rlimit limit{in_use + 8, before.rlim_max};
+  BOOST_REQUIRE_MESSAGE(::prlimit(server.pid(), RLIMIT_NOFILE, &limit,
+                                  nullptr) == 0,
+                        "prlimit: " << std::strerror(errno));
+  // Idle sockets, each an HTTP session waiting for its request: the first
+  // few take the last descriptors, the others wait in the backlog.
+  auto began = std::chrono::steady_clock::now();
+  std::vector<raw_socket> idle(30);
+  for (auto& s : idle)
+    s.connect(server.port());
+  std::this_thread::sleep_for(2s);
+  auto log = server.stderr_text();
+  size_t lines = 0;
+  for (auto at = log.find("accept failed"); at != std::string::npos;
+       at = log.find("accept failed", at + 1))
+    ++lines;
+  auto periods = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::steady_clock::now() - began)
+                   .count()
+                 / 10;
+  BOOST_TEST(lines >= 1u, server.stderr_tail(5));
+  BOOST_TEST(lines <= 1u + periods, lines << " lines of accept failed");
+  // Descriptors come free: the waiting sockets are taken, and new ones.
+  idle.clear();
+  BOOST_REQUIRE(::prlimit(server.pid(), RLIMIT_NOFILE, &before, nullptr) == 0);
+  http_client http{server.port()};
+  BOOST_TEST(http.get("/healthz").status == 200);
 }
