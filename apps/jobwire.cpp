@@ -33,6 +33,7 @@
 #include "messages/command_line_error.hpp"
 #include "messages/config_file_check.hpp"
 #include "messages/whole_number_options.hpp"
+#include "net/descriptor_limit.hpp"
 #include "net/server.hpp"
 #include "persistence/store_check.hpp"
 #include "pipeline/tls_mirror.hpp"
@@ -582,6 +583,22 @@ int main(int argc, char** argv) {
     cfg.openssl_cafile = tls->ca_path();
     cfg.load<caf::openssl::manager>();
     tls->watch(tls_watch_period, log_tls_change);
+  }
+  // Connections are descriptors: take what the administrator allows.
+  if (auto fds = jobwire::raise_descriptor_limit()) {
+    if (fds->now > fds->before)
+      jobwire::log::info("descriptor limit raised",
+                         {{"from", std::to_string(fds->before)},
+                          {"to", std::to_string(fds->now)}});
+    auto needed = cfg.max_connections + cfg.max_pending_handshakes + 64;
+    if (fds->now < needed)
+      jobwire::log::warn(
+        "the descriptor limit is below what --max-connections and "
+        "--max-pending-handshakes need: past it, new connections wait until "
+        "some close (raise the hard limit: ulimit -Hn, or LimitNOFILE= in a "
+        "systemd unit; or lower --max-connections)",
+        {{"limit", std::to_string(fds->now)},
+         {"needed", std::to_string(needed)}});
   }
   int result = EXIT_SUCCESS;
   {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -219,4 +220,32 @@ BOOST_AUTO_TEST_CASE(running_out_of_descriptors_pauses_accepting_then_recovers) 
   BOOST_REQUIRE(::prlimit(server.pid(), RLIMIT_NOFILE, &before, nullptr) == 0);
   http_client http{server.port()};
   BOOST_TEST(http.get("/healthz").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(the_server_takes_the_descriptor_limit_it_is_allowed) {
+  // Started from a shell that left the soft limit at 256, the server met
+  // it with its 253rd connection although the hard limit allowed more.
+  rlimit ours{};
+  BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &ours) == 0);
+  if (ours.rlim_max == RLIM_INFINITY || ours.rlim_max <= 256) {
+    BOOST_TEST_MESSAGE("hard limit " << ours.rlim_max << ": nothing to raise");
+    return;
+  }
+  rlimit low{256, ours.rlim_max};
+  BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::unique_ptr<server_process> server;
+  try {
+    server = std::make_unique<server_process>(std::vector<std::string>{});
+  } catch (...) {
+    ::setrlimit(RLIMIT_NOFILE, &ours);
+    throw;
+  }
+  BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &ours) == 0);
+  rlimit theirs{};
+  BOOST_REQUIRE(::prlimit(server->pid(), RLIMIT_NOFILE, nullptr, &theirs) == 0);
+  BOOST_TEST(theirs.rlim_cur == ours.rlim_max);
+  auto log = server->stderr_text();
+  BOOST_TEST(log.find(R"("msg":"descriptor limit raised","from":"256")")
+               != std::string::npos,
+             server->stderr_tail(5));
 }
