@@ -17,6 +17,7 @@
 
 #include "messages/command_line_error.hpp"
 #include "messages/config_file_check.hpp"
+#include "messages/error_code.hpp"
 #include "messages/host_port.hpp"
 #include "messages/job_event.hpp"
 #include "messages/log.hpp"
@@ -263,6 +264,17 @@ struct run_context {
               + (reason.empty() ? "" : ": " + reason),
             false);
     };
+    // A cancel that ended the job while this process was away (a server
+    // restart, a lost link) may not have reached the worker yet: the
+    // publish is refused as the job has ended. Stop as on a cancel then.
+    auto refused = [&](std::string_view what, const caf::error& err) {
+      if (err == jobwire::error_code::job_finished) {
+        auto snap = cli.status(job_id);
+        if (snap && snap->status == jobwire::job_status::cancelled)
+          return stop_on_cancel();
+      }
+      failed(job_id, what, err);
+    };
     for (size_t s = 1; s <= cfg.stages; ++s) {
       auto stage = "stage_" + std::to_string(s);
       for (size_t k = 0; k < steps; ++k) {
@@ -278,20 +290,20 @@ struct run_context {
         auto seq = with_eta ? hdl->progress(stage, pct, message, eta)
                             : hdl->progress(stage, pct, message);
         if (!seq)
-          return failed(job_id, "progress_update", seq.error());
+          return refused("progress_update", seq.error());
         if (hdl->wait_for_cancel(step_time))
           return stop_on_cancel();
       }
       auto results = R"({"stage":)" + std::to_string(s) + R"(,"items":)"
                      + std::to_string(s * 10) + "}";
       if (auto seq = hdl->stage_complete(stage, results); !seq)
-        return failed(job_id, "stage_complete", seq.error());
+        return refused("stage_complete", seq.error());
     }
     if (hdl->cancel_requested())
       return stop_on_cancel();
     auto results = R"({"stages":)" + std::to_string(cfg.stages) + "}";
     if (auto seq = hdl->complete(results); !seq)
-      return failed(job_id, "job_complete", seq.error());
+      return refused("job_complete", seq.error());
   }
 };
 

@@ -207,12 +207,16 @@ struct client_state {
   }
 
   /// A cancel request may have been lost with the link (sent to a worker
-  /// whose connection had died unnoticed); the snapshot still says so. The
-  /// reason is not in the snapshot, so the worker gets an empty one.
+  /// whose connection had died unnoticed), or have ended the job while no
+  /// worker was attached (a server restart, a link lost); the snapshot
+  /// still says so. The reason is not in the snapshot, so the worker gets
+  /// an empty one.
   static void deliver_pending_cancel(const std::string& job_id,
                                      const worker_actor& worker,
                                      const job_snapshot& x) {
-    if (x.cancel_requested && x.status == job_status::running)
+    if (x.cancel_requested
+        && (x.status == job_status::running
+            || x.status == job_status::cancelled))
       caf::anon_send(worker, cancel_atom::value, job_id, std::string{});
   }
 

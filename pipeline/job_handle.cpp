@@ -12,6 +12,7 @@
 #include "caf/send.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
+#include "messages/error_code.hpp"
 #include "messages/log.hpp"
 
 namespace jobwire::pipeline {
@@ -229,7 +230,14 @@ caf::expected<uint64_t> job_handle::cancelled(std::string reason) {
   job_event ev;
   ev.type = event_type::job_cancelled;
   ev.reason = std::move(reason);
-  return publish(std::move(ev));
+  auto seq = publish(std::move(ev));
+  if (seq || seq.error() != error_code::job_finished)
+    return seq;
+  // Ended already: by a cancel, the terminal event is its job_cancelled.
+  auto snap = state_->cli.status(state_->job_id);
+  if (snap && snap->status == job_status::cancelled)
+    return snap->last_seq;
+  return seq;
 }
 
 caf::expected<uint64_t> job_handle::cancelled() {

@@ -73,7 +73,12 @@ public:
   caf::expected<uint64_t> fail(std::string code, std::string message,
                                std::string stage = {});
 
-  /// A `job_cancelled` (terminal) with `reason`.
+  /// A `job_cancelled` (terminal) with `reason`. When the job has ended
+  /// cancelled already, returns that `job_cancelled`'s seq instead of the
+  /// refusal: a cancel that comes while no worker is attached (the server
+  /// restarting, or this process's link lost) ends the job at once, and the
+  /// worker, told when it attaches again, acknowledges it. Another worker's
+  /// `job_cancelled` is acknowledged the same way.
   caf::expected<uint64_t> cancelled(std::string reason);
 
   /// A `job_cancelled` with the reason of the cancel request received (empty
