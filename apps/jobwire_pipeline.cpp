@@ -19,6 +19,7 @@
 #include "messages/config_file_check.hpp"
 #include "messages/error_code.hpp"
 #include "messages/host_port.hpp"
+#include "messages/identifiers.hpp"
 #include "messages/job_event.hpp"
 #include "messages/log.hpp"
 #include "messages/whole_number_options.hpp"
@@ -52,10 +53,10 @@ options for both:
   --log-level=LEVEL         trace, debug, info, warn (default), error, off
 
 options for run:
-  --jobs=N                  jobs to run at the same time (default 1)
-  --stages=S                stages per job (default 3)
-  --stage-ms=MS             duration of one stage (default 1000)
-  --steps=K                 progress updates per stage (default 4)
+  --jobs=N                  jobs to run at the same time, 1 to 1000 (default 1)
+  --stages=S                stages per job, 1 to 1000 (default 3)
+  --stage-ms=MS             duration of one stage, up to a day (default 1000)
+  --steps=K                 progress updates per stage, 1 to 1000 (default 4)
   --job-prefix=P            job ids are P_<random>_<n> (default demo)
   --eta=false               leave the ETA out (the server estimates it)
 
@@ -253,7 +254,7 @@ struct run_context {
       return;
     }
     say(job_id, true);
-    auto steps = std::max<size_t>(cfg.steps, 1);
+    auto steps = cfg.steps;
     auto step_time = std::chrono::milliseconds{cfg.stage_ms / steps};
     auto stop_on_cancel = [&] {
       auto reason = hdl->cancel_reason();
@@ -307,15 +308,35 @@ struct run_context {
   }
 };
 
+/// What is wrong with `run`'s options, or "": checked before connecting.
+std::string check_run_options(const config& cfg) {
+  auto in_range = [](const char* name, size_t x, size_t low, size_t high) {
+    if (x >= low && x <= high)
+      return std::string{};
+    return "--" + std::string{name} + "=" + std::to_string(x)
+           + " is out of range: it must be from " + std::to_string(low)
+           + " to " + std::to_string(high);
+  };
+  for (auto bad : {in_range("jobs", cfg.jobs, 1, 1000), // a thread each
+                   in_range("stages", cfg.stages, 1, 1000),
+                   in_range("steps", cfg.steps, 1, 1000),
+                   in_range("stage-ms", cfg.stage_ms, 0, 86'400'000)})
+    if (!bad.empty())
+      return bad;
+  // The ids are PREFIX_<8 random>_<n>.
+  if (!jobwire::is_valid_job_id(cfg.job_prefix + "_12345678_"
+                                + std::to_string(cfg.jobs)))
+    return "--job-prefix='" + cfg.job_prefix
+           + "' makes no valid job id: ids are PREFIX_<8 characters>_<n>, "
+             "at most 128 characters of A-Z a-z 0-9 . _ : -";
+  if (!cfg.eta.empty() && cfg.eta != "true" && cfg.eta != "yes"
+      && cfg.eta != "false" && cfg.eta != "no" && cfg.eta != "0")
+    return "run takes --eta=true or --eta=false";
+  return {};
+}
+
 int run_command(const config& cfg, pl::client& cli) {
-  // A thread each.
-  if (cfg.jobs == 0 || cfg.jobs > 1000)
-    return usage_error("--jobs must be from 1 to 1000");
-  bool with_eta = true;
-  if (cfg.eta == "false" || cfg.eta == "no" || cfg.eta == "0")
-    with_eta = false;
-  else if (!cfg.eta.empty() && cfg.eta != "true" && cfg.eta != "yes")
-    return usage_error("run takes --eta=true or --eta=false");
+  bool with_eta = !(cfg.eta == "false" || cfg.eta == "no" || cfg.eta == "0");
   run_context ctx{cfg, cli, with_eta,
                   pl::event_id_source::random_prefix().substr(0, 8)};
   std::vector<std::thread> threads;
@@ -416,6 +437,10 @@ int main(int argc, char** argv) {
     return usage_error("unknown --log-level '" + cfg.log_level + "'");
   if (command == "publish" && (cfg.job.empty() || cfg.type.empty()))
     return usage_error("publish needs --job=ID and --type=TYPE");
+  if (command == "run") {
+    if (auto bad = check_run_options(cfg); !bad.empty())
+      return usage_error(bad);
+  }
   auto tls = !cfg.caf_tls_cert.empty() || !cfg.caf_tls_key.empty()
              || !cfg.caf_tls_ca.empty();
   // Outlives the actor system, whose connections read its files.

@@ -1,8 +1,12 @@
 #include "pipeline/tls_files.hpp"
 
+#include <cerrno>
+#include <cstdio>
 #include <memory>
 #include <system_error>
 #include <vector>
+
+#include <sys/stat.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -57,6 +61,21 @@ std::string asn1_time(const ASN1_TIME* t) {
   return std::string{text, static_cast<size_t>(n)};
 }
 
+// "cannot read --x=F: No such file or directory" (or "it is a directory"),
+// or "" for a file OpenSSL may read.
+std::string unreadable(const std::string& option, const std::string& path) {
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> f{
+    std::fopen(path.c_str(), "rb"), &std::fclose};
+  if (!f)
+    return "cannot read " + option + ": "
+           + std::generic_category().message(errno);
+  // A directory opens, then reads as "no start line".
+  struct stat st {};
+  if (::fstat(::fileno(f.get()), &st) == 0 && S_ISDIR(st.st_mode))
+    return "cannot read " + option + ": it is a directory";
+  return {};
+}
+
 // A key with a passphrase fails here rather than asking for it on the
 // terminal: neither program takes a passphrase.
 int no_passphrase(char*, int, int, void*) {
@@ -77,6 +96,11 @@ std::string check_tls_files(const std::string& certificate,
   auto cert_option = "--caf-tls-cert=" + certificate;
   auto key_option = "--caf-tls-key=" + key;
   auto ca_option = "--caf-tls-ca=" + ca_file;
+  for (auto [option, path] : {std::pair{&cert_option, &certificate},
+                              std::pair{&key_option, &key},
+                              std::pair{&ca_option, &ca_file}})
+    if (auto bad = unreadable(*option, *path); !bad.empty())
+      return bad;
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), certificate.c_str()) != 1)
     return refusal(cert_option, "a PEM certificate", take_errors());
   // Loaded, an expired certificate still failed every handshake, with no

@@ -199,11 +199,22 @@ BOOST_AUTO_TEST_CASE(bad_events_are_refused_with_a_clear_message) {
     BOOST_TEST(res.status.code == 2, arg);
     BOOST_TEST(res.err.find(says) != std::string::npos, res.err);
   }
-  // A thread per job: reserving 2^63 of them aborted (length_error).
-  res = run_pipeline("run", {"--jobs=9223372036854775807"});
-  BOOST_TEST(res.status.code == 2, res.status.to_string());
-  BOOST_TEST(res.err.find("--jobs must be from 1 to 1000") != std::string::npos,
-             res.err);
+  // run's options, checked before it connects (a thread per job: reserving
+  // 2^63 of them aborted with length_error). A run of no stages was one
+  // job_complete; a bad prefix was found by the server only.
+  for (auto [arg, says] : std::vector<std::pair<std::string, std::string>>{
+         {"--jobs=9223372036854775807", "--jobs=9223372036854775807 is out of "
+                                        "range: it must be from 1 to 1000"},
+         {"--stages=0", "--stages=0 is out of range"},
+         {"--steps=0", "--steps=0 is out of range"},
+         {"--stage-ms=99999999999", "--stage-ms=99999999999 is out of range"},
+         {"--job-prefix=bad prefix", "--job-prefix='bad prefix' makes no "
+                                     "valid job id"},
+         {"--eta=maybe", "run takes --eta=true or --eta=false"}}) {
+    res = run_pipeline("run", {arg, "--connect-attempts=1"});
+    BOOST_TEST(res.status.code == 2, arg << ": " << res.status.to_string());
+    BOOST_TEST(res.err.find(says) != std::string::npos, res.err);
+  }
   // Nothing was stored.
   http_client http{port()};
   BOOST_TEST(http.get(job_path(job)).status == 404);

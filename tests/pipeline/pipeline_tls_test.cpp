@@ -207,6 +207,9 @@ BOOST_AUTO_TEST_CASE(a_server_with_tls_files_it_cannot_use_does_not_start) {
   auto missing = certs.path("missing.pem");
   std::vector<unusable_files> cases{
     {missing, key, ca, "cannot read --caf-tls-cert=" + missing},
+    // It read as "no start line".
+    {certs.dir, key, ca,
+     "cannot read --caf-tls-cert=" + certs.dir + ": it is a directory"},
     {garbage, key, ca,
      "--caf-tls-cert=" + garbage + " cannot be used as a PEM certificate"},
     {cert, certs.path("client.key"), ca,
