@@ -300,53 +300,65 @@ std::string out_of_range(const config& cfg) {
   return {};
 }
 
-int run(caf::actor_system& sys, const config& cfg) {
+/// What `run` takes from settings that can be wrong beyond their range.
+struct checked_settings {
   jobwire::verifier_ptr verifier;
+  jobwire::durability durability = jobwire::durability::sync;
+};
+
+/// Fills `out`, or says what is wrong. Called before the store is checked
+/// or opened: a refused start leaves no data directory behind.
+std::string check_settings(const config& cfg, checked_settings& out) {
   if (!cfg.auth_secret_file.empty()) {
     // A secret is a few dozen bytes: a directory, or /dev/zero, is a slip.
     constexpr size_t max_secret_bytes = 1 << 20;
     std::error_code ec;
     if (std::filesystem::is_directory(cfg.auth_secret_file, ec))
-      return fail("--auth-secret-file '" + cfg.auth_secret_file
-                  + "' is a directory; give the file that holds the secret");
+      return "--auth-secret-file '" + cfg.auth_secret_file
+             + "' is a directory; give the file that holds the secret";
     std::string secret;
     auto read = jobwire::read_small_file(cfg.auth_secret_file,
                                          max_secret_bytes, secret);
     if (read == jobwire::small_file_read::unreadable)
-      return fail("cannot read --auth-secret-file '" + cfg.auth_secret_file
-                  + "'");
+      return "cannot read --auth-secret-file '" + cfg.auth_secret_file + "'";
     if (read == jobwire::small_file_read::too_large)
-      return fail("--auth-secret-file '" + cfg.auth_secret_file
-                  + "' holds more than 1 MiB; a secret is a few dozen bytes");
+      return "--auth-secret-file '" + cfg.auth_secret_file
+             + "' holds more than 1 MiB; a secret is a few dozen bytes";
     while (!secret.empty() && std::isspace(static_cast<unsigned char>(
                                 secret.back())))
       secret.pop_back();
     if (secret.size() < 32)
-      return fail("the secret in --auth-secret-file must be at least 32 "
-                  "bytes");
-    verifier = std::make_shared<const jobwire::token_verifier>(secret);
+      return "the secret in --auth-secret-file must be at least 32 bytes";
+    out.verifier = std::make_shared<const jobwire::token_verifier>(secret);
   }
   // Safe by default: anyone who can reach a public port could watch and
   // cancel every job.
   auto loopback = loopback_address(cfg.bind);
   if (!loopback)
-    return fail("--bind=" + cfg.bind + " is not an IP address: give one, "
-                "such as 127.0.0.1, ::1 or 0.0.0.0");
-  if (!*loopback && !verifier && !cfg.allow_anonymous)
-    return fail("--bind=" + cfg.bind + " is not loopback: give "
-                "--auth-secret-file, or --allow-anonymous to serve anyone");
+    return "--bind=" + cfg.bind + " is not an IP address: give one, such as "
+           "127.0.0.1, ::1 or 0.0.0.0";
+  if (!*loopback && !out.verifier && !cfg.allow_anonymous)
+    return "--bind=" + cfg.bind + " is not loopback: give "
+           "--auth-secret-file, or --allow-anonymous to serve anyone";
   // Chosen, but worth a line in the log of whoever inherits the setup.
-  if (!*loopback && !verifier)
+  if (!*loopback && !out.verifier)
     jobwire::log::warn("serving anyone who can reach the port: every job "
                        "may be watched, published to and cancelled without "
                        "a token (--allow-anonymous)",
                        {{"bind", cfg.bind}});
   auto durability = jobwire::parse_durability(cfg.durability);
   if (!durability)
-    return fail("--durability must be sync, nometasync or nosync");
+    return "--durability must be sync, nometasync or nosync";
+  out.durability = *durability;
+  return jobwire::origin_policy::check(cfg.allowed_origins);
+}
+
+int run(caf::actor_system& sys, const config& cfg,
+        const checked_settings& checked) {
+  auto& verifier = checked.verifier;
   jobwire::env_options env;
   env.path = cfg.data_dir;
-  env.durability = *durability;
+  env.durability = checked.durability;
   env.map_size = cfg.map_size;
   env.max_map_size = cfg.max_map_size;
   std::string error;
@@ -374,9 +386,6 @@ int run(caf::actor_system& sys, const config& cfg) {
   settings.max_connections = cfg.max_connections;
   settings.max_connections_per_address = cfg.max_connections_per_address;
   settings.max_pending_handshakes = cfg.max_pending_handshakes;
-  if (auto bad = jobwire::origin_policy::check(cfg.allowed_origins);
-      !bad.empty())
-    return fail(bad);
   settings.origins = jobwire::origin_policy::parse(cfg.allowed_origins);
   settings.connection.heartbeat_seconds = static_cast<unsigned>(cfg.heartbeat);
   settings.connection.progress_interval
@@ -551,6 +560,9 @@ int main(int argc, char** argv) {
   if (threads < 1 || threads > 256)
     return fail("--scheduler.max-threads=" + std::to_string(threads)
                 + " is out of range: it must be from 1 to 256");
+  checked_settings checked;
+  if (auto bad = check_settings(cfg, checked); !bad.empty())
+    return fail(bad);
   // Before any thread: the check forks.
   if (cfg.store_check_seconds > 0) {
     auto took = std::chrono::steady_clock::now();
@@ -603,7 +615,7 @@ int main(int argc, char** argv) {
   int result = EXIT_SUCCESS;
   {
     caf::actor_system sys{cfg};
-    result = run(sys, cfg);
+    result = run(sys, cfg, checked);
   }
   jobwire::log::info("stopped");
   return result;

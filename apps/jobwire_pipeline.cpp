@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -308,6 +309,16 @@ struct run_context {
   }
 };
 
+/// run's --eta: whether events carry an ETA; none for a value it does not
+/// take.
+std::optional<bool> run_eta(const std::string& x) {
+  if (x.empty() || x == "true" || x == "yes")
+    return true;
+  if (x == "false" || x == "no" || x == "0")
+    return false;
+  return std::nullopt;
+}
+
 /// What is wrong with `run`'s options, or "": checked before connecting.
 std::string check_run_options(const config& cfg) {
   auto in_range = [](const char* name, size_t x, size_t low, size_t high) {
@@ -329,15 +340,13 @@ std::string check_run_options(const config& cfg) {
     return "--job-prefix='" + cfg.job_prefix
            + "' makes no valid job id: ids are PREFIX_<8 characters>_<n>, "
              "at most 128 characters of A-Z a-z 0-9 . _ : -";
-  if (!cfg.eta.empty() && cfg.eta != "true" && cfg.eta != "yes"
-      && cfg.eta != "false" && cfg.eta != "no" && cfg.eta != "0")
+  if (!run_eta(cfg.eta))
     return "run takes --eta=true or --eta=false";
   return {};
 }
 
 int run_command(const config& cfg, pl::client& cli) {
-  bool with_eta = !(cfg.eta == "false" || cfg.eta == "no" || cfg.eta == "0");
-  run_context ctx{cfg, cli, with_eta,
+  run_context ctx{cfg, cli, run_eta(cfg.eta).value_or(true),
                   pl::event_id_source::random_prefix().substr(0, 8)};
   std::vector<std::thread> threads;
   threads.reserve(cfg.jobs);

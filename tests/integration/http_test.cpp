@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <csignal>
 #include <fstream>
 #include <sys/wait.h>
@@ -924,17 +925,21 @@ BOOST_AUTO_TEST_CASE(settings_it_cannot_run_with_are_refused_at_start) {
     {{"serve", "--port=9000"},
      "jobwire: unexpected argument 'serve': jobwire takes only options"},
   };
-  // Some are found only after the store was opened: in a directory of the
-  // test's own, not at the root.
+  // Refused before the store is checked or opened: no data directory is
+  // left behind (a wrong --allowed-origins made one, LMDB files and all).
   temp_data_dir dir;
+  auto never = dir.data() + "/never";
   for (auto& c : cases) {
     auto args = c.args;
-    args.push_back(dir.option());
+    args.push_back("--data-dir=" + never);
     auto result = run_to_completion(jobwire_binary(), args, 10s);
     BOOST_TEST((result.status.exited && result.status.code != 0),
                c.args.front() << ": " << result.status.to_string());
     BOOST_TEST(result.err.find(c.says) != std::string::npos,
                c.args.front() << " stderr: " << result.err);
+    BOOST_TEST(!std::filesystem::exists(never),
+               c.args.front() << " left " << never << " behind");
+    std::filesystem::remove_all(never);
   }
 }
 
