@@ -557,9 +557,9 @@ int main(int argc, char** argv) {
     return fail(bad);
   // CAF divides by it (0: SIGFPE) and starts that many threads at once.
   auto threads = caf::get_or(cfg, "scheduler.max-threads", size_t{1});
-  if (threads < 1 || threads > 256)
-    return fail("--scheduler.max-threads=" + std::to_string(threads)
-                + " is out of range: it must be from 1 to 256");
+  if (auto bad = jobwire::range_error("scheduler.max-threads", threads, 1, 256);
+      !bad.empty())
+    return fail(bad);
   checked_settings checked;
   if (auto bad = check_settings(cfg, checked); !bad.empty())
     return fail(bad);

@@ -321,17 +321,11 @@ std::optional<bool> run_eta(const std::string& x) {
 
 /// What is wrong with `run`'s options, or "": checked before connecting.
 std::string check_run_options(const config& cfg) {
-  auto in_range = [](const char* name, size_t x, size_t low, size_t high) {
-    if (x >= low && x <= high)
-      return std::string{};
-    return "--" + std::string{name} + "=" + std::to_string(x)
-           + " is out of range: it must be from " + std::to_string(low)
-           + " to " + std::to_string(high);
-  };
-  for (auto bad : {in_range("jobs", cfg.jobs, 1, 1000), // a thread each
-                   in_range("stages", cfg.stages, 1, 1000),
-                   in_range("steps", cfg.steps, 1, 1000),
-                   in_range("stage-ms", cfg.stage_ms, 0, 86'400'000)})
+  for (auto bad : {jobwire::range_error("jobs", cfg.jobs, 1, 1000), // a thread
+                   jobwire::range_error("stages", cfg.stages, 1, 1000),
+                   jobwire::range_error("steps", cfg.steps, 1, 1000),
+                   jobwire::range_error("stage-ms", cfg.stage_ms, 0,
+                                        86'400'000)})
     if (!bad.empty())
       return bad;
   // The ids are PREFIX_<8 random>_<n>.
@@ -432,14 +426,12 @@ int main(int argc, char** argv) {
   if (auto err = cfg.parse(static_cast<int>(args.size()), args.data()))
     return usage_error(jobwire::describe_command_line_error(err));
   // 0 would time every request out before it could be answered.
-  if (cfg.request_timeout_ms < 1 || cfg.request_timeout_ms > 3'600'000)
-    return usage_error("--request-timeout-ms="
-                       + std::to_string(cfg.request_timeout_ms)
-                       + " is out of range: it must be from 1 to 3600000");
-  if (cfg.connect_attempts < 1 || cfg.connect_attempts > 1000)
-    return usage_error("--connect-attempts="
-                       + std::to_string(cfg.connect_attempts)
-                       + " is out of range: it must be from 1 to 1000");
+  for (auto bad : {jobwire::range_error("request-timeout-ms",
+                                        cfg.request_timeout_ms, 1, 3'600'000),
+                   jobwire::range_error("connect-attempts",
+                                        cfg.connect_attempts, 1, 1000)})
+    if (!bad.empty())
+      return usage_error(bad);
   if (!cfg.remainder.empty())
     return usage_error("unexpected argument '" + cfg.remainder.front() + "'");
   if (!jobwire::log::init(cfg.log_level))

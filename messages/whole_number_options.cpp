@@ -57,4 +57,13 @@ std::string check_whole_number_options(const caf::config_option_set& options,
   return {};
 }
 
+std::string range_error(std::string_view name, uint64_t value, uint64_t low,
+                        uint64_t high) {
+  if (value >= low && value <= high)
+    return {};
+  return "--" + std::string{name} + "=" + std::to_string(value)
+         + " is out of range: it must be from " + std::to_string(low) + " to "
+         + std::to_string(high);
+}
+
 } // namespace jobwire

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "caf/config_option_set.hpp"
 
@@ -13,5 +15,10 @@ namespace jobwire {
 /// the argument, or "" when all are fine.
 std::string check_whole_number_options(const caf::config_option_set& options,
                                        int argc, char** argv);
+
+/// "--name=value is out of range: it must be from low to high", or "" when
+/// `value` is within them.
+std::string range_error(std::string_view name, uint64_t value, uint64_t low,
+                        uint64_t high);
 
 } // namespace jobwire

@@ -107,11 +107,9 @@ void check_clean_exit(int sig) {
 }
 
 /// Metric `name` from /metrics; the test stops when it is missing.
-double metric(http_client& http, std::string_view name) {
-  auto res = http.get("/metrics");
-  BOOST_TEST_REQUIRE(res.status == 200, res.to_string());
-  auto v = metric_in(res.body, name);
-  BOOST_TEST_REQUIRE(v.has_value(), name << " missing: " << res.body);
+double metric(uint16_t port, std::string_view name) {
+  auto v = read_metric(port, name);
+  BOOST_TEST_REQUIRE(v.has_value(), name << " missing from /metrics");
   return *v;
 }
 
@@ -510,7 +508,7 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
 }
 
 BOOST_AUTO_TEST_CASE(metrics_time_every_commit) {
-  auto count = [&](std::string_view name) { return metric(http, name); };
+  auto count = [&](std::string_view name) { return metric(port(), name); };
   auto commits = count("jobwire_commit_seconds_count");
   auto writes = count("jobwire_commit_writes_total");
   auto job = unique_job_id("commits");
@@ -524,7 +522,7 @@ BOOST_AUTO_TEST_CASE(metrics_time_every_commit) {
 }
 
 BOOST_AUTO_TEST_CASE(metrics_count_what_the_store_holds) {
-  auto count = [&](std::string_view name) { return metric(http, name); };
+  auto count = [&](std::string_view name) { return metric(port(), name); };
   auto jobs = count("jobwire_stored_jobs");
   auto events = count("jobwire_stored_events");
   BOOST_TEST(count("jobwire_stored_connections") >= 0);

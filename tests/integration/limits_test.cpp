@@ -18,6 +18,7 @@
 
 #include "raw_socket.hpp"
 #include "server_process.hpp"
+#include "stream_helpers.hpp"
 #include "wire_checks.hpp"
 
 using namespace jobwire::test;
@@ -204,11 +205,7 @@ BOOST_AUTO_TEST_CASE(running_out_of_descriptors_pauses_accepting_then_recovers) 
   for (auto& s : idle)
     s.connect(server.port());
   std::this_thread::sleep_for(2s);
-  auto log = server.stderr_text();
-  size_t lines = 0;
-  for (auto at = log.find("accept failed"); at != std::string::npos;
-       at = log.find("accept failed", at + 1))
-    ++lines;
+  auto lines = occurrences(server.stderr_text(), "accept failed");
   auto periods = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::steady_clock::now() - began)
                    .count()

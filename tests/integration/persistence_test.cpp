@@ -443,15 +443,6 @@ BOOST_AUTO_TEST_CASE(a_damaged_data_file_is_refused_at_start) {
   unchecked.stop_clean();
 }
 
-/// How often `what` occurs in `text`.
-size_t occurrences(const std::string& text, std::string_view what) {
-  size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos;
-       at = text.find(what, at + what.size()))
-    ++n;
-  return n;
-}
-
 /// Publishes 1 KB progress events to `job` until one is refused (at most
 /// `most`); `last` is the last answer. Returns how many were stored.
 int64_t publish_until_refused(http_client& http, const std::string& job,

@@ -168,6 +168,15 @@ inline long vm_rss_kb(pid_t pid) {
   return proc_status_kb(pid, "VmRSS");
 }
 
+/// How often `what` occurs in `text` (lines of a log, say).
+inline size_t occurrences(std::string_view text, std::string_view what) {
+  size_t n = 0;
+  for (auto at = text.find(what); at != std::string_view::npos;
+       at = text.find(what, at + what.size()))
+    ++n;
+  return n;
+}
+
 /// The value of the sample `name` (no labels) in a Prometheus text body.
 inline std::optional<double> metric_in(std::string_view body,
                                        std::string_view name) {
