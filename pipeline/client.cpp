@@ -13,6 +13,7 @@
 #include "caf/actor_system_config.hpp"
 #include "caf/after.hpp"
 #include "caf/io/middleman.hpp"
+#include "caf/mailbox_element.hpp"
 #include "caf/openssl/manager.hpp"
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
@@ -82,6 +83,23 @@ void configure_tls(caf::actor_system_config& cfg, std::string certificate,
 
 namespace detail {
 
+/// The ingest actor as reached over one connection. CAF compares handles by
+/// actor id and node, so the handle of a new connection to the same server
+/// equals that of the lost one: the generation tells them apart.
+struct ingest_link {
+  ingest_actor hdl;
+  /// 1 for the first connection, one more for each reconnect.
+  uint64_t generation = 0;
+};
+
+/// A request waiting for its reply: who waits, on which link, and the
+/// message id the reply will carry.
+struct waiting_request {
+  caf::strong_actor_ptr self;
+  uint64_t generation;
+  caf::message_id reply_id;
+};
+
 struct client_state {
   client_state(caf::actor_system& sys, client_settings settings)
     : sys(sys), settings(std::move(settings)) {
@@ -96,11 +114,14 @@ struct client_state {
   std::condition_variable cv;
   // -- guarded by mtx --
   ingest_actor ingest;
+  /// The generation of `ingest`, or of the last one when it is invalid.
+  uint64_t generation = 0;
   bool stopping = false;
   uint64_t reconnects = 0;
   caf::actor keeper_actor;
   bool keeper_started = false;
   std::vector<std::pair<std::string, worker_actor>> attached;
+  std::vector<waiting_request> waiting;
   // --
   std::thread keeper;
 
@@ -133,18 +154,22 @@ struct client_state {
     return std::move(*result);
   }
 
-  /// The current ingest handle other than `stale`, waiting up to `timeout`
-  /// for the background thread to reconnect; invalid on timeout or stop.
-  ingest_actor await_ingest(caf::timespan timeout,
-                            const ingest_actor& stale = ingest_actor{}) {
+  /// The current link if it is newer than generation `dead`, waiting up to
+  /// `timeout` for the background thread to reconnect; an invalid handle on
+  /// timeout or stop.
+  ingest_link await_ingest(caf::timespan timeout, uint64_t dead = 0) {
     std::unique_lock guard{mtx};
-    auto ready = [&] {
-      return stopping || (ingest && (!stale || ingest != stale));
-    };
+    auto ready = [&] { return stopping || (ingest && generation > dead); };
     cv.wait_for(guard, timeout, ready);
     if (stopping || !ready())
-      return ingest_actor{};
-    return ingest;
+      return ingest_link{};
+    return ingest_link{ingest, generation};
+  }
+
+  /// Makes `hdl` the current link. Requires mtx.
+  void set_ingest(ingest_actor hdl) {
+    ingest = std::move(hdl);
+    ++generation;
   }
 
   bool is_stopping() const {
@@ -152,38 +177,89 @@ struct client_state {
     return stopping;
   }
 
-  /// Runs `once(self, ingest)` until it succeeds, fails for good, or
+  /// Runs `once(self, link)` until it succeeds, fails for good, or
   /// `request_attempts` tries are spent; backs off between tries.
   template <class F>
   auto retrying(F once)
     -> decltype(once(std::declval<caf::scoped_actor&>(),
-                     std::declval<const ingest_actor&>())) {
+                     std::declval<const ingest_link&>())) {
     caf::scoped_actor self{sys, true};
     caf::error last = caf::make_error(caf::sec::cannot_connect_to_node,
                                       endpoint_text(settings));
-    ingest_actor stale;
+    uint64_t dead = 0;
     auto attempts = std::max(1u, settings.request_attempts);
     for (unsigned i = 0; i < attempts; ++i) {
       if (i > 0)
         std::this_thread::sleep_for(
           next_delay_jittered(i - 1, settings.backoff));
-      auto hdl = await_ingest(settings.request_timeout, stale);
-      if (!hdl) {
+      auto current = await_ingest(settings.request_timeout, dead);
+      if (!current.hdl) {
         if (is_stopping())
           break;
         continue;
       }
-      auto res = once(self, hdl);
+      auto res = once(self, current);
       if (res)
         return res;
       last = std::move(res.error());
       if (!is_transient(last))
         return last;
-      stale = is_dead_handle(last) ? hdl : ingest_actor{};
+      dead = is_dead_handle(last) ? current.generation : 0;
       log::debug("jobwire request failed, retrying",
                  {{"error", error_text(last)}});
     }
     return last;
+  }
+
+  /// Sends a request on link `to` and waits for its reply, which goes to
+  /// `on_reply`; returns the error otherwise. CAF 0.17 does not fail a
+  /// request whose link dies, so the wait would last the whole
+  /// `request_timeout`: the keeper (or `stop`) answers it in CAF's place.
+  template <class OnReply, class... Ts>
+  caf::error ask(caf::scoped_actor& self, const ingest_link& to,
+                 OnReply on_reply, Ts&&... xs) {
+    auto reply = self->request(to.hdl, settings.request_timeout,
+                               std::forward<Ts>(xs)...);
+    auto me = caf::actor_cast<caf::strong_actor_ptr>(self);
+    {
+      std::lock_guard guard{mtx};
+      waiting.push_back({me, to.generation, reply.id()});
+      // The link went before the keeper could see this request.
+      if (stopping || !ingest || generation != to.generation)
+        fail(waiting.back());
+    }
+    caf::error result;
+    reply.receive(std::move(on_reply),
+                  [&](caf::error& err) { result = std::move(err); });
+    {
+      std::lock_guard guard{mtx};
+      auto i = std::find_if(waiting.begin(), waiting.end(), [&](auto& x) {
+        return x.self == me && x.reply_id == reply.id();
+      });
+      if (i != waiting.end())
+        waiting.erase(i);
+    }
+    return result;
+  }
+
+  /// Gives a waiting request the error its lost link would have given, had
+  /// CAF sent one. A reply that came first wins; this one is then skipped.
+  /// Requires mtx.
+  void fail(const waiting_request& x) const {
+    auto why = stopping ? "the client is closing"
+                        : "the connection to jobwire was lost";
+    x.self->enqueue(caf::make_mailbox_element(
+                      nullptr, x.reply_id, {},
+                      caf::make_error(caf::sec::request_receiver_down, why)),
+                    nullptr);
+  }
+
+  /// Fails the requests waiting on link `gen` (every one for 0).
+  /// Requires mtx.
+  void fail_waiting(uint64_t gen) const {
+    for (auto& x : waiting)
+      if (gen == 0 || x.generation == gen)
+        fail(x);
   }
 
   /// Attaches every remembered worker again after a reconnect.
@@ -247,11 +323,13 @@ struct client_state {
     unsigned attempt = 0;
     for (;;) {
       ingest_actor current;
+      uint64_t current_generation = 0;
       {
         std::lock_guard guard{mtx};
         if (stopping)
           break;
         current = ingest;
+        current_generation = generation;
       }
       if (current) {
         // Wait for the link to drop (CAF's heartbeats notice a silent one).
@@ -266,8 +344,9 @@ struct client_state {
           break;
         {
           std::lock_guard guard{mtx};
-          if (ingest == current)
+          if (generation == current_generation)
             ingest = ingest_actor{};
+          fail_waiting(current_generation);
         }
         log::warn("lost the connection to jobwire, reconnecting",
                   {{"endpoint", endpoint_text(settings)}});
@@ -285,7 +364,7 @@ struct client_state {
       reattach(self, *hdl);
       {
         std::lock_guard guard{mtx};
-        ingest = std::move(*hdl);
+        set_ingest(std::move(*hdl));
         ++reconnects;
       }
       cv.notify_all();
@@ -305,6 +384,7 @@ struct client_state {
         return;
       stopping = true;
       ingest = ingest_actor{};
+      fail_waiting(0);
       // The thread may not have made its actor yet.
       cv.wait(guard, [&] { return keeper_started || !keeper.joinable(); });
       keeper_hdl = keeper_actor;
@@ -346,7 +426,8 @@ caf::expected<client> client::connect(caf::actor_system& sys,
           next_delay_jittered(i - 1, st->settings.backoff));
       auto hdl = st->connect_once(self);
       if (hdl) {
-        st->ingest = std::move(*hdl);
+        std::lock_guard guard{st->mtx};
+        st->set_ingest(std::move(*hdl));
         last = caf::error{};
         break;
       }
@@ -371,26 +452,26 @@ caf::expected<uint64_t> client::publish(job_event ev) {
     return err;
   return state_->retrying(
     [&](caf::scoped_actor& self,
-        const ingest_actor& hdl) -> caf::expected<uint64_t> {
-      std::optional<caf::expected<uint64_t>> result;
-      self->request(hdl, state_->settings.request_timeout, publish_atom::value,
-                    ev)
-        .receive([&](std::string&, uint64_t seq) { result = seq; },
-                 [&](caf::error& err) { result = std::move(err); });
-      return std::move(*result);
+        const detail::ingest_link& to) -> caf::expected<uint64_t> {
+      uint64_t result = 0;
+      if (auto err = state_->ask(
+            self, to, [&](std::string&, uint64_t seq) { result = seq; },
+            publish_atom::value, ev))
+        return err;
+      return result;
     });
 }
 
 caf::expected<job_snapshot> client::status(const std::string& job_id) {
   return state_->retrying(
     [&](caf::scoped_actor& self,
-        const ingest_actor& hdl) -> caf::expected<job_snapshot> {
-      std::optional<caf::expected<job_snapshot>> result;
-      self->request(hdl, state_->settings.request_timeout, status_atom::value,
-                    job_id)
-        .receive([&](job_snapshot& x) { result = std::move(x); },
-                 [&](caf::error& err) { result = std::move(err); });
-      return std::move(*result);
+        const detail::ingest_link& to) -> caf::expected<job_snapshot> {
+      job_snapshot result;
+      if (auto err = state_->ask(
+            self, to, [&](job_snapshot& x) { result = std::move(x); },
+            status_atom::value, job_id))
+        return err;
+      return result;
     });
 }
 
@@ -403,13 +484,13 @@ caf::expected<job_snapshot> client::attach(const std::string& job_id,
   }
   auto res = state_->retrying(
     [&](caf::scoped_actor& self,
-        const ingest_actor& hdl) -> caf::expected<job_snapshot> {
-      std::optional<caf::expected<job_snapshot>> result;
-      self->request(hdl, state_->settings.request_timeout, attach_atom::value,
-                    job_id, worker)
-        .receive([&](job_snapshot& x) { result = std::move(x); },
-                 [&](caf::error& err) { result = std::move(err); });
-      return std::move(*result);
+        const detail::ingest_link& to) -> caf::expected<job_snapshot> {
+      job_snapshot result;
+      if (auto err = state_->ask(
+            self, to, [&](job_snapshot& x) { result = std::move(x); },
+            attach_atom::value, job_id, worker))
+        return err;
+      return result;
     });
   if (res)
     detail::client_state::deliver_pending_cancel(job_id, worker, *res);

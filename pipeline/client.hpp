@@ -46,9 +46,8 @@ struct client_settings {
   /// Longest wait for one connection handshake.
   caf::timespan connect_timeout = std::chrono::seconds{5};
   /// Longest wait for one reply to a publish, attach or status request. A
-  /// request sent just before the link died waits this long before it is
-  /// sent again on the new link (CAF 0.17 does not fail it when the link
-  /// goes; it is resent with its event id, so it is stored once).
+  /// request whose link is lost meanwhile does not wait this long: it is
+  /// sent again, with its event id (so it is stored once), on the new link.
   caf::timespan request_timeout = std::chrono::seconds{5};
   /// Tries per publish or attach (the first included) on transient errors:
   /// a reply that does not come, a lost connection, `rate_limited`.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <ostream>
 #include <memory>
@@ -599,6 +600,52 @@ BOOST_AUTO_TEST_CASE(a_publish_during_an_outage_waits_for_the_reconnect) {
   restarter.join();
   BOOST_REQUIRE_MESSAGE(seq, pl::error_text(seq));
   BOOST_TEST(*seq == 1u); // a new stand-in
+}
+
+BOOST_AUTO_TEST_CASE(a_publish_whose_link_dies_is_sent_again_without_waiting) {
+  // A reply that never comes would hold the publish for this long; the lost
+  // link must end the wait instead.
+  settings.request_timeout = 60s;
+  auto cli = connect();
+  server.log->with([](ingest_log& x) { return x.drop_replies = 1; });
+  auto first_log = server.log;
+  auto publish = std::async(std::launch::async, [&] {
+    return cli.publish(progress_event("job_p", 7));
+  });
+  BOOST_REQUIRE(eventually(
+    [&] { return first_log->with([](ingest_log& x) { return !x.received.empty(); }); }));
+  server.restart();
+  // A liveness bound, far below the request timeout: without the library's
+  // own answer to the lost link the publish waits 60 s.
+  BOOST_REQUIRE_MESSAGE(publish.wait_for(20s) == std::future_status::ready,
+                        "the publish still waits for the reply of a lost link");
+  auto seq = publish.get();
+  BOOST_REQUIRE_MESSAGE(seq, pl::error_text(seq));
+  BOOST_TEST(*seq == 1u); // stored by the new stand-in
+  auto sent_first = first_log->with([](ingest_log& x) { return x.received.at(0).event_id; });
+  server.log->with([&](ingest_log& x) {
+    BOOST_REQUIRE_EQUAL(x.received.size(), 1u);
+    BOOST_TEST(x.received[0].event_id == sent_first);
+    return 0;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(closing_the_client_ends_a_waiting_publish) {
+  settings.request_timeout = 60s;
+  auto cli = connect();
+  server.log->with([](ingest_log& x) { return x.drop_replies = 1; });
+  auto publish = std::async(std::launch::async, [&] {
+    return cli.publish(progress_event("job_q", 1));
+  });
+  BOOST_REQUIRE(eventually(
+    [&] { return server.log->with([](ingest_log& x) { return !x.received.empty(); }); }));
+  cli.close();
+  BOOST_REQUIRE_MESSAGE(publish.wait_for(20s) == std::future_status::ready,
+                        "the publish still waits after close");
+  auto res = publish.get();
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((res.error() == caf::sec::request_receiver_down), pl::error_text(res));
+  BOOST_TEST(pl::error_text(res).find("closing") != std::string::npos, pl::error_text(res));
 }
 
 BOOST_AUTO_TEST_CASE(status_reports_the_snapshot_or_the_error) {

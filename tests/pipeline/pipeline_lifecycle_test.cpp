@@ -69,6 +69,21 @@ struct restartable_server {
   }
 };
 
+/// `jobwire-pipeline run --jobs=1 args...` against `own`; returns the
+/// process and its job's id once the job's first progress is stored.
+std::pair<std::unique_ptr<child_process>, std::string>
+run_one_job(const restartable_server& own, std::vector<std::string> args) {
+  args.insert(args.begin(), {"run", "--jobs=1"});
+  args.push_back("--caf-port=" + std::to_string(own.caf_port));
+  auto proc = std::make_unique<child_process>(
+    pipeline_fixture::pipeline_binary(), args);
+  auto job_id = read_job_id(*proc);
+  auto ws = open_ws(own.port);
+  subscribe(ws, job_id, 0);
+  await_first_progress(ws, *proc);
+  return {std::move(proc), std::move(job_id)};
+}
+
 /// Aborts the test process, naming `what`, unless disarmed within
 /// `limit`: a teardown that hangs would otherwise stall the suite silently.
 class watchdog {
@@ -499,18 +514,10 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_the_pipeline_is_away_stops_it_when_back) {
   restartable_server own{{"--worker-grace=30"}};
   auto port = own.port;
   auto server = own.start();
-  auto proc = std::make_unique<child_process>(
-    pipeline_binary(),
-    std::vector<std::string>{"run", "--jobs=1", "--stages=2", "--steps=1",
-                             "--stage-ms=60000", "--job-prefix=away",
-                             "--connect-attempts=30",
-                             "--caf-port=" + std::to_string(own.caf_port)});
-  auto job_id = read_job_id(*proc);
-  {
-    auto ws = open_ws(port);
-    subscribe(ws, job_id, 0);
-    await_first_progress(ws, *proc);
-  }
+  auto [proc, job_id] = run_one_job(own, {"--stages=2", "--steps=1",
+                                           "--stage-ms=60000",
+                                           "--job-prefix=away",
+                                           "--connect-attempts=30"});
   // Away: stopped while the server restarts, so no worker is attached.
   proc->signal(SIGSTOP);
   server->stop(SIGKILL, 10s);
@@ -536,6 +543,35 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_the_pipeline_is_away_stops_it_when_back) {
   check_string(ended, "type", "job_cancelled");
   check_string(ended, "reason", "while away");
   BOOST_TEST(!ws.read_frame(500ms).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_pipeline_carries_on_after_its_link_timed_out) {
+  // The server stalls (SIGSTOP) past the pipeline's connection timeout (5 s)
+  // with a publish in flight, and the pipeline drops the link. The server is
+  // the same process when it resumes, so the handle of the new link equals
+  // the lost one in CAF's eyes: the library took the new link for the dead
+  // one, gave up after its attempts and the run exited 1.
+  restartable_server own{{"--worker-grace=30"}};
+  auto port = own.port;
+  auto server = own.start();
+  auto [proc, job_id] = run_one_job(own, {"--stages=2", "--steps=10",
+                                           "--stage-ms=3000",
+                                           "--job-prefix=stalled"});
+  ::kill(server->pid(), SIGSTOP);
+  std::this_thread::sleep_for(7s);
+  ::kill(server->pid(), SIGCONT);
+  auto status = proc->wait(40s);
+  BOOST_TEST(status.code == 0, status.to_string() << "; stderr: "
+                                                  << proc->stderr_text());
+  // Every event, once and in order: 10 progress and a stage_complete per
+  // stage, then job_complete.
+  auto ws = open_ws(port);
+  subscribe(ws, job_id, 0);
+  auto xs = pipeline_fixture::events_until(ws, "job_complete", 10s);
+  BOOST_REQUIRE_MESSAGE(xs.size() == 23u, "got " << describe(xs));
+  int64_t seq = 0;
+  for (auto& x : xs)
+    check_int(x, "seq", ++seq);
 }
 
 // A pipeline process stops its worker, then its actor system, at once (as
