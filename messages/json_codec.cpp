@@ -43,21 +43,30 @@ fault must_be(std::string_view name, std::string_view what) {
                  + std::string{what});
 }
 
+// What is wrong with a text simdjson refused, after "the body" or "it";
+// valid JSON refused for its depth would be a puzzle without the reason.
+std::string refusal_reason(simdjson::error_code err) {
+  switch (err) {
+    case simdjson::DEPTH_ERROR:
+      return "nests arrays and objects too deeply to be read";
+    case simdjson::EMPTY:
+      return "is not valid JSON: it is empty";
+    // JSON is UTF-8 (RFC 8259): a Latin-1 body is the common slip.
+    case simdjson::UTF8_ERROR:
+      return "is not valid JSON: it is not UTF-8";
+    case simdjson::STRING_ERROR:
+      return "is not valid JSON: it has a string with a bad escape or an "
+             "unpaired surrogate";
+    default:
+      return "is not valid JSON";
+  }
+}
+
 fault parse_error(simdjson::error_code err, std::string_view what) {
   if (err == simdjson::MEMALLOC)
     return {error_code::internal, "out of memory while parsing JSON"};
-  // Valid JSON refused for its depth would be a puzzle without the reason.
-  if (err == simdjson::DEPTH_ERROR)
-    return {error_code::invalid_json,
-            "the " + std::string{what}
-              + " nests arrays and objects too deeply to be read"};
-  // JSON is UTF-8 (RFC 8259): a Latin-1 body is the common slip.
-  if (err == simdjson::UTF8_ERROR)
-    return {error_code::invalid_json,
-            "the " + std::string{what}
-              + " is not valid JSON: it is not UTF-8"};
   return {error_code::invalid_json,
-          "the " + std::string{what} + " is not valid JSON"};
+          "the " + std::string{what} + " " + refusal_reason(err)};
 }
 
 std::optional<dom::element> member(dom::object obj, std::string_view key) {
@@ -329,9 +338,15 @@ caf::error invalid_field(std::string_view name, std::string_view what) {
                       + std::string{what});
 }
 
-bool is_object_text(std::string_view text) {
+// Why `text` is not a JSON object: empty when it is other JSON, else what
+// is wrong with it (a results text too deep to read is not "not an object").
+std::optional<std::string> not_object_reason(std::string_view text) {
   dom::element root;
-  return parse_json(text, root) == simdjson::SUCCESS && root.is_object();
+  if (auto err = parse_json(text, root))
+    return "it " + refusal_reason(err);
+  if (root.is_object())
+    return std::nullopt;
+  return std::string{};
 }
 
 // -- encoding helpers ---------------------------------------------------------
@@ -447,8 +462,10 @@ caf::error validate_event(const job_event& x) {
     }
     if (x.type == event_type::stage_complete
         || x.type == event_type::job_complete) {
-      if (!is_object_text(x.results))
-        return invalid_field("results", "a JSON object");
+      if (auto why = not_object_reason(x.results))
+        return invalid_field("results", why->empty()
+                                          ? "a JSON object"
+                                          : "a JSON object: " + *why);
     }
     if (x.type == event_type::job_failed && x.error_code.empty())
       return invalid_field("error.code", "a non-empty string");

@@ -273,6 +273,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(parse_command_rejects) {
   auto not_json = "the message is not valid JSON"s;
+  auto bad_string
+    = ": it has a string with a bad escape or an unpaired surrogate"s;
   auto not_object = "the message must be a JSON object"s;
   auto bad_job_id = "field 'job_id' " + job_id_rule;
   auto bad_seq = "field 'since_seq' must be an integer >= 0"s;
@@ -281,8 +283,8 @@ BOOST_AUTO_TEST_CASE(parse_command_rejects) {
   auto sub = R"({"type":"subscribe","job_id":)"s;
   std::vector<command_rejection> cases{
     // Not JSON.
-    {"", error_code::invalid_json, not_json},
-    {"   ", error_code::invalid_json, not_json},
+    {"", error_code::invalid_json, not_json + ": it is empty"},
+    {"   ", error_code::invalid_json, not_json + ": it is empty"},
     {"{", error_code::invalid_json, not_json},
     {R"({"type":"ping",})", error_code::invalid_json, not_json},
     {R"({"type":"ping"} x)", error_code::invalid_json, not_json},
@@ -301,7 +303,10 @@ BOOST_AUTO_TEST_CASE(parse_command_rejects) {
      error_code::invalid_json, not_json},
     {"{\"type\":\"ping\",\"a\":\"tab\there\"}", error_code::invalid_json,
      not_json},
-    {R"({"type":"ping","a":"\x"})", error_code::invalid_json, not_json},
+    {R"({"type":"ping","a":"\x"})", error_code::invalid_json,
+     not_json + bad_string},
+    {R"({"type":"ping","a":"\ud800"})", error_code::invalid_json,
+     not_json + bad_string},
     {"{\"type\":\"ping\",\"a\":\"\xff\"}", error_code::invalid_json,
      not_json + ": it is not UTF-8"},
     // JSON, but not an object.
@@ -705,7 +710,7 @@ BOOST_AUTO_TEST_CASE(parse_publish_rejects) {
     {jc + "}", error_code::invalid_job_id, bad_job_id, std::string(129, 'j')},
     {"not json", error_code::invalid_job_id, bad_job_id, "a b"},
     // Not JSON, not an object.
-    {"", error_code::invalid_json, not_json},
+    {"", error_code::invalid_json, not_json + ": it is empty"},
     {"not json", error_code::invalid_json, not_json},
     {R"({"type":"job_complete")", error_code::invalid_json, not_json},
     {R"({"type":"job_complete","results":{"a":01}})", error_code::invalid_json,
@@ -896,15 +901,32 @@ BOOST_AUTO_TEST_CASE(validate_event_rejects) {
     bad(event_type::stage_complete, [](job_event& x) { x.results = "[]"; }, im,
         bad_results),
     bad(event_type::job_complete, [](job_event& x) { x.results = ""; }, im,
-        bad_results),
+        bad_results + ": it is not valid JSON: it is empty"),
     bad(event_type::job_complete, [](job_event& x) { x.results = "{"; }, im,
-        bad_results),
+        bad_results + ": it is not valid JSON"),
     bad(event_type::job_complete, [](job_event& x) { x.results = "{} {}"; },
-        im, bad_results),
+        im, bad_results + ": it is not valid JSON"),
     bad(event_type::job_complete, [](job_event& x) { x.results = "null"; }, im,
         bad_results),
     bad(event_type::job_complete,
-        [](job_event& x) { x.results = R"({"a":01})"; }, im, bad_results),
+        [](job_event& x) { x.results = R"({"a":01})"; }, im,
+        bad_results + ": it is not valid JSON"),
+    // What is wrong is named, not "not an object" (CAF publishers' results
+    // reach the server as text).
+    bad(event_type::job_complete,
+        [](job_event& x) {
+          x.results = R"({"a":)" + std::string(5000, '[')
+                      + std::string(5000, ']') + "}";
+        },
+        im, bad_results + ": it nests arrays and objects too deeply to be read"),
+    bad(event_type::job_complete,
+        [](job_event& x) { x.results = R"({"a":"\ud800"})"; }, im,
+        bad_results
+          + ": it is not valid JSON: it has a string with a bad escape or an "
+            "unpaired surrogate"),
+    bad(event_type::job_complete,
+        [](job_event& x) { x.results = "{\"a\":\"\xff\"}"; }, im,
+        bad_results + ": it is not valid JSON: it is not UTF-8"),
     bad(event_type::job_failed, [](job_event& x) { x.error_code = ""; }, im,
         "field 'error.code' must be a non-empty string"),
     bad(pu, [](job_event& x) { x.message = "bad \xff byte"; }, im,
