@@ -19,6 +19,7 @@
 #include "jobwire_bench/http_publisher.hpp"
 #include "jobwire_bench/proc_stats.hpp"
 #include "jobwire_bench/ws_client.hpp"
+#include "messages/descriptor_limit.hpp"
 
 namespace jobwire::bench {
 
@@ -112,7 +113,8 @@ std::string bench_run::prepare() {
   }
   // Descriptors: every client and publisher, and some to spare.
   auto need = opt_.connections + opt_.publishers + 64;
-  auto limit = raise_fd_limit();
+  auto fds = raise_descriptor_limit();
+  size_t limit = fds ? fds->now : 1024;
   if (need > limit)
     return "this run needs " + std::to_string(need)
            + " file descriptors but may open " + std::to_string(limit)

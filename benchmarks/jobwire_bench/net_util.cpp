@@ -9,7 +9,6 @@
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <sched.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,18 +63,6 @@ int start_connect(const sockaddr_in& to, const sockaddr_in* from, int& err,
   }
   err = 0;
   return fd;
-}
-
-size_t raise_fd_limit() {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
-    return 1024;
-  if (lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
-    getrlimit(RLIMIT_NOFILE, &lim);
-  }
-  return static_cast<size_t>(lim.rlim_cur);
 }
 
 std::string pin_to_cpu(int cpu) {

@@ -30,9 +30,6 @@ std::string resolve_target(const std::string& host, uint16_t port,
 int start_connect(const sockaddr_in& to, const sockaddr_in* from, int& err,
                   int rcvbuf = 0);
 
-/// Raises the soft limit of open files to the hard limit; the new limit.
-size_t raise_fd_limit();
-
 /// Pins the process to `cpu`; an error text on failure.
 std::string pin_to_cpu(int cpu);
 

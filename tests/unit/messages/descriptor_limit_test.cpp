@@ -3,7 +3,7 @@
 
 #include <sys/resource.h>
 
-#include "net/descriptor_limit.hpp"
+#include "messages/descriptor_limit.hpp"
 
 using namespace jobwire;
 

@@ -1,4 +1,4 @@
-#include "net/descriptor_limit.hpp"
+#include "messages/descriptor_limit.hpp"
 
 #include <algorithm>
 
