@@ -22,6 +22,7 @@
 #include "messages/host_port.hpp"
 #include "messages/identifiers.hpp"
 #include "messages/job_event.hpp"
+#include "messages/json_codec.hpp"
 #include "messages/log.hpp"
 #include "messages/whole_number_options.hpp"
 #include "pipeline/client.hpp"
@@ -353,8 +354,9 @@ int run_command(const config& cfg, pl::client& cli) {
 
 // -- publish ---------------------------------------------------------------------
 
-int publish_command(const config& cfg, pl::client& cli) {
-  jobwire::job_event ev;
+/// The event `publish` was asked for, from the options; a usage error's
+/// exit status when they do not make one.
+std::optional<int> make_event(const config& cfg, jobwire::job_event& ev) {
   if (cfg.job.empty())
     return usage_error("publish needs --job=ID");
   if (cfg.type.empty() || !jobwire::from_string(cfg.type, ev.type))
@@ -383,6 +385,11 @@ int publish_command(const config& cfg, pl::client& cli) {
   ev.reason = cfg.reason;
   ev.event_id = cfg.event_id;
   ev.correlation_id = cfg.correlation_id;
+  return std::nullopt;
+}
+
+int publish_command(const config& cfg, pl::client& cli,
+                    jobwire::job_event ev) {
   auto seq = cli.publish(std::move(ev));
   if (!seq)
     return call_failed(cfg, "publish", seq.error());
@@ -438,6 +445,15 @@ int main(int argc, char** argv) {
     return usage_error("unknown --log-level '" + cfg.log_level + "'");
   if (command == "publish" && (cfg.job.empty() || cfg.type.empty()))
     return usage_error("publish needs --job=ID and --type=TYPE");
+  // An event the server would refuse is refused before connecting, with
+  // the server's words, also when no server is up.
+  jobwire::job_event ev;
+  if (command == "publish") {
+    if (auto status = make_event(cfg, ev))
+      return *status;
+    if (auto err = jobwire::validate_event(ev))
+      return call_failed(cfg, "publish", err);
+  }
   if (command == "run") {
     if (auto bad = check_run_options(cfg); !bad.empty())
       return usage_error(bad);
@@ -483,5 +499,5 @@ int main(int argc, char** argv) {
   if (!cli)
     return unreachable(cfg, cli.error());
   return command == "run" ? run_command(cfg, *cli)
-                          : publish_command(cfg, *cli);
+                          : publish_command(cfg, *cli, std::move(ev));
 }

@@ -320,6 +320,17 @@ BOOST_AUTO_TEST_CASE(without_a_server_both_commands_fail_clearly) {
   BOOST_TEST(res.status.code == 1);
   BOOST_TEST(res.out.empty());
   BOOST_TEST(res.err.starts_with(expected), res.err);
+  // An event the server would refuse is refused for what it is, before
+  // any attempt to connect (it said "cannot reach jobwire").
+  res = run_to_completion(bin, {"publish", "--job=j", "--type=job_complete",
+                                "--results=[1]",
+                                "--caf-port=" + std::to_string(port)},
+                          20s);
+  BOOST_TEST(res.status.code == 1);
+  BOOST_TEST(res.err
+               == "jobwire-pipeline: publish refused: invalid_message: field "
+                  "'results' must be a JSON object\n",
+             res.err);
   // Something that is not CAF on the port: the HTTP port.
   res = run_to_completion(bin, {"publish", "--job=j", "--type=job_complete",
                                 "--caf-port=" + std::to_string(this->port()),
