@@ -51,7 +51,8 @@ options for both:
   --caf-port=PORT           jobwire's --caf-port (default 4242)
   --caf-tls-cert=F --caf-tls-key=F --caf-tls-ca=F   TLS to a server started with the same options
   --connect-attempts=N      connection attempts before giving up (default 3)
-  --request-timeout-ms=MS   wait for each reply before retrying (default 5000)
+  --request-timeout-ms=MS   wait for each reply before retrying (default 5000);
+                            retries go on for 5 tries and at least 10 s
   --log-level=LEVEL         trace, debug, info, warn (default), error, off
 
 options for run:

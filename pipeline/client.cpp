@@ -178,7 +178,8 @@ struct client_state {
   }
 
   /// Runs `once(self, link)` until it succeeds, fails for good, or
-  /// `request_attempts` tries are spent; backs off between tries.
+  /// `request_attempts` tries are spent and `retry_at_least` has passed;
+  /// backs off between tries.
   template <class F>
   auto retrying(F once)
     -> decltype(once(std::declval<caf::scoped_actor&>(),
@@ -188,7 +189,8 @@ struct client_state {
                                       endpoint_text(settings));
     uint64_t dead = 0;
     auto attempts = std::max(1u, settings.request_attempts);
-    for (unsigned i = 0; i < attempts; ++i) {
+    auto floor = clock_type::now() + settings.retry_at_least;
+    for (unsigned i = 0; i < attempts || clock_type::now() < floor; ++i) {
       if (i > 0)
         std::this_thread::sleep_for(
           next_delay_jittered(i - 1, settings.backoff));

@@ -52,6 +52,11 @@ struct client_settings {
   /// Tries per publish or attach (the first included) on transient errors:
   /// a reply that does not come, a lost connection, `rate_limited`.
   unsigned request_attempts = 5;
+  /// Tries also go on until this long after the first, so that a short
+  /// `request_timeout` still rides out a server that stalls for a few
+  /// seconds (its link is declared lost after CAF's connection timeout, and
+  /// the request then waits for the new one).
+  caf::timespan retry_at_least = std::chrono::seconds{10};
   /// Spacing of connection attempts and of retries.
   backoff_policy backoff;
   /// Connect over TLS (CAF's OpenSSL module, loaded with `configure_tls`).

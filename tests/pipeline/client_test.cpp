@@ -321,6 +321,35 @@ BOOST_AUTO_TEST_CASE(a_retry_after_a_lost_reply_reuses_the_event_id) {
   BOOST_TEST(*next == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_short_request_timeout_still_retries_for_a_while) {
+  // Two tries of 100 ms each gave up on a server that did not answer for
+  // a fraction of a second; the tries now go on for retry_at_least.
+  settings.request_timeout = 100ms;
+  settings.request_attempts = 2;
+  settings.retry_at_least = 20s; // a bound on a slow machine, not a wait
+  auto cli = connect();
+  server.log->with([](ingest_log& x) { return x.drop_replies = 6; });
+  auto seq = cli.publish(progress_event("job_r", 1));
+  BOOST_REQUIRE_MESSAGE(seq, pl::error_text(seq));
+  BOOST_TEST(*seq == 1u);
+  server.log->with([](ingest_log& x) {
+    BOOST_TEST(x.received.size() == 7u); // six unanswered, one answered
+    BOOST_TEST(x.stored.size() == 1u);
+    return 0;
+  });
+  // Without the floor, the attempts alone count.
+  settings.retry_at_least = 0s;
+  auto quick = connect();
+  server.log->with([](ingest_log& x) { return x.drop_replies = 6; });
+  auto res = quick.publish(progress_event("job_s", 1));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST((res.error() == caf::sec::request_timeout), pl::error_text(res));
+  server.log->with([](ingest_log& x) {
+    BOOST_TEST(x.received.size() == 9u);
+    return 0;
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_given_event_id_is_kept) {
   auto cli = connect();
   auto ev = progress_event("job_c", 1);
