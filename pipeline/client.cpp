@@ -117,7 +117,6 @@ struct client_state {
   /// The generation of `ingest`, or of the last one when it is invalid.
   uint64_t generation = 0;
   bool stopping = false;
-  uint64_t reconnects = 0;
   caf::actor keeper_actor;
   bool keeper_started = false;
   std::vector<std::pair<std::string, worker_actor>> attached;
@@ -367,7 +366,6 @@ struct client_state {
       {
         std::lock_guard guard{mtx};
         set_ingest(std::move(*hdl));
-        ++reconnects;
       }
       cv.notify_all();
       log::info("reconnected to jobwire",
@@ -535,7 +533,8 @@ bool client::connected() const {
 
 uint64_t client::reconnects() const {
   std::lock_guard guard{state_->mtx};
-  return state_->reconnects;
+  // The first link is generation 1; each reconnect makes the next.
+  return state_->generation > 0 ? state_->generation - 1 : 0;
 }
 
 ingest_actor client::ingest() const {
