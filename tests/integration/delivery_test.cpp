@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -802,14 +801,25 @@ BOOST_AUTO_TEST_CASE(pings_come_once_a_period_spread_over_it) {
       }
     }
   }
-  // Consecutive connections take turns: not all in the same second.
-  std::vector<double> phases;
-  for (auto& p : pings)
-    if (!p.empty())
-      phases.push_back(std::fmod(p.front(), 2.0));
-  auto [lo, hi] = std::minmax_element(phases.begin(), phases.end());
-  auto spread = std::min(*hi - *lo, 2.0 - (*hi - *lo));
-  BOOST_TEST(spread > 0.5, "all first pings within " << spread << " s");
+  // Consecutive connections take turns: the pings of the two slots come at
+  // different moments, about seven in 7 s, where pinging all at once gives
+  // three or four. Counted over the whole run, not from the first pings
+  // alone: one stall of a loaded machine may bring two ticks together.
+  std::vector<double> all;
+  std::ostringstream times;
+  for (int i = 0; i < count; ++i) {
+    all.insert(all.end(), pings[i].begin(), pings[i].end());
+    times << " client " << i << ":";
+    for (auto t : pings[i])
+      times << ' ' << t;
+  }
+  std::sort(all.begin(), all.end());
+  int moments = 0;
+  for (size_t k = 0; k < all.size(); ++k)
+    if (k == 0 || all[k] - all[k - 1] > 0.3)
+      ++moments;
+  BOOST_TEST(moments >= 5, "pings came at " << moments
+                             << " moments, not spread; at (s)" << times.str());
 }
 
 BOOST_AUTO_TEST_CASE(a_stalled_server_does_not_drop_its_answering_peers) {
