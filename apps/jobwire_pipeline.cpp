@@ -29,6 +29,7 @@
 #include "pipeline/error_text.hpp"
 #include "pipeline/event_id.hpp"
 #include "pipeline/job_handle.hpp"
+#include "pipeline/stop_request.hpp"
 #include "pipeline/tls_mirror.hpp"
 
 namespace {
@@ -83,8 +84,12 @@ options for publish:
 CAF's own options (--middleman.heartbeat-interval=.., --scheduler.max-threads=..)
 are accepted as well.
 
+On SIGTERM or SIGINT, run stops each job at its next step and publishes
+job_failed with error code worker_stopped (a second signal ends it at once).
+
 exit status: 0 on success, 1 when jobwire is unreachable or refuses, 2 on a
-usage error or --caf-tls-* files it cannot use.
+usage error or --caf-tls-* files it cannot use, 128+N after signal N stopped
+run (143 for SIGTERM, 130 for SIGINT).
 )";
 
 struct config : caf::actor_system_config {
@@ -218,14 +223,19 @@ bool parse_number(const std::string& x, double& out) {
 // -- run ----------------------------------------------------------------------
 
 struct run_context {
-  run_context(const config& cfg, pl::client& cli, bool with_eta,
-              std::string batch)
-    : cfg(cfg), cli(cli), with_eta(with_eta), batch(std::move(batch)) {
+  run_context(const config& cfg, pl::client& cli, pl::stop_request& stop,
+              bool with_eta, std::string batch)
+    : cfg(cfg),
+      cli(cli),
+      stop(stop),
+      with_eta(with_eta),
+      batch(std::move(batch)) {
     // nop
   }
 
   const config& cfg;
   pl::client& cli;
+  pl::stop_request& stop;
   bool with_eta;
   std::string batch; // random part of the job ids
   std::mutex out_mtx;
@@ -251,7 +261,11 @@ struct run_context {
   // Runs one demo job to its end.
   void run_job(size_t index) {
     auto job_id = cfg.job_prefix + "_" + batch + "_" + std::to_string(index);
-    auto hdl = pl::job_handle::open(cli, job_id);
+    // The callback wakes the wait between steps, which waits for a stop
+    // signal too.
+    auto hdl = pl::job_handle::open(cli, job_id, [this](const std::string&) {
+      stop.wake();
+    });
     if (!hdl) {
       failed(job_id, "attach", hdl.error());
       return;
@@ -279,11 +293,30 @@ struct run_context {
       }
       failed(job_id, what, err);
     };
+    auto stop_on_signal = [&](const std::string& stage) {
+      auto sig = pl::stop_request::name(stop.signal());
+      if (auto seq = hdl->fail("worker_stopped",
+                               "jobwire-pipeline was stopped (" + sig
+                                 + ") before the job's end",
+                               stage);
+          !seq)
+        return refused("job_failed", seq.error());
+      say("jobwire-pipeline: job " + job_id + " stopped by " + sig
+            + ": failed with worker_stopped",
+          false);
+    };
+    // A cancel request wins over a stop: a client asked for it.
+    auto should_stop = [&] {
+      return hdl->cancel_requested() || stop.signal() != 0;
+    };
+    auto stop_now = [&](const std::string& stage) {
+      return hdl->cancel_requested() ? stop_on_cancel() : stop_on_signal(stage);
+    };
     for (size_t s = 1; s <= cfg.stages; ++s) {
       auto stage = "stage_" + std::to_string(s);
       for (size_t k = 0; k < steps; ++k) {
-        if (hdl->cancel_requested())
-          return stop_on_cancel();
+        if (should_stop())
+          return stop_now(stage);
         auto pct = 100.0 * static_cast<double>(k) / static_cast<double>(steps);
         auto message = "stage " + std::to_string(s) + " of "
                        + std::to_string(cfg.stages) + ", step "
@@ -295,16 +328,17 @@ struct run_context {
                             : hdl->progress(stage, pct, message);
         if (!seq)
           return refused("progress_update", seq.error());
-        if (hdl->wait_for_cancel(step_time))
-          return stop_on_cancel();
+        stop.wait(step_time, [&] { return hdl->cancel_requested(); });
+        if (should_stop())
+          return stop_now(stage);
       }
       auto results = R"({"stage":)" + std::to_string(s) + R"(,"items":)"
                      + std::to_string(s * 10) + "}";
       if (auto seq = hdl->stage_complete(stage, results); !seq)
         return refused("stage_complete", seq.error());
     }
-    if (hdl->cancel_requested())
-      return stop_on_cancel();
+    if (should_stop())
+      return stop_now("stage_" + std::to_string(cfg.stages));
     auto results = R"({"stages":)" + std::to_string(cfg.stages) + "}";
     if (auto seq = hdl->complete(results); !seq)
       return refused("job_complete", seq.error());
@@ -341,15 +375,18 @@ std::string check_run_options(const config& cfg) {
   return {};
 }
 
-int run_command(const config& cfg, pl::client& cli) {
-  run_context ctx{cfg, cli, run_eta(cfg.eta).value_or(true),
+int run_command(const config& cfg, pl::client& cli, pl::stop_request& stop) {
+  run_context ctx{cfg, cli, stop, run_eta(cfg.eta).value_or(true),
                   pl::event_id_source::random_prefix().substr(0, 8)};
+  stop.jobs_started();
   std::vector<std::thread> threads;
   threads.reserve(cfg.jobs);
   for (size_t i = 1; i <= cfg.jobs; ++i)
     threads.emplace_back([&ctx, i] { ctx.run_job(i); });
   for (auto& x : threads)
     x.join();
+  if (auto sig = stop.signal())
+    return 128 + sig;
   return ctx.failures > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
@@ -459,6 +496,10 @@ int main(int argc, char** argv) {
     if (auto bad = check_run_options(cfg); !bad.empty())
       return usage_error(bad);
   }
+  // Before any thread starts. Never destroyed: its thread outlives `main`.
+  static auto* stop = new pl::stop_request;
+  if (command == "run")
+    stop->watch();
   auto tls = !cfg.caf_tls_cert.empty() || !cfg.caf_tls_key.empty()
              || !cfg.caf_tls_ca.empty();
   // Outlives the actor system, whose connections read its files.
@@ -499,6 +540,6 @@ int main(int argc, char** argv) {
   auto cli = pl::client::connect(sys, settings);
   if (!cli)
     return unreachable(cfg, cli.error());
-  return command == "run" ? run_command(cfg, *cli)
+  return command == "run" ? run_command(cfg, *cli, *stop)
                           : publish_command(cfg, *cli, std::move(ev));
 }

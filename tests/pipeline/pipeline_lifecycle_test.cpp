@@ -301,6 +301,75 @@ BOOST_AUTO_TEST_CASE(kill_9_of_the_pipeline_fails_the_job_with_worker_lost) {
   check_string(snap.json(), "status", "failed");
 }
 
+BOOST_AUTO_TEST_CASE(sigterm_fails_the_jobs_with_worker_stopped_at_once) {
+  // A pipeline stopped by its supervisor says so: job_failed with
+  // worker_stopped for each job, not worker_lost after the grace.
+  auto proc = start_pipeline("run", {"--jobs=2", "--stages=3",
+                                     "--stage-ms=5000", "--job-prefix=stop"});
+  std::vector<std::string> ids{read_job_id(*proc), read_job_id(*proc)};
+  auto ws = watch(ids[0], 0);
+  await_first_progress(ws, *proc);
+  proc->signal(SIGTERM);
+  auto xs = events_until(ws, "job_failed", 10s);
+  BOOST_REQUIRE_MESSAGE(!xs.empty() && type_of(xs.back()) == "job_failed",
+                        "no job_failed; got " << types_of(xs));
+  auto& failed = xs.back();
+  BOOST_REQUIRE(failed.contains("error"));
+  check_string(failed["error"], "code", "worker_stopped");
+  check_string(failed["error"], "stage", "stage_1");
+  auto said = failed["error"]["message"].as_string();
+  BOOST_TEST(said.find("SIGTERM") != std::string::npos, said);
+  auto status = proc->wait(10s);
+  BOOST_TEST((status.signal == 0 && status.code == 128 + SIGTERM),
+             status.to_string() << "; stderr: " << proc->stderr_text());
+  http_client http{port()};
+  for (auto& id : ids) {
+    BOOST_TEST_CONTEXT(id) {
+      auto snap = http.get(job_path(id));
+      BOOST_REQUIRE_EQUAL(snap.status, 200);
+      check_string(snap.json(), "status", "failed");
+      BOOST_TEST(snap.json()["message"].as_string() == said);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_second_signal_ends_a_pipeline_at_once) {
+  // The first SIGTERM's job_failed cannot be stored (the server is
+  // stopped), so the pipeline keeps trying; a second one ends it.
+  restartable_server own{{"--worker-grace=1"}};
+  auto server = own.start();
+  auto [proc, job_id] = run_one_job(own, {"--stage-ms=5000",
+                                          "--job-prefix=twice"});
+  ::kill(server->pid(), SIGSTOP);
+  proc->signal(SIGTERM);
+  std::this_thread::sleep_for(1s);
+  BOOST_TEST(proc->running(), "ended on the first signal; stderr: "
+                                << proc->stderr_text());
+  proc->signal(SIGTERM);
+  auto status = proc->wait(5s);
+  ::kill(server->pid(), SIGCONT);
+  BOOST_TEST((status.signal == 0 && status.code == 128 + SIGTERM),
+             status.to_string() << "; stderr: " << proc->stderr_text());
+  BOOST_TEST(proc->stderr_text().find("SIGTERM again")
+             != std::string::npos, proc->stderr_text());
+}
+
+BOOST_AUTO_TEST_CASE(a_signal_before_the_jobs_start_ends_the_run) {
+  // Still connecting (nothing listens): nothing to end, so it exits at
+  // once rather than after its connection attempts.
+  auto proc = std::make_unique<child_process>(
+    pipeline_binary(),
+    std::vector<std::string>{"run", "--caf-port=" + std::to_string(unused_port()),
+                             "--connect-attempts=1000"});
+  std::this_thread::sleep_for(500ms);
+  proc->signal(SIGINT);
+  auto status = proc->wait(5s);
+  BOOST_TEST((status.signal == 0 && status.code == 128 + SIGINT),
+             status.to_string() << "; stderr: " << proc->stderr_text());
+  BOOST_TEST(proc->stderr_text().find("SIGINT") != std::string::npos,
+             proc->stderr_text());
+}
+
 BOOST_AUTO_TEST_CASE(a_pipeline_that_stops_answering_heartbeats_is_lost) {
   auto proc = start_pipeline("run", {"--jobs=1", "--stages=3",
                                      "--stage-ms=20000", "--job-prefix=frozen"});
