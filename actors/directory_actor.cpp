@@ -1,6 +1,7 @@
 #include "actors/directory_actor.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include <malloc.h>
 
@@ -34,15 +35,59 @@ bool stored(self_ptr self, const std::string& job_id, bool* readable) {
   }
 }
 
+/// Asks every job in memory to leave if idle, at most once a second: the
+/// answers come back as `idle_atom`s, and a refused request is retried.
+void shed_idle_jobs(self_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.last_shed < std::chrono::seconds(1))
+    return;
+  st.last_shed = now;
+  log::warn("too many jobs in memory: letting idle ones go",
+            {{"live_jobs", std::to_string(st.jobs.size())},
+             {"max_live_jobs", std::to_string(st.settings.max_live)}});
+  for (auto& [id, entry] : st.jobs) {
+    ++entry.routed;
+    self->send(entry.handle, shed_atom::value);
+  }
+}
+
+/// Why `find` returned no entry.
+enum class miss {
+  /// The job does not exist (or its record cannot be read).
+  not_found,
+  /// It is not in memory and `--max-live-jobs` are.
+  full,
+};
+
+caf::error too_many_live_jobs(self_ptr self) {
+  return caf::make_error(error_code::rate_limited,
+                         "the server holds as many jobs in memory as it "
+                         "may (--max-live-jobs="
+                           + std::to_string(self->state.settings.max_live)
+                           + ") and is letting idle ones go: retry in a "
+                             "moment");
+}
+
 /// The entry of `job_id`: in memory, activated from the store, or (with
-/// `create`) a new job. Null when the job does not exist.
+/// `create`) a new job. Null when the job does not exist or cannot come
+/// into memory, `why` says which.
 job_entry* find(self_ptr self, const std::string& job_id, bool create,
-                bool* readable = nullptr) {
+                miss* why = nullptr, bool* readable = nullptr) {
   auto& jobs = self->state.jobs;
   if (auto i = jobs.find(job_id); i != jobs.end())
     return &i->second;
-  if (!create && !stored(self, job_id, readable))
+  auto missed = [why](miss x) -> job_entry* {
+    if (why != nullptr)
+      *why = x;
     return nullptr;
+  };
+  if (!create && !stored(self, job_id, readable))
+    return missed(miss::not_found);
+  if (jobs.size() >= self->state.settings.max_live) {
+    shed_idle_jobs(self);
+    return missed(miss::full);
+  }
   auto& entry = jobs[job_id];
   entry.handle = self->spawn(job_impl, job_id, self->state.db,
                              self->state.registry,
@@ -72,9 +117,12 @@ void hand_over_due_running_jobs(self_ptr self, int64_t until_ms) {
   }
   for (auto& id : due) {
     bool readable = true;
-    if (auto* job = find(self, id, false, &readable)) {
+    auto why = miss::not_found;
+    if (auto* job = find(self, id, false, &why, &readable)) {
       ++job->routed;
       self->send(job->handle, recheck_atom::value);
+    } else if (why == miss::full) {
+      return; // still due at the next look
     } else if (!readable && st.unreadable.size() < max_unreadable) {
       log::error("running job passed over until restart: its record "
                  "cannot be read",
@@ -123,25 +171,34 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
     self->quit(em.reason);
   });
   return {
-    [self](publish_atom, job_event& ev) {
+    [self](publish_atom, job_event& ev) -> caf::result<uint64_t> {
       auto* job = find(self, ev.job_id, true);
+      if (job == nullptr)
+        return too_many_live_jobs(self);
       ++job->routed;
       return self->delegate(job->handle, publish_atom::value, std::move(ev));
     },
     [self](command_atom, client_command& cmd, connection_actor& who,
            std::string& conn_id) {
-      auto* job = find(self, cmd.job_id, cmd.type == command_type::subscribe);
+      auto why = miss::not_found;
+      auto* job = find(self, cmd.job_id, cmd.type == command_type::subscribe,
+                       &why);
       if (job != nullptr) {
         ++job->routed;
         self->send(job->handle, command_atom::value, std::move(cmd),
                    std::move(who), std::move(conn_id));
         return;
       }
-      // No such job: answer as the job would.
+      // No such job: answer as the job would. A job out of memory has no
+      // subscriber either (one keeps it in).
       auto now = unix_now_ms();
       std::string text;
       if (cmd.type == command_type::unsubscribe) {
         text = encode_unsubscribed(cmd.job_id, cmd.request_id, now);
+      } else if (why == miss::full) {
+        auto err = too_many_live_jobs(self);
+        text = encode_error(error_code::rate_limited, error_message(err),
+                            cmd.request_id, cmd.job_id, now);
       } else {
         auto err = job_not_found(cmd.job_id);
         text = encode_error(error_code::job_not_found, error_message(err),
@@ -150,18 +207,22 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
       self->send(who, frame_atom::value, make_frame(std::move(text)));
     },
     [self](status_atom, std::string& job_id) -> caf::result<job_snapshot> {
-      auto* job = find(self, job_id, false);
+      auto why = miss::not_found;
+      auto* job = find(self, job_id, false, &why);
       if (job == nullptr)
-        return job_not_found(job_id);
+        return why == miss::full ? too_many_live_jobs(self)
+                                 : job_not_found(job_id);
       ++job->routed;
       return self->delegate(job->handle, status_atom::value,
                             std::move(job_id));
     },
     [self](cancel_atom, std::string& job_id,
            std::string& reason) -> caf::result<job_snapshot> {
-      auto* job = find(self, job_id, false);
+      auto why = miss::not_found;
+      auto* job = find(self, job_id, false, &why);
       if (job == nullptr)
-        return job_not_found(job_id);
+        return why == miss::full ? too_many_live_jobs(self)
+                                 : job_not_found(job_id);
       ++job->routed;
       return self->delegate(job->handle, cancel_atom::value, std::move(job_id),
                             std::move(reason));
@@ -182,11 +243,14 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
     [self](attach_atom, std::string& job_id,
            worker_actor& worker) -> caf::result<job_snapshot> {
       auto* job = find(self, job_id, true);
+      if (job == nullptr)
+        return too_many_live_jobs(self);
       ++job->routed;
       return self->delegate(job->handle, attach_atom::value, std::move(job_id),
                             std::move(worker));
     },
     [self](detach_atom, std::string& job_id, worker_actor& worker) {
+      // A job out of memory has no worker attached: nothing to detach.
       if (auto* job = find(self, job_id, false)) {
         ++job->routed;
         self->send(job->handle, detach_atom::value, std::move(job_id),

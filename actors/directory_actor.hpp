@@ -34,6 +34,8 @@ struct directory_state {
   std::unordered_set<std::string> unreadable;
   /// Job actors stopped since freed memory was last handed back.
   size_t stopped_since_trim = 0;
+  /// When jobs were last asked to leave as `max_live` were in memory.
+  std::chrono::steady_clock::time_point last_shed;
 
   static inline const char* name = "jobwire.directory";
 };

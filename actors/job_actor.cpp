@@ -741,6 +741,13 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       ++self->state.handled;
       on_idle_tick(self);
     },
+    [self](shed_atom) {
+      auto& st = self->state;
+      ++st.handled;
+      if (is_idle(st))
+        self->send(st.directory, idle_atom::value, st.snapshot.job_id,
+                   st.handled);
+    },
     [self](grace_atom, uint64_t generation) { on_grace(self, generation); },
     [self](recheck_atom) {
       ++self->state.handled;

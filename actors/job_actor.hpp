@@ -27,6 +27,9 @@ struct job_settings {
   int64_t retention_ms = 86400 * 1000;
   /// A job with no subscribers and no traffic for this long leaves memory.
   std::chrono::milliseconds idle{60000};
+  /// Job actors in memory at most (the directory's): past it, jobs not in
+  /// memory are refused with rate_limited while idle ones are let go.
+  size_t max_live = 1'000'000;
   /// Publishes waiting while a batch is being stored; more are refused with
   /// rate_limited.
   size_t max_queued = 10000;

@@ -64,6 +64,7 @@ struct config : caf::actor_system_config {
   size_t heartbeat = 25;
   size_t socket_send_buffer = 256 * 1024;
   size_t max_ingest_pending = 65536;
+  size_t max_live_jobs = 1'000'000;
   size_t slow_consumer_seconds = 10;
   size_t progress_seconds = 10;
   size_t retry_base_ms = 50;
@@ -117,6 +118,9 @@ struct config : caf::actor_system_config {
       .add(max_ingest_pending, "max-ingest-pending",
            "publishes over CAF waiting to be stored at once; more are "
            "refused with rate_limited")
+      .add(max_live_jobs, "max-live-jobs",
+           "jobs in memory at most (a few KB each); past it, requests for "
+           "other jobs are refused with rate_limited while idle ones leave")
       .add(heartbeat, "heartbeat",
            "seconds between WebSocket pings; two unanswered drop the peer")
       .add(slow_consumer_seconds, "slow-consumer-seconds",
@@ -259,6 +263,7 @@ std::string out_of_range(const config& cfg) {
     {"max-queue-frames", cfg.max_queue_frames, 4, gib},
     {"socket-send-buffer", cfg.socket_send_buffer, 0, gib},
     {"max-ingest-pending", cfg.max_ingest_pending, 1, gib},
+    {"max-live-jobs", cfg.max_live_jobs, 1, gib},
     {"max-subscriptions", cfg.max_subscriptions, 1, gib},
     {"max-connections", cfg.max_connections, 1, gib},
     {"max-connections-per-address", cfg.max_connections_per_address, 1, gib},
@@ -406,6 +411,7 @@ int run(caf::actor_system& sys, const config& cfg,
   jobwire::job_settings jobs;
   jobs.retention_ms = static_cast<int64_t>(cfg.job_retention) * 1000;
   jobs.idle = std::chrono::seconds(cfg.job_idle);
+  jobs.max_live = cfg.max_live_jobs;
   jobs.worker_grace = std::chrono::seconds(cfg.worker_grace);
   jobs.abandon_ms = static_cast<int64_t>(cfg.job_abandon) * 1000;
   // A step of a replay fills at most a quarter of a client's queue, and the

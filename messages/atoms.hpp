@@ -22,6 +22,8 @@ using conns_atom = caf::atom_constant<caf::atom("conns")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 /// A job actor holds nothing worth keeping in memory.
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
+/// Leave memory now if idle, however recently active (too many jobs live).
+using shed_atom = caf::atom_constant<caf::atom("shed")>;
 
 /// Store a batch of one job's events (registry).
 using store_atom = caf::atom_constant<caf::atom("store")>;

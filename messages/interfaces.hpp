@@ -114,6 +114,10 @@ using job_protocol = caf::typed_actor<
 /// // From the directory, now and then: leave memory if idle long enough.
 /// (tick_atom) -> void
 ///
+/// // From the directory when it has `--max-live-jobs` in memory: leave
+/// // memory if idle, however recently active.
+/// (shed_atom) -> void
+///
 /// // Timer: the grace period after the last worker went, `generation`
 /// // telling stale timers apart.
 /// (grace_atom, uint64_t generation) -> void
@@ -130,6 +134,7 @@ using job_protocol = caf::typed_actor<
 /// (replay_atom, connection_actor who) -> void
 /// ~~~
 using job_actor = job_protocol::extend<caf::reacts_to<tick_atom>,
+                                       caf::reacts_to<shed_atom>,
                                        caf::reacts_to<grace_atom, uint64_t>,
                                        caf::reacts_to<recheck_atom>,
                                        caf::reacts_to<replay_atom,

@@ -537,6 +537,10 @@ void http_session::answer(uint64_t slot_id, bool head, unsigned status,
   res->set(http::field::content_type, content_type);
   for (auto& [name, value] : headers)
     res->set(name, value);
+  // Refusals that pass: tell the client when to try again.
+  if ((status == 429 || status == 503)
+      && res->find(http::field::retry_after) == res->end())
+    res->set(http::field::retry_after, "1");
   if (!allow.empty())
     res->set(http::field::allow, allow);
   res->keep_alive(keep_alive);

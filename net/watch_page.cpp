@@ -63,6 +63,7 @@ let failures = 0;  // connections in a row that never opened
 let terminal = false;
 let ended = false;     // the job's terminal event was shown (not just its status)
 let renewing = false;  // events wait for the subscribed of a fresh subscribe
+let waitingForRoom = false; // a subscribe was refused for now and is asked again
 
 function note(text, cls) {
   const line = document.createElement("div");
@@ -184,6 +185,7 @@ function onMessage(e) {
       subscribe();
       break;
     case "subscribed": {
+      waitingForRoom = false;
       const s = m.status;
       if (isNewJob(s)) {
         startOver(s.last_seq);
@@ -199,6 +201,15 @@ function onMessage(e) {
       note("cancel requested");
       break;
     case "error":
+      // A subscribe refused for now (the server has its most jobs in
+      // memory) is asked again each second, noted once.
+      if (m.code === "rate_limited" && m.job_id === job) {
+        if (!waitingForRoom) note("error " + m.code + ": " + m.message + "; trying again", "bad");
+        waitingForRoom = true;
+        const refusedFor = job;
+        setTimeout(() => { if (job === refusedFor) subscribe(); }, 1000);
+        break;
+      }
       note("error " + m.code + ": " + m.message, "bad");
       break;
     case "resume_hint":

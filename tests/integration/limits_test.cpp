@@ -249,3 +249,69 @@ BOOST_AUTO_TEST_CASE(the_server_takes_the_descriptor_limit_it_is_allowed) {
                != std::string::npos,
              server->stderr_tail(5));
 }
+
+BOOST_AUTO_TEST_CASE(live_jobs_are_capped_and_idle_ones_make_room) {
+  // Three jobs in memory at most, none leaving of its own accord (an hour
+  // of --job-idle): a fourth is refused until an idle one was let go.
+  // A job with a subscriber is never let go, and nothing is lost.
+  server_process server{{"--max-live-jobs=3", "--job-idle=3600"}};
+  http_client http{server.port()};
+  auto ws = open_ws(server.port());
+  subscribe(ws, "held_1");
+  subscribe(ws, "held_2");
+  publish(http, "idle_1", progress_event("s", 1, "m"));
+  auto res = http.post(events_path("new_1"), progress_event("s", 1, "m"));
+  BOOST_REQUIRE_EQUAL(res.status, 429);
+  BOOST_TEST(res.header("retry-after") == "1");
+  check_string(res.json(), "code", "rate_limited");
+  auto said = res.json()["message"].as_string();
+  BOOST_TEST(said.find("--max-live-jobs=3") != std::string::npos, said);
+  // Retried as a client would: idle_1 leaves memory, new_1 comes in.
+  auto publish_within = [&](std::string_view job, std::chrono::seconds limit) {
+    auto start = clock_type::now();
+    for (;;) {
+      auto r = http.post(events_path(job), progress_event("s", 2, "again"));
+      if (r.status != 429 || ms_since(start) > 1000 * limit.count())
+        return r;
+      std::this_thread::sleep_for(100ms);
+    }
+  };
+  res = publish_within("new_1", 5s);
+  BOOST_REQUIRE_MESSAGE(res.status == 202, res.to_string());
+  // Now all three have a subscriber: nothing can make room.
+  subscribe(ws, "new_1");
+  BOOST_TEST(publish_within("idle_2", 3s).status == 429);
+  ws.send_text(R"({"type":"subscribe","job_id":"new_2","request_id":"r1"})");
+  auto refused = ws.read_json();
+  check_string(refused, "type", "error");
+  check_string(refused, "code", "rate_limited");
+  check_string(refused, "job_id", "new_2");
+  check_string(refused, "request_id", "r1");
+  BOOST_TEST(http.get(job_path("idle_1")).status == 429);
+  // The held jobs still deliver.
+  publish(http, "held_1", progress_event("s", 5, "still here"));
+  auto event = ws.read_json();
+  check_string(event, "type", "progress_update");
+  check_string(event, "job_id", "held_1");
+  // One unsubscribe makes room again.
+  ws.send_text(R"({"type":"unsubscribe","job_id":"new_1"})");
+  check_string(ws.read_json(), "type", "unsubscribed");
+  res = publish_within("idle_2", 5s);
+  BOOST_REQUIRE_MESSAGE(res.status == 202, res.to_string());
+  // Nothing was lost: each job has what was acknowledged.
+  for (auto [job, last_seq] : {std::pair{"idle_1", 1}, std::pair{"new_1", 1},
+                               std::pair{"idle_2", 1}}) {
+    BOOST_TEST_CONTEXT(job) {
+      auto snap = http.get(job_path(job));
+      for (int i = 0; i < 50 && snap.status == 429; ++i) {
+        std::this_thread::sleep_for(100ms);
+        snap = http.get(job_path(job));
+      }
+      BOOST_REQUIRE_EQUAL(snap.status, 200);
+      check_int(snap.json(), "last_seq", last_seq);
+    }
+  }
+  auto live = read_metric(server.port(), "jobwire_live_jobs");
+  BOOST_REQUIRE(live.has_value());
+  BOOST_TEST(*live <= 3);
+}
