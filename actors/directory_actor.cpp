@@ -35,6 +35,23 @@ bool stored(self_ptr self, const std::string& job_id, bool* readable) {
   }
 }
 
+/// The snapshot of a job not in memory, from its record: such a job has
+/// all its state on disk, so a status needs no actor (and no room when
+/// `--max-live-jobs` are in memory).
+caf::expected<job_snapshot> stored_snapshot(self_ptr self,
+                                            const std::string& job_id) {
+  try {
+    lmdb_txn txn{self->state.db->env, lmdb_txn::read_only};
+    if (auto rec = self->state.db->store.job(txn, job_id))
+      return std::move(rec->snapshot);
+    return job_not_found(job_id);
+  } catch (const std::exception& e) {
+    log::error("cannot read job", {{"job_id", job_id}, {"reason", e.what()}});
+    return caf::make_error(error_code::internal,
+                           std::string{"the store failed"});
+  }
+}
+
 /// Asks every job in memory to leave if idle, at most once a second: the
 /// answers come back as `idle_atom`s, and a refused request is retried.
 void shed_idle_jobs(self_ptr self) {
@@ -180,6 +197,18 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
     },
     [self](command_atom, client_command& cmd, connection_actor& who,
            std::string& conn_id) {
+      if (cmd.type == command_type::request_status
+          && !self->state.jobs.contains(cmd.job_id)) {
+        auto now = unix_now_ms();
+        auto snapshot = stored_snapshot(self, cmd.job_id);
+        auto text = snapshot
+                      ? encode_job_status(*snapshot, cmd.request_id, now)
+                      : encode_error(to_error_code(snapshot.error()),
+                                     error_message(snapshot.error()),
+                                     cmd.request_id, cmd.job_id, now);
+        self->send(who, frame_atom::value, make_frame(std::move(text)));
+        return;
+      }
       auto why = miss::not_found;
       auto* job = find(self, cmd.job_id, cmd.type == command_type::subscribe,
                        &why);
@@ -207,14 +236,16 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
       self->send(who, frame_atom::value, make_frame(std::move(text)));
     },
     [self](status_atom, std::string& job_id) -> caf::result<job_snapshot> {
-      auto why = miss::not_found;
-      auto* job = find(self, job_id, false, &why);
-      if (job == nullptr)
-        return why == miss::full ? too_many_live_jobs(self)
-                                 : job_not_found(job_id);
-      ++job->routed;
-      return self->delegate(job->handle, status_atom::value,
-                            std::move(job_id));
+      auto& jobs = self->state.jobs;
+      if (auto i = jobs.find(job_id); i != jobs.end()) {
+        ++i->second.routed;
+        return self->delegate(i->second.handle, status_atom::value,
+                              std::move(job_id));
+      }
+      auto snapshot = stored_snapshot(self, job_id);
+      if (!snapshot)
+        return std::move(snapshot.error());
+      return std::move(*snapshot);
     },
     [self](cancel_atom, std::string& job_id,
            std::string& reason) -> caf::result<job_snapshot> {
