@@ -13,6 +13,8 @@ constexpr std::string_view format_key = "format";
 constexpr std::string_view format_tag = "jobwire-registry-1";
 /// Set once every running job has an abandon time (see the constructor).
 constexpr std::string_view abandon_times_key = "abandon-times";
+/// Written after a commit that freed space in the reserve (`note_freed`).
+constexpr std::string_view freed_by_key = "freed-by";
 constexpr char connection_kind = 'c';
 constexpr char job_kind = 'j';
 /// A running job's entry: when its job actor looks at it again (abandoned?
@@ -91,6 +93,14 @@ void registry_store::give_running_jobs_abandon_times(lmdb_txn& txn) {
     x.expires_at_ms = at_once;
     put_job(txn, x);
   }
+}
+
+void registry_store::note_freed(lmdb_txn& txn) {
+  MDB_envinfo info;
+  mdb_env_info(env_.get(), &info);
+  std::string be;
+  append_be64(be, static_cast<uint64_t>(info.me_last_txnid));
+  txn.put(meta_, freed_by_key, be);
 }
 
 // -- jobs ---------------------------------------------------------------------

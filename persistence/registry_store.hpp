@@ -111,6 +111,13 @@ public:
   /// `ttl_ms` from now.
   size_t close_open_connections(lmdb_txn& txn, int64_t now_ms, int64_t ttl_ms);
 
+  /// A write of a few bytes (the meta entry "freed-by"), so a commit
+  /// follows one that freed pages: LMDB reuses the pages a commit frees
+  /// only in the write transactions after the next commit (it keeps the
+  /// previous snapshot whole), and a refused write, aborted, commits
+  /// nothing.
+  void note_freed(lmdb_txn& txn);
+
 private:
   /// Calls `f(kind, id)` for each expiry entry at or before `now_ms`,
   /// earliest first, until `f` returns false.

@@ -441,4 +441,53 @@ BOOST_AUTO_TEST_CASE(map_grows_then_publishers_get_storage_full) {
   BOOST_TEST(out->back() == "1");
 }
 
+BOOST_AUTO_TEST_CASE(room_a_sweep_frees_in_a_full_store_takes_the_next_write) {
+  // LMDB reuses the pages a commit frees only after one more commit. When
+  // the sweep's commit (in the reserve) was the last, every later write
+  // was refused, and none committed to move things on: the store stayed
+  // full with its expired jobs gone.
+  auto out = std::make_shared<std::vector<std::string>>();
+  // A finished job of ~800 KB, expiring in a second.
+  job_record old;
+  old.snapshot.job_id = "old";
+  old.snapshot.status = job_status::completed;
+  old.snapshot.last_seq = 100;
+  old.expires_at_ms = *now + 1000;
+  std::vector<stored_event> events;
+  for (uint64_t seq = 1; seq <= 100; ++seq)
+    events.push_back({seq, std::string(8000, 'o'), ""});
+  sys.spawn([=, this](caf::event_based_actor* self) {
+    self->request(registry, caf::infinite, store_atom::value, old, events)
+      .then([out](uint64_t seq) { out->push_back(std::to_string(seq)); },
+            [out](caf::error& err) {
+              out->push_back(std::string{to_string(to_error_code(err))});
+            });
+  });
+  sched.run();
+  BOOST_REQUIRE_EQUAL(out->back(), "100");
+  // Another job fills the rest, to the maximum.
+  uint64_t seq = 1;
+  for (; seq < 1000; ++seq) {
+    store("filler", seq, 1, out, 8000);
+    sched.run();
+    if (out->back() == "storage_full")
+      break;
+  }
+  BOOST_REQUIRE_EQUAL(out->back(), "storage_full");
+  // The old job expires and one sweep commit removes it whole.
+  *now += 2000;
+  auto before = last_txnid();
+  caf::anon_send(registry, sweep_atom::value);
+  sched.run();
+  {
+    lmdb_txn txn{db->env, lmdb_txn::read_only};
+    BOOST_REQUIRE(!db->store.job(txn, "old"));
+  }
+  BOOST_TEST_MESSAGE("commits by the sweep: " << last_txnid() - before);
+  // Its room takes the filler's event at once, with no other write first.
+  store("filler", seq, 1, out, 8000);
+  sched.run();
+  BOOST_TEST(out->back() == std::to_string(seq));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
