@@ -68,15 +68,14 @@ void flush(self_ptr self) {
       // In the reserve, what does not free space was refused.
       if (std::find(refused.begin(), refused.end(), true) != refused.end())
         refusal = store_refusal::full;
-      // The pages this commit freed may be all the room there is, but
-      // LMDB lets a write reuse them only after one more commit. A refused
-      // write commits nothing, so without this one every write stayed
-      // refused until some other write happened to commit (none may: an
-      // empty sweep commits nothing). In the reserve, it fits.
-      auto freed = std::any_of(batch.begin(), batch.end(),
-                               [](auto& w) { return w.frees_space; });
-      if (in_reserve
-          || (freed && m.store_refusing.load() == store_refusal::full)) {
+      // The pages a commit in the reserve freed are all the room there
+      // is, but LMDB lets a write reuse them only after one more commit. A
+      // refused write commits nothing, so without this one every write
+      // stayed refused until some other write happened to commit (none
+      // may: an empty sweep commits nothing). In the reserve, it fits.
+      // Only here: after every sweep of a full store, it made the store
+      // take a write now and then between refusals.
+      if (in_reserve) {
         try {
           lmdb_txn next{st.db->env, lmdb_txn::read_write};
           st.db->store.note_freed(next);
