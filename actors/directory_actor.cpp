@@ -21,20 +21,6 @@ constexpr size_t trim_after_stopped = 10'000;
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;
 
-/// Whether `job_id` has a record; false, with `readable` false, when it
-/// has one that cannot be read.
-bool stored(self_ptr self, const std::string& job_id, bool* readable) {
-  try {
-    lmdb_txn txn{self->state.db->env, lmdb_txn::read_only};
-    return self->state.db->store.job(txn, job_id).has_value();
-  } catch (const std::exception& e) {
-    log::error("cannot read job", {{"job_id", job_id}, {"reason", e.what()}});
-    if (readable != nullptr)
-      *readable = false;
-    return false;
-  }
-}
-
 /// The snapshot of a job not in memory, from its record: such a job has
 /// all its state on disk, so a status needs no actor (and no room when
 /// `--max-live-jobs` are in memory).
@@ -50,6 +36,16 @@ caf::expected<job_snapshot> stored_snapshot(self_ptr self,
     return caf::make_error(error_code::internal,
                            std::string{"the store failed"});
   }
+}
+
+/// Whether `job_id` has a record; false, with `readable` false, when it
+/// has one that cannot be read.
+bool stored(self_ptr self, const std::string& job_id, bool* readable) {
+  auto snapshot = stored_snapshot(self, job_id);
+  if (!snapshot && readable != nullptr
+      && to_error_code(snapshot.error()) != error_code::job_not_found)
+    *readable = false;
+  return static_cast<bool>(snapshot);
 }
 
 /// Asks every job in memory to leave if idle, at most once a second: the
@@ -84,6 +80,18 @@ caf::error too_many_live_jobs(self_ptr self) {
                            + std::to_string(self->state.settings.max_live)
                            + ") and is letting idle ones go: retry in a "
                              "moment");
+}
+
+/// What a request for `job_id` that `find` missed is answered with.
+caf::error miss_error(self_ptr self, miss why, const std::string& job_id) {
+  return why == miss::full ? too_many_live_jobs(self) : job_not_found(job_id);
+}
+
+/// `err` as the reply to the client command `cmd`.
+std::string error_reply(const caf::error& err, const client_command& cmd,
+                        int64_t now_ms) {
+  return encode_error(to_error_code(err), error_message(err), cmd.request_id,
+                      cmd.job_id, now_ms);
 }
 
 /// The entry of `job_id`: in memory, activated from the store, or (with
@@ -203,9 +211,7 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
         auto snapshot = stored_snapshot(self, cmd.job_id);
         auto text = snapshot
                       ? encode_job_status(*snapshot, cmd.request_id, now)
-                      : encode_error(to_error_code(snapshot.error()),
-                                     error_message(snapshot.error()),
-                                     cmd.request_id, cmd.job_id, now);
+                      : error_reply(snapshot.error(), cmd, now);
         self->send(who, frame_atom::value, make_frame(std::move(text)));
         return;
       }
@@ -221,18 +227,9 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
       // No such job: answer as the job would. A job out of memory has no
       // subscriber either (one keeps it in).
       auto now = unix_now_ms();
-      std::string text;
-      if (cmd.type == command_type::unsubscribe) {
-        text = encode_unsubscribed(cmd.job_id, cmd.request_id, now);
-      } else if (why == miss::full) {
-        auto err = too_many_live_jobs(self);
-        text = encode_error(error_code::rate_limited, error_message(err),
-                            cmd.request_id, cmd.job_id, now);
-      } else {
-        auto err = job_not_found(cmd.job_id);
-        text = encode_error(error_code::job_not_found, error_message(err),
-                            cmd.request_id, cmd.job_id, now);
-      }
+      auto text = cmd.type == command_type::unsubscribe
+                    ? encode_unsubscribed(cmd.job_id, cmd.request_id, now)
+                    : error_reply(miss_error(self, why, cmd.job_id), cmd, now);
       self->send(who, frame_atom::value, make_frame(std::move(text)));
     },
     [self](status_atom, std::string& job_id) -> caf::result<job_snapshot> {
@@ -252,8 +249,7 @@ directory_impl(directory_actor::stateful_pointer<directory_state> self,
       auto why = miss::not_found;
       auto* job = find(self, job_id, false, &why);
       if (job == nullptr)
-        return why == miss::full ? too_many_live_jobs(self)
-                                 : job_not_found(job_id);
+        return miss_error(self, why, job_id);
       ++job->routed;
       return self->delegate(job->handle, cancel_atom::value, std::move(job_id),
                             std::move(reason));
