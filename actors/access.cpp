@@ -1,15 +1,19 @@
 #include "actors/access.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <jwt.h>
 #include <simdjson.h>
 
+#include "actors/metrics.hpp"
 #include "messages/error_code.hpp"
+#include "messages/log_throttle.hpp"
 
 namespace jobwire {
 
@@ -176,6 +180,23 @@ caf::expected<access_grant> token_verifier::verify(std::string_view token,
     out.jobs.emplace_back(id);
   }
   return out;
+}
+
+void audit_denial(std::string_view connection_id, std::string_view subject,
+                  std::string_view scope, log::field about,
+                  std::string_view reason) {
+  ++metrics::global().access_denied;
+  static log::throttle throttle{std::chrono::seconds{1}};
+  auto held_back = throttle.admit();
+  if (!held_back)
+    return;
+  auto held = std::to_string(*held_back);
+  log::warn("access denied", {{"connection_id", connection_id},
+                              {"subject", subject},
+                              {"scope", scope},
+                              about,
+                              {"reason", reason},
+                              {"held_back", held}});
 }
 
 } // namespace jobwire

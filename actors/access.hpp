@@ -8,6 +8,8 @@
 
 #include "caf/expected.hpp"
 
+#include "messages/log.hpp"
+
 namespace jobwire {
 
 /// What a token lets its bearer do (PROTOCOL.md, "Access").
@@ -47,5 +49,15 @@ private:
 
 /// Null when access control is off (no `--auth-secret-file`).
 using verifier_ptr = std::shared_ptr<const token_verifier>;
+
+/// Counts a refusal of `scope` to `subject` (`jobwire_access_denied_total`)
+/// and logs it: at most one line a second, with the number of refusals held
+/// back since the last line, so that a client repeating a refused request
+/// cannot fill the disk with log lines. `about` names what was refused (a
+/// job, a connection, an origin); `connection_id` is empty over HTTP.
+/// Thread-safe: io threads and connection actors share it.
+void audit_denial(std::string_view connection_id, std::string_view subject,
+                  std::string_view scope, log::field about,
+                  std::string_view reason);
 
 } // namespace jobwire

@@ -270,26 +270,14 @@ std::optional<std::string> refusal(self_ptr self, const client_command& cmd,
   return "the token does not allow this on the job";
 }
 
-/// Logs and counts a refusal of `scope` to `subject`; `about` names what
-/// was refused (a job, a connection).
-void audit_denied(const connection_state& st, std::string_view subject,
-                  std::string_view scope, log::field about,
-                  std::string_view why) {
-  ++metrics::global().access_denied;
-  log::warn("access denied", {{"connection_id", st.connection_id},
-                              {"subject", subject},
-                              {"scope", scope},
-                              about,
-                              {"reason", why}});
-}
-
 bool permitted(self_ptr self, const client_command& cmd, scope what) {
   auto& st = self->state;
   std::string who;
   auto why = refusal(self, cmd, what, who);
   if (!why)
     return true;
-  audit_denied(st, who, to_string(what), {"job_id", cmd.job_id}, *why);
+  audit_denial(st.connection_id, who, to_string(what),
+               {"job_id", cmd.job_id}, *why);
   reply_error(self, cmd, error_code::unauthorized,
               "'" + std::string{to_string(what)} + "' on job '" + cmd.job_id
                 + "' is not allowed: " + *why);
@@ -327,7 +315,8 @@ bool follow(self_ptr self, const client_command& cmd, uint64_t last_sent) {
 void deny_resume(self_ptr self, const client_command& cmd,
                  const std::string& why) {
   auto& st = self->state;
-  audit_denied(st, st.grant ? st.grant->subject : std::string{}, "resume",
+  audit_denial(st.connection_id,
+               st.grant ? st.grant->subject : std::string{}, "resume",
                {"resumed", cmd.connection_id}, why);
   reply_error(self, cmd, error_code::unauthorized, why);
 }

@@ -14,6 +14,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "actors/access.hpp"
 #include "actors/metrics.hpp"
 #include "messages/error_code.hpp"
 #include "messages/identifiers.hpp"
@@ -67,15 +68,6 @@ std::array<http_header, 1> bearer_challenge(const http_session::request& req) {
   return {http_header{"WWW-Authenticate",
                       sent ? R"(Bearer realm="jobwire", error="invalid_token")"
                            : R"(Bearer realm="jobwire")"}};
-}
-
-void audit_denial(std::string_view subject, std::string_view what,
-                  std::string_view job_id, std::string_view why) {
-  ++metrics::global().access_denied;
-  log::warn("access denied", {{"subject", subject},
-                              {"scope", what},
-                              {"job_id", job_id},
-                              {"reason", why}});
 }
 
 } // namespace
@@ -375,7 +367,7 @@ void http_session::handle(request req) {
                                                        : scope::view;
     auto checked = verifier->verify(bearer_token(req), unix_now_ms());
     if (!checked) {
-      audit_denial({}, to_string(what), route.job_id,
+      audit_denial({}, {}, to_string(what), {"job_id", route.job_id},
                    error_message(checked.error()));
       return reply(401,
                    encode_http_error(error_code::unauthorized,
@@ -384,7 +376,8 @@ void http_session::handle(request req) {
                    bearer_challenge(req));
     }
     if (!checked->allows(what, route.job_id)) {
-      audit_denial(checked->subject, to_string(what), route.job_id,
+      audit_denial({}, checked->subject, to_string(what),
+                   {"job_id", route.job_id},
                    "not in the token's jobs or scope");
       return reply(403,
                    encode_http_error(error_code::unauthorized,
@@ -432,7 +425,8 @@ bool http_session::origin_allowed(const request& req) {
   auto origin = req[http::field::origin];
   if (ctx_.settings.origins.allows(origin, req[http::field::host]))
     return true;
-  audit_denial({}, "origin", {}, origin);
+  audit_denial({}, {}, "origin", {"origin", origin},
+               "not in --allowed-origins");
   return false;
 }
 
@@ -488,7 +482,8 @@ void http_session::upgrade(request req) {
   if (auto& verifier = ctx_.settings.connection.verifier) {
     auto checked = verifier->verify(bearer_token(req), unix_now_ms());
     if (!checked) {
-      audit_denial({}, "connect", {}, error_message(checked.error()));
+      audit_denial({}, {}, "connect", {"job_id", {}},
+                   error_message(checked.error()));
       return reply(401,
                    encode_http_error(error_code::unauthorized,
                                      error_message(checked.error())),

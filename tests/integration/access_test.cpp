@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -276,6 +278,57 @@ BOOST_AUTO_TEST_CASE(a_token_that_expires_while_connected_closes_1008) {
   auto ws = open_with(mint(R"(["job_a"])", "view", 2));
   auto closed = ws.wait_close(6s);
   BOOST_TEST(closed.code == 1008, closed.to_string());
+}
+
+BOOST_AUTO_TEST_CASE(every_denial_is_counted_and_logged_at_most_once_a_second) {
+  // A client that repeats a refused request must not fill the disk with
+  // log lines: a line a second at most, each saying how many it held back.
+  auto forged = bearer(mint(R"(["job_d"])", "view", 3600,
+                            "another-secret-0123456789abcdef"));
+  constexpr int burst = 40;
+  auto start = clock_type::now();
+  for (int i = 0; i < burst; ++i)
+    BOOST_REQUIRE_EQUAL(
+      http.request("GET", "/v1/jobs/job_d", std::nullopt, forged).status, 401);
+  auto burst_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                         clock_type::now() - start)
+                         .count();
+  // After a quiet second, a denial over WebSocket gets a line of its own,
+  // which counts what the burst held back: both paths share the limit.
+  std::this_thread::sleep_for(1100ms);
+  auto ws = open_with(mint(R"(["job_a"])", "view"));
+  ws.send_text(R"({"type":"subscribe","job_id":"job_d"})");
+  check_string(ws.read_json(), "code", "unauthorized");
+  auto counted = read_metric(server.port(), "jobwire_access_denied_total");
+  BOOST_TEST_REQUIRE(counted.has_value());
+  BOOST_TEST(*counted == burst + 1);
+  int lines = 0;
+  long held_back = 0;
+  std::string last;
+  auto logged = eventually(
+    [&] {
+      lines = 0;
+      held_back = 0;
+      std::istringstream text{server.stderr_text()};
+      for (std::string line; std::getline(text, line);) {
+        if (line.find(R"("msg":"access denied")") == std::string::npos)
+          continue;
+        ++lines;
+        last = line;
+        auto at = line.find(R"("held_back":")");
+        BOOST_REQUIRE_MESSAGE(at != std::string::npos, line);
+        held_back += std::stol(line.substr(at + 13));
+      }
+      return last.find(R"("scope":"view","job_id":"job_d")")
+               != std::string::npos
+             && last.find(R"("connection_id":"")") == std::string::npos;
+    },
+    5s);
+  BOOST_TEST_REQUIRE(logged, "the WebSocket denial's line: " << last);
+  BOOST_TEST(lines + held_back == burst + 1);
+  BOOST_TEST(lines <= burst_seconds + 2,
+             lines << " lines for a burst of " << burst_seconds << " s");
+  BOOST_TEST(last.find(R"("held_back":"0")") == std::string::npos, last);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
