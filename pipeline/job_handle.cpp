@@ -3,7 +3,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -20,8 +22,9 @@ namespace jobwire::pipeline {
 namespace {
 
 /// What the worker actor, the handle and its callback thread share: the
-/// cancel request.
-struct cancel_box {
+/// cancel request. The callback's thread starts with the first request, so
+/// a process with many jobs holds no thread per job while none is cancelled.
+struct cancel_box : std::enable_shared_from_this<cancel_box> {
   explicit cancel_box(std::string job_id, job_handle::cancel_handler f)
     : job_id(std::move(job_id)), handler(std::move(f)) {
     // nop
@@ -34,8 +37,10 @@ struct cancel_box {
   mutable std::condition_variable cv;
   std::string reason;
   bool stopping = false; // the handle is going: no callback starts
+  std::thread callback;  // runs the handler, once
 
-  // Runs in the worker actor: records the first request, never blocks.
+  // Runs in the worker actor: records the first request and starts the
+  // callback's thread, never blocks.
   void on_cancel(const std::string& why) {
     {
       std::lock_guard guard{mtx};
@@ -43,28 +48,43 @@ struct cancel_box {
         return;
       reason = why;
       requested = true;
+      if (handler && !stopping)
+        start_callback(why);
     }
     cv.notify_all();
   }
 
+  // The handle is going: waits for a running callback, unless this is the
+  // callback itself, and starts none from now on.
   void stop() {
+    std::thread running;
     {
       std::lock_guard guard{mtx};
       stopping = true;
+      running = std::move(callback);
     }
-    cv.notify_all();
+    if (!running.joinable())
+      return;
+    if (running.get_id() == std::this_thread::get_id())
+      running.detach();
+    else
+      running.join();
   }
 
-  // The callback thread: waits for the request, then calls the handler.
-  void run_handler() {
-    std::string why;
-    {
-      std::unique_lock guard{mtx};
-      cv.wait(guard, [this] { return requested.load() || stopping; });
-      if (stopping)
-        return;
-      why = reason;
+private:
+  void start_callback(const std::string& why) {
+    try {
+      callback = std::thread{[self = shared_from_this(), why] {
+        self->run_handler(why);
+      }};
+    } catch (const std::system_error& e) {
+      // Out of threads: the request still shows in `cancel_requested`.
+      log::error("cannot start the cancel handler's thread",
+                 {{"job_id", job_id}, {"reason", e.what()}});
     }
+  }
+
+  void run_handler(const std::string& why) {
     try {
       handler(why);
     } catch (std::exception& e) {
@@ -106,22 +126,13 @@ struct job_handle::state {
   std::mutex mtx;
   std::string correlation_id;
 
-  std::thread handler_thread; // only with a cancel handler
-
   void stop_worker() {
     if (worker) {
       cli.detach(job_id, worker);
       caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
       worker = worker_actor{};
     }
-    if (!handler_thread.joinable())
-      return;
     box->stop();
-    // Waits for a running callback, unless this is the callback itself.
-    if (handler_thread.get_id() == std::this_thread::get_id())
-      handler_thread.detach();
-    else
-      handler_thread.join();
   }
 };
 
@@ -152,7 +163,8 @@ caf::expected<job_handle> job_handle::open(client c, std::string job_id,
   // Not detached: CAF 0.17's network layer can stop with a worker's down
   // message still queued, keeping the worker alive, and an actor system
   // waits for every detached actor's thread when it shuts down (for ever,
-  // then). The callback, which may block, gets a thread of its own instead.
+  // then). The callback, which may block, gets a thread of its own instead,
+  // when a cancel comes.
   st->worker = st->cli.system().spawn(worker_impl, box);
   auto snapshot = st->cli.attach(st->job_id, st->worker);
   if (!snapshot) {
@@ -161,8 +173,6 @@ caf::expected<job_handle> job_handle::open(client c, std::string job_id,
     return std::move(snapshot.error());
   }
   st->snapshot = std::move(*snapshot);
-  if (box->handler)
-    st->handler_thread = std::thread{[box] { box->run_handler(); }};
   return job_handle{std::move(st)};
 }
 

@@ -35,8 +35,9 @@ public:
   // -- constructors, destructors ---------------------------------------------
 
   /// Attaches a new worker for `job_id` through `c`. `on_cancel` runs on a
-  /// thread of the handle's own, at most once per handle (for the first
-  /// cancel request; later ones are ignored); exceptions it throws are
+  /// thread of the handle's own, which the first cancel request starts (a
+  /// handle holds no thread before), at most once per handle (later
+  /// requests are ignored); exceptions it throws are
   /// logged and dropped. It may call this handle's methods (e.g.
   /// `cancelled()`), which block only that thread; the handle must outlive
   /// the call (the destructor waits for a running callback, and starts

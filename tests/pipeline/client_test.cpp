@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <ostream>
@@ -500,6 +501,38 @@ BOOST_AUTO_TEST_CASE(cancel_requests_reach_the_callback_once) {
     BOOST_TEST(x.stored.back().reason == "user asked");
     return 0;
   });
+}
+
+BOOST_AUTO_TEST_CASE(a_handle_holds_no_thread_until_a_cancel_comes) {
+  // A pipeline process with many jobs pays a thread per cancelled job, not
+  // one per job.
+  auto threads = [] {
+    size_t n = 0;
+    for (auto& x : std::filesystem::directory_iterator{"/proc/self/task"}) {
+      static_cast<void>(x);
+      ++n;
+    }
+    return n;
+  };
+  auto cli = connect();
+  constexpr size_t jobs = 20;
+  std::atomic<int> called{0};
+  auto before = threads();
+  std::vector<pl::job_handle> hdls;
+  for (size_t i = 0; i < jobs; ++i) {
+    auto hdl = pl::job_handle::open(cli, "job_t" + std::to_string(i),
+                                    [&](const std::string&) { ++called; });
+    BOOST_REQUIRE(hdl);
+    hdls.push_back(std::move(*hdl));
+  }
+  auto open = threads();
+  BOOST_TEST(open <= before + 2, before << " threads, then " << open
+                                        << " with " << jobs << " handles");
+  caf::anon_send(hdls.at(3).worker(), cancel_atom::value,
+                 std::string{"job_t3"}, std::string{"one"});
+  BOOST_TEST(eventually([&] { return called.load() == 1; }));
+  hdls.clear();
+  BOOST_TEST(called.load() == 1);
 }
 
 BOOST_AUTO_TEST_CASE(the_callback_may_publish_job_cancelled) {
