@@ -73,6 +73,8 @@ struct config : caf::actor_system_config {
   size_t max_connections = 100000;
   size_t max_connections_per_address = 10000;
   size_t max_pending_handshakes = 1024;
+  /// Not an option: set from the descriptor limit at start.
+  size_t client_descriptors = SIZE_MAX;
   size_t max_commands_per_second = 50;
   size_t max_errors = 0;
   size_t handshake_timeout_ms = 10000;
@@ -391,6 +393,7 @@ int run(caf::actor_system& sys, const config& cfg,
   settings.max_connections = cfg.max_connections;
   settings.max_connections_per_address = cfg.max_connections_per_address;
   settings.max_pending_handshakes = cfg.max_pending_handshakes;
+  settings.client_descriptors = cfg.client_descriptors;
   settings.origins = jobwire::origin_policy::parse(cfg.allowed_origins);
   settings.connection.heartbeat_seconds = static_cast<unsigned>(cfg.heartbeat);
   settings.connection.progress_interval
@@ -608,14 +611,17 @@ int main(int argc, char** argv) {
       jobwire::log::info("descriptor limit raised",
                          {{"from", std::to_string(fds->before)},
                           {"to", std::to_string(fds->now)}});
-    auto needed = cfg.max_connections + cfg.max_pending_handshakes + 64;
-    if (fds->now < needed)
+    cfg.client_descriptors = jobwire::client_descriptors(fds->now);
+    auto needed = cfg.max_connections + cfg.max_pending_handshakes;
+    if (cfg.client_descriptors < needed)
       jobwire::log::warn(
         "the descriptor limit is below what --max-connections and "
-        "--max-pending-handshakes need: past it, new connections wait until "
-        "some close (raise the hard limit: ulimit -Hn, or LimitNOFILE= in a "
+        "--max-pending-handshakes need: past it, new connections are "
+        "refused until some close, and the rest of the limit stays for "
+        "pipelines (raise the hard limit: ulimit -Hn, or LimitNOFILE= in a "
         "systemd unit; or lower --max-connections)",
         {{"limit", std::to_string(fds->now)},
+         {"for_clients", std::to_string(cfg.client_descriptors)},
          {"needed", std::to_string(needed)}});
   }
   int result = EXIT_SUCCESS;

@@ -28,4 +28,9 @@ std::optional<descriptor_limit> raise_descriptor_limit() {
   return result;
 }
 
+uint64_t client_descriptors(uint64_t limit) {
+  constexpr uint64_t reserve = 256;
+  return limit - std::min(reserve, limit / 4);
+}
+
 } // namespace jobwire

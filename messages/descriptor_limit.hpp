@@ -20,4 +20,11 @@ struct descriptor_limit {
 /// administrator allowed. None when the limits cannot be read.
 std::optional<descriptor_limit> raise_descriptor_limit();
 
+/// Of `limit` descriptors, those that client sockets may take: the rest
+/// (256, or a quarter of a small limit) stay for pipelines connecting to
+/// the CAF port and for the server's own files. Clients that took them all
+/// would lock the pipelines out, and CAF's accept loop spins when it meets
+/// the limit.
+uint64_t client_descriptors(uint64_t limit);
+
 } // namespace jobwire

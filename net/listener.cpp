@@ -82,7 +82,16 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   auto peer = client_address(socket.remote_endpoint(ignored).address());
   auto per_address
     = std::max<size_t>(1, ctx_.settings.max_pending_handshakes / 2);
-  if (ctx_.http_sessions >= ctx_.settings.max_pending_handshakes) {
+  if (ctx_.http_sessions + ctx_.sessions.size()
+      >= ctx_.settings.client_descriptors) {
+    // The rest of the descriptor limit is the pipelines' and the store's.
+    if (auto held_back = out_of_descriptors_.admit())
+      log::warn("client sockets hold every descriptor they may; refusing a "
+                "connection",
+                {{"limit", std::to_string(ctx_.settings.client_descriptors)},
+                 {"held_back", std::to_string(*held_back)}});
+    socket.close(ignored);
+  } else if (ctx_.http_sessions >= ctx_.settings.max_pending_handshakes) {
     // Many idle or half-sent requests at once: someone is holding
     // sockets open. Turn newcomers away rather than run out of fds.
     if (auto held_back = too_many_sessions_.admit())

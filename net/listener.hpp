@@ -41,6 +41,7 @@ private:
   log::throttle accept_failures_{std::chrono::seconds{10}};
   log::throttle too_many_sessions_{std::chrono::seconds{10}};
   log::throttle too_many_from_address_{std::chrono::seconds{10}};
+  log::throttle out_of_descriptors_{std::chrono::seconds{10}};
 };
 
 } // namespace jobwire

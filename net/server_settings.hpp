@@ -42,6 +42,10 @@ struct server_settings {
   /// TCP connections still in HTTP (not upgraded) at once; more are closed
   /// at accept (slowloris).
   size_t max_pending_handshakes = 1024;
+  /// Descriptors that client sockets (HTTP and WebSocket) may hold in all:
+  /// the process's limit less what is kept for the CAF port's pipelines and
+  /// the server's own files. More are closed at accept.
+  size_t client_descriptors = SIZE_MAX;
   /// The pages a browser may upgrade or POST from.
   origin_policy origins;
 };

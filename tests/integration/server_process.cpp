@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace jobwire::test {
@@ -54,8 +55,11 @@ void close_other_fds() {
     close(fd);
 }
 
-// Forks and execs `argv` with the given stdout and stderr; returns the pid.
-pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
+// Forks and execs `argv` with the given stdout and stderr, and with
+// `descriptor_limit` as its soft and hard RLIMIT_NOFILE unless 0; returns the
+// pid.
+pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd,
+            rlim_t descriptor_limit = 0) {
   std::vector<char*> argv;
   for (auto& x : args)
     argv.push_back(const_cast<char*>(x.c_str()));
@@ -75,6 +79,11 @@ pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
     dup2(out_fd, 1);
     dup2(err_fd, 2);
     close_other_fds();
+    if (descriptor_limit != 0) {
+      rlimit lim{descriptor_limit, descriptor_limit};
+      if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        _exit(125);
+    }
     // The test process ignores SIGPIPE; the server gets the default.
     signal(SIGPIPE, SIG_DFL);
     execv(argv[0], argv.data());
@@ -210,7 +219,8 @@ run_result run_to_completion(const std::string& binary,
 }
 
 server_process::server_process(std::vector<std::string> args,
-                               std::chrono::milliseconds timeout)
+                               std::chrono::milliseconds timeout,
+                               rlim_t descriptor_limit)
   : args_(std::move(args)) {
   auto binary = jobwire_binary();
   // Make a fresh temp dir with a data dir inside.
@@ -248,7 +258,7 @@ server_process::server_process(std::vector<std::string> args,
     throw std::runtime_error(errno_text("pipe2"));
   }
   try {
-    pid_ = spawn(argv, out_pipe[1], err_fd);
+    pid_ = spawn(argv, out_pipe[1], err_fd, descriptor_limit);
   } catch (...) {
     close(err_fd);
     close(out_pipe[0]);

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 namespace jobwire::test {
@@ -51,10 +52,13 @@ public:
   // -- constructors, destructors ----------------------------------------------
 
   /// Starts the server and waits for its listening line; throws on failure
-  /// (the message includes what the server wrote to stderr).
+  /// (the message includes what the server wrote to stderr). A
+  /// `descriptor_limit` other than 0 is the server's RLIMIT_NOFILE, soft
+  /// and hard.
   explicit server_process(std::vector<std::string> args = {},
                           std::chrono::milliseconds timeout
-                          = std::chrono::seconds{15});
+                          = std::chrono::seconds{15},
+                          rlim_t descriptor_limit = 0);
 
   /// Kills the server if it still runs and removes the temp dir (unless
   /// `keep_temp_dir()` was called or JOBWIRE_KEEP_TMP is set).

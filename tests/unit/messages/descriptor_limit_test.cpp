@@ -30,3 +30,12 @@ BOOST_AUTO_TEST_CASE(the_soft_limit_is_raised_to_the_hard_one) {
   BOOST_REQUIRE(fds.has_value());
   BOOST_TEST(fds->before == fds->now);
 }
+
+BOOST_AUTO_TEST_CASE(clients_get_the_limit_less_a_reserve) {
+  BOOST_TEST(client_descriptors(1'048'576) == 1'048'320u);
+  BOOST_TEST(client_descriptors(20'000) == 19'744u);
+  BOOST_TEST(client_descriptors(1'024) == 768u);
+  // A small limit keeps a quarter, so clients still get most of it.
+  BOOST_TEST(client_descriptors(256) == 192u);
+  BOOST_TEST(client_descriptors(3) == 3u);
+}
