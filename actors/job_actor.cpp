@@ -89,14 +89,21 @@ bool is_idle(const job_state& st) {
          && !st.in_flight && !st.grace_pending;
 }
 
+/// Tells the directory this job may leave memory, if it is idle. The
+/// directory lets it go only if nothing was sent to it since (`handled`).
+void offer_to_leave(self_ptr self) {
+  auto& st = self->state;
+  if (is_idle(st))
+    self->send(st.directory, idle_atom::value, st.snapshot.job_id, st.handled);
+}
+
 /// Called after every message: a job with nothing to do and no events, or
 /// finished (its state is all on disk), leaves memory at once.
 void note_activity(self_ptr self) {
   auto& st = self->state;
   st.last_activity = self->clock().now();
-  if (is_idle(st)
-      && (st.snapshot.last_seq == 0 || is_finished(st.snapshot.status)))
-    self->send(st.directory, idle_atom::value, st.snapshot.job_id, st.handled);
+  if (st.snapshot.last_seq == 0 || is_finished(st.snapshot.status))
+    offer_to_leave(self);
 }
 
 /// The directory's periodic tick: a running job idle for `settings.idle`
@@ -104,9 +111,8 @@ void note_activity(self_ptr self) {
 /// keeps its actor's memory alive until it fires.)
 void on_idle_tick(self_ptr self) {
   auto& st = self->state;
-  if (is_idle(st)
-      && self->clock().now() - st.last_activity >= st.settings.idle)
-    self->send(st.directory, idle_atom::value, st.snapshot.job_id, st.handled);
+  if (self->clock().now() - st.last_activity >= st.settings.idle)
+    offer_to_leave(self);
 }
 
 // -- storing ----------------------------------------------------------------------
@@ -742,11 +748,8 @@ job_actor::behavior_type job_impl(job_actor::stateful_pointer<job_state> self,
       on_idle_tick(self);
     },
     [self](shed_atom) {
-      auto& st = self->state;
-      ++st.handled;
-      if (is_idle(st))
-        self->send(st.directory, idle_atom::value, st.snapshot.job_id,
-                   st.handled);
+      ++self->state.handled;
+      offer_to_leave(self);
     },
     [self](grace_atom, uint64_t generation) { on_grace(self, generation); },
     [self](recheck_atom) {
