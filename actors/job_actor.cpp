@@ -354,12 +354,14 @@ void replay_step(self_ptr self, job_subscriber& sub,
   auto& st = self->state;
   auto last = st.snapshot.last_seq;
   auto from = sub.last_sent;
-  if (from < last) {
+  // An earlier stretch replays up to what was sent before it.
+  auto upto = sub.skip_to > 0 ? std::min(sub.skip_from, last) : last;
+  if (from < upto) {
     try {
       lmdb_txn txn{st.db->env, lmdb_txn::read_only};
       st.db->store.events_after(
         txn, st.snapshot.job_id, from,
-        std::min<uint64_t>(last - from, st.settings.replay_step_frames),
+        std::min<uint64_t>(upto - from, st.settings.replay_step_frames),
         [&](uint64_t seq, std::string_view json) {
           self->send(sub.handle, frame_atom::value,
                      make_event_frame(std::string{json}, st.snapshot.job_id,
@@ -375,16 +377,20 @@ void replay_step(self_ptr self, job_subscriber& sub,
                  encode_error(error_code::internal,
                               "stored events could not be read", request_id,
                               st.snapshot.job_id, unix_now_ms()));
-      sub.last_sent = last;
+      sub.last_sent = upto;
     }
     if (sub.last_sent == from) {
-      // The store has none of them: go live rather than ask forever.
+      // The store has none of them: go on rather than ask forever.
       log::error("replay found no stored events",
                  {{"job_id", st.snapshot.job_id},
                   {"connection_id", sub.connection_id},
                   {"after", std::to_string(from)}});
-      sub.last_sent = last;
+      sub.last_sent = upto;
     }
+  }
+  if (sub.skip_to > 0 && sub.last_sent >= upto) {
+    sub.last_sent = std::max(sub.last_sent, sub.skip_to);
+    sub.skip_from = sub.skip_to = 0;
   }
   sub.replaying = sub.last_sent < last;
   if (sub.replaying)
@@ -397,11 +403,22 @@ void subscribe(self_ptr self, const client_command& cmd,
   auto last = st.snapshot.last_seq;
   auto start = cmd.has_since_seq ? cmd.since_seq : last;
   auto [it, added] = st.subscribers.try_emplace(
-    who.address(), job_subscriber{who, conn_id, std::min(start, last)});
+    who.address(), job_subscriber{.handle = who,
+                                  .connection_id = conn_id,
+                                  .last_sent = std::min(start, last),
+                                  .first = std::min(start, last)});
   auto& sub = it->second;
   if (added) {
     self->monitor(who);
     ++metrics::global().subscriptions;
+  } else if (cmd.has_since_seq && start < sub.first && sub.skip_to == 0) {
+    // Events this connection was never sent: replayed now, in order, then
+    // the replay jumps over what it was sent and goes on from there.
+    if (sub.last_sent > sub.first) {
+      sub.skip_from = sub.first;
+      sub.skip_to = sub.last_sent;
+    }
+    sub.first = sub.last_sent = start;
   } else {
     // Nothing twice: a replay under way goes on from where it is.
     start = std::max(start, sub.last_sent);

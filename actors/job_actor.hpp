@@ -66,6 +66,13 @@ struct job_subscriber {
   std::string connection_id;
   /// The highest seq this connection has been sent.
   uint64_t last_sent = 0;
+  /// Every event after this one has been sent, or is being replayed: a
+  /// repeated subscribe with a lower `since_seq` replays those in between.
+  uint64_t first = 0;
+  /// While such an earlier stretch replays: the events in (skip_from,
+  /// skip_to] were sent before it, and the replay jumps over them.
+  uint64_t skip_from = 0;
+  uint64_t skip_to = 0;
   /// Stored events are being replayed to it a step at a time, each asked
   /// for once its queue has room; live events wait in the store meanwhile.
   bool replaying = false;

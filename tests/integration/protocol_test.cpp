@@ -29,6 +29,26 @@ struct fixture : server_fixture {
     return progress_event("stage_1", n, "step " + std::to_string(n), 100.0 - n);
   }
 
+  // Publishes steps first..last to `job`, which makes them seqs first..last.
+  void publish_steps(const std::string& job, int first, int last) {
+    for (int i = first; i <= last; ++i)
+      publish(http, job, step(i));
+  }
+
+  // The next frames are the progress_updates of steps first..last.
+  static void expect_steps(ws_client& ws, const std::string& job, int first,
+                           int last) {
+    for (int i = first; i <= last; ++i)
+      check_progress_update(ws.read_json(), job, i, "stage_1", i,
+                            "step " + std::to_string(i), 100.0 - i);
+  }
+
+  // Nothing else came before the answer to a ping.
+  static void expect_no_more(ws_client& ws) {
+    auto extra = ping_barrier(ws);
+    BOOST_TEST(extra.empty(), "unexpected frame: " << describe(extra));
+  }
+
   // The connection ids GET /v1/jobs/{id}/connections lists.
   std::vector<std::string> connections(const std::string& job_id) {
     auto res = http.get(job_path(job_id) + "/connections");
@@ -327,41 +347,32 @@ BOOST_AUTO_TEST_CASE(two_connections_on_one_job_get_the_same_events) {
 
 BOOST_AUTO_TEST_CASE(since_seq_replays_stored_events_then_live_ones) {
   auto job = unique_job_id("replay");
-  for (int i = 1; i <= 5; ++i)
-    publish(http, job, step(i));
+  publish_steps(job, 1, 5);
   auto ws = open_ws(port());
   auto reply = subscribe(ws, job, 2);
   BOOST_REQUIRE(reply.contains("status"));
   check_snapshot(reply["status"],
                  {job, "running", "stage_1", 5, "step 5", 95.0, false, 5});
-  for (int i = 3; i <= 5; ++i)
-    check_progress_update(ws.read_json(), job, i, "stage_1", i,
-                          "step " + std::to_string(i), 100.0 - i);
+  expect_steps(ws, job, 3, 5);
   publish(http, job, step(6));
   check_progress_update(ws.read_json(), job, 6, "stage_1", 6, "step 6", 94);
 }
 
 BOOST_AUTO_TEST_CASE(since_seq_zero_replays_everything) {
   auto job = unique_job_id("replay0");
-  for (int i = 1; i <= 3; ++i)
-    publish(http, job, step(i));
+  publish_steps(job, 1, 3);
   auto ws = open_ws(port());
   subscribe(ws, job, 0);
-  for (int i = 1; i <= 3; ++i)
-    check_progress_update(ws.read_json(), job, i, "stage_1", i,
-                          "step " + std::to_string(i), 100.0 - i);
-  auto extra = ping_barrier(ws);
-  BOOST_TEST(extra.empty(), "unexpected frame: " << describe(extra));
+  expect_steps(ws, job, 1, 3);
+  expect_no_more(ws);
 }
 
 BOOST_AUTO_TEST_CASE(since_seq_past_the_last_event_replays_nothing) {
   auto job = unique_job_id("replaynone");
-  for (int i = 1; i <= 3; ++i)
-    publish(http, job, step(i));
+  publish_steps(job, 1, 3);
   auto ws = open_ws(port());
   subscribe(ws, job, 10);
-  auto extra = ping_barrier(ws);
-  BOOST_TEST(extra.empty(), "unexpected frame: " << describe(extra));
+  expect_no_more(ws);
   check_quiet(ws);
   // since_seq equal to the last seq: nothing replayed, live events follow.
   auto other = open_ws(port());
@@ -415,6 +426,24 @@ BOOST_AUTO_TEST_CASE(resubscribing_with_since_seq_sends_no_event_twice) {
   check_progress_update(next, job, 3, "stage_1", 3, "step 3", 97);
   auto extra = ping_barrier(ws);
   BOOST_TEST(extra.empty(), "unexpected frame: " << describe(extra));
+}
+
+BOOST_AUTO_TEST_CASE(resubscribing_with_an_earlier_since_seq_sends_what_was_never_sent) {
+  // Subscribed live, this connection was never sent 1 and 2: asking again
+  // from 0 must bring them, not just `subscribed`.
+  auto job = unique_job_id("earlier");
+  publish_steps(job, 1, 2);
+  auto ws = open_ws(port());
+  subscribe(ws, job);
+  subscribe(ws, job, 0);
+  expect_steps(ws, job, 1, 2);
+  publish_steps(job, 3, 3);
+  expect_steps(ws, job, 3, 3);
+  // Now every event was sent: from 0 again brings none of them twice.
+  subscribe(ws, job, 0);
+  publish_steps(job, 4, 4);
+  expect_steps(ws, job, 4, 4);
+  expect_no_more(ws);
 }
 
 BOOST_AUTO_TEST_CASE(unsubscribe_stops_events) {

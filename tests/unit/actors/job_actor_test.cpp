@@ -302,14 +302,48 @@ BOOST_AUTO_TEST_CASE(since_seq_replays_stored_events) {
   BOOST_REQUIRE_EQUAL(frames->size(), 4u); // subscribed + seq 3, 4, 5
   BOOST_TEST(seq_of(frames->at(1)) == 3u);
   BOOST_TEST(seq_of(frames->at(3)) == 5u);
-  // Subscribing again replays nothing twice.
+  // Subscribing again from 0 sends 1 and 2, never sent, and nothing twice.
   command(conn, command_type::subscribe, "j1", "", 0);
-  BOOST_REQUIRE_EQUAL(frames->size(), 5u);
+  BOOST_REQUIRE_EQUAL(frames->size(), 7u);
   BOOST_TEST(type_of(frames->at(4)) == "subscribed");
+  BOOST_TEST(seq_of(frames->at(5)) == 1u);
+  BOOST_TEST(seq_of(frames->at(6)) == 2u);
+  command(conn, command_type::subscribe, "j1", "", 0);
+  BOOST_REQUIRE_EQUAL(frames->size(), 8u);
+  BOOST_TEST(type_of(frames->at(7)) == "subscribed");
   // A since_seq past the end replays nothing.
   auto [late, late_frames] = connect();
   command(late, command_type::subscribe, "j1", "", 99);
   BOOST_TEST(late_frames->size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_earlier_since_seq_during_a_replay_fills_in_before_it) {
+  settings.replay_step_frames = 2;
+  restart_directory();
+  for (int i = 1; i <= 6; ++i)
+    publish(progress("j1", i));
+  auto [conn, frames] = connect();
+  // The second subscribe arrives while the first replays 4 to 6 in steps.
+  for (uint64_t since : {3, 0}) {
+    client_command cmd;
+    cmd.type = command_type::subscribe;
+    cmd.job_id = "j1";
+    cmd.has_since_seq = true;
+    cmd.since_seq = since;
+    caf::anon_send(registry, command_atom::value, std::move(cmd), conn,
+                   std::string{"conn_1_0000000000000000"});
+  }
+  sched.run();
+  std::vector<uint64_t> seqs;
+  for (auto& f : *frames)
+    if (type_of(f) == "progress_update")
+      seqs.push_back(seq_of(f));
+  // 4 and 5 went before the second subscribe; then 1 to 3, never sent, and
+  // the rest of the first replay; each once.
+  BOOST_TEST(seqs == (std::vector<uint64_t>{4, 5, 1, 2, 3, 6}),
+             boost::test_tools::per_element());
+  publish(progress("j1", 7));
+  BOOST_TEST(seq_of(frames->back()) == 7u);
 }
 
 BOOST_AUTO_TEST_CASE(no_event_after_unsubscribed) {
