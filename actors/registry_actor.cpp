@@ -8,6 +8,7 @@
 
 #include "actors/metrics.hpp"
 #include "messages/error_code.hpp"
+#include "messages/json_reader.hpp"
 #include "messages/log.hpp"
 #include "messages/store_refusal.hpp"
 #include "messages/timestamp.hpp"
@@ -22,6 +23,26 @@ using self_ptr = registry_actor::stateful_pointer<registry_state>;
 /// what its peer acknowledged; without an answer it goes on from the stored
 /// record.
 constexpr auto takeover_answer_timeout = std::chrono::seconds(2);
+
+/// A closed connection's jobs that were forgotten (`--job-retention`) and
+/// began again under the same id since it closed: their seqs start again at
+/// 1, so the resume takes all of them, not what follows the old last seq.
+/// The old job cannot have gone while the connection followed it, so a job
+/// whose first event is newer than the close is another one.
+void forget_replaced_jobs(storage& db, const lmdb_txn& txn,
+                          connection_record& rec) {
+  for (auto& job : rec.jobs) {
+    if (job.last_sent == 0)
+      continue;
+    std::optional<int64_t> began;
+    db.store.events_after(txn, job.job_id, 0, 1,
+                          [&](uint64_t, std::string_view json) {
+                            began = event_time_ms(json);
+                          });
+    if (began && *began > rec.last_activity_ms)
+      job.last_sent = 0;
+  }
+}
 
 int64_t now_ms(self_ptr self) {
   return self->state.settings.clock();
@@ -404,6 +425,8 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                  if (auto err = foreign(earlier, owner, rec->owner))
                    return std::move(*err);
                  db->store.delete_connection(txn, earlier);
+                 if (rec->status == connection_status::closed)
+                   forget_replaced_jobs(*db, txn, *rec);
                  *found = std::move(*rec);
                  return caf::error{};
                },

@@ -1,5 +1,7 @@
 #include "messages/json_reader.hpp"
 
+#include "messages/timestamp.hpp"
+
 namespace jobwire {
 
 namespace {
@@ -115,6 +117,15 @@ bool find_raw_object(std::string_view text, std::string_view key,
     return true;
   }
   return false;
+}
+
+std::optional<int64_t> event_time_ms(std::string_view event_json) {
+  simdjson::dom::element doc;
+  std::string_view text;
+  if (parse_json(event_json, doc) != simdjson::SUCCESS
+      || doc["timestamp"].get(text) != simdjson::SUCCESS)
+    return std::nullopt;
+  return parse_timestamp(text);
 }
 
 bool is_json_number(std::string_view x) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +24,10 @@ simdjson::error_code parse_json(std::string_view text,
 /// `parse_json`.
 bool find_raw_object(std::string_view text, std::string_view key,
                      std::string& out);
+
+/// The top-level `timestamp` of a stored event, in Unix milliseconds;
+/// nothing when it has none that parses.
+std::optional<int64_t> event_time_ms(std::string_view event_json);
 
 /// Whether `x` is exactly one number as RFC 8259 spells it.
 bool is_json_number(std::string_view x);

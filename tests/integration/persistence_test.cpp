@@ -1357,6 +1357,38 @@ BOOST_AUTO_TEST_CASE(resume_goes_on_from_where_a_subscribe_without_since_began) 
   srv.stop_clean();
 }
 
+BOOST_AUTO_TEST_CASE(resume_takes_all_of_a_job_begun_again_under_its_id) {
+  // A finished job is forgotten after --job-retention; a publish to its id
+  // then begins a new job at seq 1. A connection that had been sent the old
+  // job's 1 and 2 resumed from 2 and missed the new job's 1 and 2.
+  temp_data_dir dir;
+  server_on srv{dir, {"--job-retention=1", "--connection-ttl=600"}};
+  http_client http{srv.port()};
+  auto job = unique_job_id("begun_again");
+  raw_ws client;
+  open_subscribed(client, srv.port(), job);
+  auto old_id = client.connection_id();
+  publish_range(http, job, 1, 1);
+  BOOST_TEST(publish(http, job, job_complete_event("{}")) == 2);
+  for (int seq = 1; seq <= 2; ++seq) {
+    auto ev = client.read_json(5s);
+    BOOST_REQUIRE(ev.has_value());
+    BOOST_TEST((*ev)["seq"].as_int() == seq);
+  }
+  client.socket().close();
+  BOOST_TEST(wait_unlisted(srv.port(), job, old_id),
+             "the closed connection is still listed");
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+    return http.get("/v1/jobs/" + job).status == 404;
+  }, 30s), "the finished job was not forgotten");
+  publish_range(http, job, 1, 3);
+  auto ws = resume_expecting(srv.port(), old_id, job, 1, 3);
+  auto extra = ping_barrier(ws);
+  BOOST_TEST(extra.empty(), "unexpected frame: " << describe(extra));
+  ws.close();
+  srv.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(resume_of_a_still_open_connection_is_a_takeover) {
   // A client whose TCP connection died without the server noticing yet
   // (half-open) resumes on a new connection. The resume takes the earlier

@@ -116,3 +116,15 @@ BOOST_AUTO_TEST_CASE(missing_or_non_object_members) {
   BOOST_TEST(!find_raw_object(R"([{"r":{}}])", "r", out));
   BOOST_TEST(!find_raw_object("", "r", out));
 }
+
+BOOST_AUTO_TEST_CASE(reads_an_events_own_timestamp) {
+  // A `timestamp` inside `results` is the publisher's, not the event's.
+  BOOST_TEST(event_time_ms(R"({"type":"job_complete","job_id":"j","seq":1,)"
+                           R"("results":{"timestamp":"2020-01-01T00:00:00.000Z"},)"
+                           R"("timestamp":"2024-01-15T10:30:15.123Z"})")
+               .value_or(-1)
+             == int64_t{1705314615123});
+  BOOST_TEST(!event_time_ms(R"({"type":"job_complete","seq":1})").has_value());
+  BOOST_TEST(!event_time_ms(R"({"timestamp":5})").has_value());
+  BOOST_TEST(!event_time_ms("not json").has_value());
+}

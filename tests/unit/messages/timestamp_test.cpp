@@ -44,3 +44,18 @@ BOOST_AUTO_TEST_CASE(now_is_the_system_clock_in_milliseconds) {
   BOOST_TEST(text[10] == 'T');
   BOOST_TEST(text.back() == 'Z');
 }
+
+BOOST_AUTO_TEST_CASE(parses_what_it_formats) {
+  for (int64_t ms : {int64_t{0}, int64_t{1705314615123}, int64_t{1709251199999},
+                     int64_t{951782400000}, int64_t{253402300799999}})
+    BOOST_TEST(parse_timestamp(format_timestamp(ms)).value_or(-1) == ms);
+}
+
+BOOST_AUTO_TEST_CASE(parses_nothing_else) {
+  for (auto text : {"", "2024-01-15T10:30:15Z", "2024-01-15T10:30:15.123",
+                    "2024-01-15 10:30:15.123Z", "2024-02-30T00:00:00.000Z",
+                    "2024-13-01T00:00:00.000Z", "2024-01-15T24:00:00.000Z",
+                    "2024-01-15T10:60:00.000Z", "2024-01-15T10:30:60.000Z",
+                    "2024-01-15T10:30:15.12xZ", "+024-01-15T10:30:15.123Z"})
+    BOOST_TEST(!parse_timestamp(text).has_value(), text);
+}
