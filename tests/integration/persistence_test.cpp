@@ -1169,6 +1169,28 @@ BOOST_AUTO_TEST_CASE(resumed_lists_only_the_jobs_taken_over) {
   b.stop_clean();
 }
 
+BOOST_AUTO_TEST_CASE(a_connection_resuming_itself_is_told_so) {
+  // It was told its own id was "unknown or has expired".
+  temp_data_dir dir;
+  server_on srv{dir};
+  auto job = unique_job_id("itself");
+  std::string id;
+  auto ws = open_ws(srv.port(), &id);
+  subscribe(ws, job);
+  ws.send_text(resume_cmd(id));
+  auto reply = ws.read_json();
+  check_error(reply, "connection_not_found");
+  BOOST_TEST(reply["message"].as_string().find("is this one")
+               != std::string::npos,
+             reply);
+  // Still subscribed, as before the resume.
+  http_client http{srv.port()};
+  publish_range(http, job, 1, 1);
+  BOOST_TEST(seqs_of(read_events(ws, job, 1)) == std::vector<int64_t>{1});
+  ws.close();
+  srv.stop_clean();
+}
+
 BOOST_AUTO_TEST_CASE(resume_of_an_expired_record_is_refused) {
   temp_data_dir dir;
   server_on srv{dir, {"--connection-ttl=1"}};
