@@ -64,7 +64,8 @@ inline int64_t worker_window_ms(const job_settings& settings) {
 struct job_subscriber {
   connection_actor handle;
   std::string connection_id;
-  /// The highest seq this connection has been sent.
+  /// The highest seq this connection has been sent; while an earlier
+  /// stretch replays (below), how far that replay got.
   uint64_t last_sent = 0;
   /// Every event after this one has been sent, or is being replayed: a
   /// repeated subscribe with a lower `since_seq` replays those in between.
