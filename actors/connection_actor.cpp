@@ -329,12 +329,6 @@ void resume(self_ptr self, const client_command& cmd) {
                   + "' is unknown or has expired");
     return;
   }
-  if (cmd.connection_id == st.connection_id) {
-    reply_error(self, cmd, error_code::connection_not_found,
-                "connection '" + cmd.connection_id
-                  + "' is this one; resume it from a new connection");
-    return;
-  }
   // With access control, a connection is its token subject's: a token
   // without one can tell no user from another.
   std::string owner;

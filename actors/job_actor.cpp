@@ -355,7 +355,7 @@ void replay_step(self_ptr self, job_subscriber& sub,
   auto last = st.snapshot.last_seq;
   auto from = sub.last_sent;
   // An earlier stretch replays up to what was sent before it.
-  auto upto = sub.skip_to > 0 ? std::min(sub.skip_from, last) : last;
+  auto upto = sub.skip_to > 0 ? sub.skip_from : last;
   if (from < upto) {
     try {
       lmdb_txn txn{st.db->env, lmdb_txn::read_only};

@@ -399,6 +399,14 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
     [self](resume_atom, std::string& earlier, std::string& current,
            std::string& owner) {
       auto rp = self->make_response_promise<connection_record>();
+      // Before anything is taken: its own progress and record stay.
+      if (earlier == current) {
+        rp.deliver(caf::make_error(error_code::connection_not_found,
+                                   "connection '" + earlier
+                                     + "' is this one; resume it from a new "
+                                       "connection"));
+        return rp;
+      }
       auto db = self->state.db;
       auto now = now_ms(self);
       auto found = std::make_shared<connection_record>();
@@ -414,10 +422,10 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
         self->state.progress.erase(i);
       }
       enqueue(self,
-              {[db, now, earlier, current, owner, found,
+              {[db, now, earlier, owner, found,
                 newer = std::move(newer)](lmdb_txn& txn) {
                  auto rec = newer ? newer : db->store.connection(txn, earlier);
-                 if (!rec || earlier == current
+                 if (!rec
                      || (rec->expires_at_ms != 0 && rec->expires_at_ms <= now))
                    return caf::make_error(error_code::connection_not_found,
                                           "connection '" + earlier
@@ -430,14 +438,14 @@ registry_impl(registry_actor::stateful_pointer<registry_state> self,
                  *found = std::move(*rec);
                  return caf::error{};
                },
-               [self, rp, found, earlier, current,
+               [self, rp, found, earlier,
                 owner](const caf::error& err) mutable {
                  auto& st = self->state;
                  auto i = st.open.find(earlier);
                  if (err) {
                    // Open but not stored yet: nothing to take over but the
                    // connection itself.
-                   if (i == st.open.end() || earlier == current
+                   if (i == st.open.end()
                        || err != error_code::connection_not_found) {
                      rp.deliver(err);
                      return;

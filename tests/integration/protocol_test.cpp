@@ -397,35 +397,28 @@ BOOST_AUTO_TEST_CASE(subscribing_twice_sends_no_event_twice) {
   auto job = unique_job_id("twice");
   auto ws = open_ws(port());
   subscribe(ws, job);
-  publish(http, job, step(1));
-  check_progress_update(ws.read_json(), job, 1, "stage_1", 1, "step 1", 99);
+  publish_steps(job, 1, 1);
+  expect_steps(ws, job, 1, 1);
   auto again = subscribe(ws, job);
   check_snapshot(again["status"],
                  {job, "running", "stage_1", 1, "step 1", 99.0, false, 1});
-  publish(http, job, step(2));
-  publish(http, job, step(3));
+  publish_steps(job, 2, 3);
   // The next frames are 2 and 3, each once.
-  check_progress_update(ws.read_json(), job, 2, "stage_1", 2, "step 2", 98);
-  check_progress_update(ws.read_json(), job, 3, "stage_1", 3, "step 3", 97);
-  auto extra = ping_barrier(ws);
-  BOOST_TEST(extra.empty(), "unexpected frame: " << describe(extra));
+  expect_steps(ws, job, 2, 3);
+  expect_no_more(ws);
 }
 
 BOOST_AUTO_TEST_CASE(resubscribing_with_since_seq_sends_no_event_twice) {
   auto job = unique_job_id("twice_since");
   auto ws = open_ws(port());
   subscribe(ws, job);
-  publish(http, job, step(1));
-  publish(http, job, step(2));
-  check_progress_update(ws.read_json(), job, 1, "stage_1", 1, "step 1", 99);
-  check_progress_update(ws.read_json(), job, 2, "stage_1", 2, "step 2", 98);
+  publish_steps(job, 1, 2);
+  expect_steps(ws, job, 1, 2);
   // Events 1 and 2 were sent to this connection already.
   subscribe(ws, job, 0);
-  publish(http, job, step(3));
-  auto next = ws.read_json();
-  check_progress_update(next, job, 3, "stage_1", 3, "step 3", 97);
-  auto extra = ping_barrier(ws);
-  BOOST_TEST(extra.empty(), "unexpected frame: " << describe(extra));
+  publish_steps(job, 3, 3);
+  expect_steps(ws, job, 3, 3);
+  expect_no_more(ws);
 }
 
 BOOST_AUTO_TEST_CASE(resubscribing_with_an_earlier_since_seq_sends_what_was_never_sent) {
